@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Services } from './services/index.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { ProblemSchema } from './http/schemas/common.js';
+import { systemRoutes } from './http/routes/system.js';
+import { calendarRoutes } from './http/routes/calendar.js';
+
+export interface HealthCheck {
+  check(): Promise<Record<string, string>>;
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  health: HealthCheck;
+  services: Services;
+  opsToken: string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the HTTP application; never listens (server.ts does, tests use inject). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    trustProxy: deps.config.trustProxy,
+    bodyLimit: 16 * 1024,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  registerErrorHandling(app);
+  app.addSchema(ProblemSchema);
+
+  await app.register(cors, {
+    origin: deps.config.corsOrigins,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'Idempotency-Key', 'X-Cancel-Token', 'Authorization', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Rappel',
+        version: '1.0.0',
+        description:
+          "Prise de rendez-vous de rappel pour Allô Service Public (3939). Public : boutons « Être rappelé » de service-public.gouv.fr ; agents : informateurs ; ops : jeton d'exploitation.",
+      },
+      tags: [
+        { name: 'public', description: 'Citoyens (service-public.gouv.fr)' },
+        { name: 'agents', description: 'Informateurs' },
+        { name: 'ops', description: 'Exploitation' },
+        { name: 'system', description: 'Santé du service' },
+      ],
+      components: {
+        securitySchemes: {
+          opsToken: { type: 'http', scheme: 'bearer', description: "Jeton d'exploitation (OPS_API_TOKEN)" },
+          agentToken: { type: 'http', scheme: 'bearer', description: "Jeton personnel d'un informateur" },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _base, _frag, i) => (json.$id as string | undefined) ?? `def-${i}`,
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
+  await app.register(systemRoutes(deps));
+  await app.register(calendarRoutes(deps));
+
+  return app;
+}

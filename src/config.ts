@@ -1,0 +1,162 @@
+import { DateTime } from 'luxon';
+
+/** Every setting of the contract, parsed and validated once at start. */
+export interface Config {
+  readonly nodeEnv: string;
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | null;
+  readonly redisUrl: string | null;
+  readonly role: 'api' | 'worker' | 'all';
+  readonly opsApiToken: string | null;
+  readonly appNow: DateTime | null;
+  readonly seedDemo: boolean;
+  readonly slotMinutes: number;
+  readonly bookingHorizonDays: number;
+  readonly minNoticeMinutes: number;
+  readonly callbacksPerAgentPerSlot: number;
+  readonly asapPromiseMinutes: number;
+  readonly maxAttempts: number;
+  readonly retryDelayMinutes: number;
+  readonly assignmentTimeoutMinutes: number;
+  readonly retentionDays: number;
+  readonly pentecostMondayOpen: boolean;
+  readonly rateLimitPerIpPerMinute: number;
+  readonly rateLimitPerPhonePerDay: number;
+  readonly trustProxy: boolean | string[];
+  readonly corsOrigins: string[];
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly queuePrefix: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`Invalid setting ${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CORS_ORIGINS = ['https://www.service-public.gouv.fr', 'https://service-public.gouv.fr'];
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max)
+    throw new ConfigError(name, `expected a number between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = str(env, name);
+  if (raw === undefined) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL`);
+  }
+  return raw;
+}
+
+function trustProxy(env: Env): boolean | string[] {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined || /^(false|0|no)$/i.test(raw)) return false;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Parses the environment; throws ConfigError naming the first bad setting. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
+  const production = nodeEnv === 'production';
+
+  const roleRaw = str(env, 'APP_ROLE') ?? 'all';
+  if (roleRaw !== 'api' && roleRaw !== 'worker' && roleRaw !== 'all') {
+    throw new ConfigError('APP_ROLE', `expected api, worker or all, got "${roleRaw}"`);
+  }
+
+  const appNowRaw = str(env, 'APP_NOW');
+  let appNow: DateTime | null = null;
+  if (appNowRaw !== undefined) {
+    if (production) throw new ConfigError('APP_NOW', 'is refused when NODE_ENV=production');
+    appNow = DateTime.fromISO(appNowRaw, { setZone: true });
+    if (!appNow.isValid || !/([+-]\d\d:\d\d|Z)$/.test(appNowRaw)) {
+      throw new ConfigError('APP_NOW', `expected an ISO 8601 instant with offset, got "${appNowRaw}"`);
+    }
+  }
+
+  const opsApiToken = str(env, 'OPS_API_TOKEN') ?? null;
+  if (opsApiToken === null && production) {
+    throw new ConfigError('OPS_API_TOKEN', 'is required when NODE_ENV=production');
+  }
+  if (opsApiToken !== null && opsApiToken.length < 16) {
+    throw new ConfigError('OPS_API_TOKEN', 'must be at least 16 characters long');
+  }
+
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const corsRaw = str(env, 'CORS_ORIGINS');
+
+  return Object.freeze({
+    nodeEnv,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    role: roleRaw,
+    opsApiToken,
+    appNow,
+    seedDemo: bool(env, 'SEED_DEMO', databaseUrl === null),
+    slotMinutes: int(env, 'SLOT_MINUTES', 30, 5, 240),
+    bookingHorizonDays: int(env, 'BOOKING_HORIZON_DAYS', 14, 0, 366),
+    minNoticeMinutes: int(env, 'MIN_NOTICE_MINUTES', 15, 0, 24 * 60),
+    callbacksPerAgentPerSlot: int(env, 'CALLBACKS_PER_AGENT_PER_SLOT', 1, 1, 100),
+    asapPromiseMinutes: int(env, 'ASAP_PROMISE_MINUTES', 45, 5, 24 * 60),
+    maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 20),
+    retryDelayMinutes: int(env, 'RETRY_DELAY_MINUTES', 15, 1, 7 * 24 * 60),
+    assignmentTimeoutMinutes: int(env, 'ASSIGNMENT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
+    retentionDays: int(env, 'RETENTION_DAYS', 90, 1, 3650),
+    pentecostMondayOpen: bool(env, 'PENTECOST_MONDAY_OPEN', false),
+    rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 10, 0, 1_000_000),
+    rateLimitPerPhonePerDay: int(env, 'RATE_LIMIT_PER_PHONE_PER_DAY', 5, 0, 1_000_000),
+    trustProxy: trustProxy(env),
+    corsOrigins:
+      corsRaw === undefined
+        ? DEFAULT_CORS_ORIGINS
+        : corsRaw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    dataDir: str(env, 'DATA_DIR') ?? '.data',
+    logLevel: str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    queuePrefix: str(env, 'QUEUE_PREFIX') ?? 'rappel',
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
+  });
+}

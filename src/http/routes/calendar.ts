@@ -1,0 +1,113 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { DateString, DomainCode, errors, InstantString } from '../schemas/common.js';
+import { ZONE } from '../../domain/calendar/index.js';
+
+const DomainSchema = Type.Object(
+  { code: DomainCode, label: Type.String(), description: Type.String() },
+  { $id: 'Domain' },
+);
+
+const DaySchema = Type.Object(
+  {
+    date: DateString,
+    open: Type.Boolean(),
+    intervals: Type.Array(Type.Object({ start: InstantString, end: InstantString })),
+    closedReason: Type.Union([
+      Type.Null(),
+      Type.Literal('weekend'),
+      Type.Literal('holiday'),
+      Type.Literal('closure'),
+    ]),
+    label: Type.Union([Type.Null(), Type.String()]),
+  },
+  { $id: 'OpeningDay' },
+);
+
+const SlotSchema = Type.Object(
+  { start: InstantString, end: InstantString, remaining: Type.Integer({ minimum: 1 }) },
+  { $id: 'Slot' },
+);
+
+export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { calendar } = deps.services;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.addSchema(DomainSchema);
+    app.addSchema(DaySchema);
+    app.addSchema(SlotSchema);
+
+    app.get(
+      '/v1/domains',
+      {
+        schema: {
+          tags: ['public'],
+          operationId: 'listDomains',
+          summary: 'Les domaines traités par les informateurs',
+          response: { 200: Type.Array(Type.Ref('Domain')) },
+        },
+      },
+      async () => [...calendar.domains()],
+    );
+
+    app.get(
+      '/v1/opening-hours',
+      {
+        schema: {
+          tags: ['public'],
+          operationId: 'getOpeningHours',
+          summary: "Horaires d'ouverture du centre de Metz, jour par jour",
+          querystring: Type.Object(
+            {
+              from: Type.Optional(DateString),
+              days: Type.Integer({ minimum: 1, maximum: 366, default: 7 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              timezone: Type.String({ examples: [ZONE] }),
+              days: Type.Array(Type.Ref('OpeningDay')),
+            }),
+            ...errors(),
+          },
+        },
+      },
+      async (req) => ({ timezone: ZONE, days: await calendar.openingHours(req.query.from, req.query.days) }),
+    );
+
+    app.get(
+      '/v1/slots',
+      {
+        schema: {
+          tags: ['public'],
+          operationId: 'listSlots',
+          summary: "Créneaux de rappel réservables d'un domaine",
+          querystring: Type.Object(
+            {
+              domain: DomainCode,
+              from: Type.Optional(DateString),
+              days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              domain: DomainCode,
+              timezone: Type.String({ examples: [ZONE] }),
+              slots: Type.Array(Type.Ref('Slot')),
+            }),
+            ...errors(),
+          },
+        },
+      },
+      async (req) => ({
+        domain: req.query.domain,
+        timezone: ZONE,
+        slots: await calendar.slots(req.query.domain, req.query.from, req.query.days),
+      }),
+    );
+  };
+}

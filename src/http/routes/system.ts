@@ -1,0 +1,51 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { problemRef } from '../schemas/common.js';
+import { sendProblem } from '../error-handler.js';
+import { problemOf } from '../errors.js';
+
+const Health = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get(
+      '/healthz',
+      {
+        schema: {
+          tags: ['system'],
+          operationId: 'healthz',
+          summary: 'Le processus est vivant',
+          response: { 200: Health },
+        },
+      },
+      async () => ({ status: 'ok' }),
+    );
+
+    app.get(
+      '/readyz',
+      {
+        schema: {
+          tags: ['system'],
+          operationId: 'readyz',
+          summary: 'La base de données et la file de travaux répondent',
+          response: { 200: Health, 503: problemRef },
+        },
+      },
+      async (_req, reply) => {
+        const checks = await deps.health.check();
+        if (Object.values(checks).every((v) => v === 'ok')) return { status: 'ok', checks };
+        return sendProblem(
+          reply,
+          problemOf('SERVICE_UNAVAILABLE', 'Une dépendance du service ne répond pas.', { checks }),
+          { 'retry-after': '5' },
+        );
+      },
+    );
+
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  };
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { buildApp } from './app.js';
+import { startWorkers, type Workers } from './jobs/runner.js';
+
+/**
+ * Process entry shared by server.ts and worker.ts: reads the config, builds what APP_ROLE asks
+ * for, and on SIGTERM/SIGINT stops accepting, finishes in-flight requests and jobs, then closes
+ * workers, queues, pool and the embedded database, within SHUTDOWN_TIMEOUT_MS.
+ */
+export async function main(defaultRole: Config['role']): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ APP_ROLE: defaultRole, ...process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`rappel: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => {
+    log.error(
+      { err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) },
+      'unhandled rejection',
+    );
+  });
+
+  let rt: Runtime | null = null;
+  let app: FastifyInstance | null = null;
+  let workers: Workers | null = null;
+  let stopping = false;
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    try {
+      if (app) await app.close();
+      if (workers) await workers.close();
+      if (rt) await rt.close();
+      log.info('stopped');
+      clearTimeout(timer);
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    rt = await createRuntime(config, log);
+    if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
+    if (config.role === 'api' || config.role === 'all') {
+      app = await buildApp({ config, log, health: rt.health, services: rt.services, opsToken: rt.opsToken });
+      await app.listen({ port: config.port, host: config.host });
+    }
+    log.info(
+      { role: config.role, queue: rt.queueBackend.kind, embedded: config.databaseUrl === null },
+      'rappel started',
+    );
+  } catch (err) {
+    log.error({ err }, 'start failed');
+    if (workers) await workers.close().catch(() => undefined);
+    if (rt) await rt.close();
+    process.exit(1);
+  }
+}

@@ -1,0 +1,18 @@
+/** Every job name and its payload: ids only, never personal data. */
+export interface JobPayloads {
+  /** A scheduled callback's due time has come: move it to the queue (compare-and-set). */
+  'callback-due': { callbackId: string; dueAt: string };
+  /** Relay the outbox and repair what a lost or flushed queue forgot. */
+  reconcile: Record<string, never>;
+}
+
+export type JobName = keyof JobPayloads;
+export const JOB_NAMES: readonly JobName[] = ['callback-due', 'reconcile'];
+
+/** BullMQ job ids may not contain ':' ; these are deterministic so a re-sent job is de-duplicated. */
+export function callbackDueJobId(callbackId: string, dueAt: Date): string {
+  return `due-${callbackId}-${dueAt.getTime()}`;
+}
+
+export const MAIN_QUEUE = 'jobs';
+export const RECONCILE_EVERY_MS = 30_000;

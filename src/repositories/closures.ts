@@ -1,0 +1,71 @@
+import type { Db } from '../db/schema.js';
+import type { Closure } from '../domain/calendar/index.js';
+
+export interface ClosureRecord extends Closure {
+  createdAt: Date;
+}
+
+function toClosure(r: {
+  id: string;
+  date: string;
+  start_time: string | null;
+  end_time: string | null;
+  reason: string;
+  created_at: Date;
+}): ClosureRecord {
+  return {
+    id: r.id,
+    date: r.date,
+    start: r.start_time,
+    end: r.end_time,
+    reason: r.reason,
+    createdAt: r.created_at,
+  };
+}
+
+const COLUMNS = ['id', 'date', 'start_time', 'end_time', 'reason', 'created_at'] as const;
+
+/** Closures whose date lies in [fromDate, toDate] (Paris dates, inclusive). */
+export async function listClosures(db: Db, fromDate: string, toDate: string): Promise<ClosureRecord[]> {
+  const rows = await db
+    .selectFrom('closures')
+    .select(COLUMNS)
+    .where('date', '>=', fromDate)
+    .where('date', '<=', toDate)
+    .orderBy('date')
+    .orderBy('start_time')
+    .execute();
+  return rows.map(toClosure);
+}
+
+export async function listAllClosures(db: Db, fromDate: string): Promise<ClosureRecord[]> {
+  const rows = await db
+    .selectFrom('closures')
+    .select(COLUMNS)
+    .where('date', '>=', fromDate)
+    .orderBy('date')
+    .orderBy('start_time')
+    .execute();
+  return rows.map(toClosure);
+}
+
+export async function insertClosure(db: Db, c: Closure, createdAt: Date): Promise<ClosureRecord> {
+  const row = await db
+    .insertInto('closures')
+    .values({
+      id: c.id,
+      date: c.date,
+      start_time: c.start,
+      end_time: c.end,
+      reason: c.reason,
+      created_at: createdAt,
+    })
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toClosure(row);
+}
+
+export async function deleteClosure(db: Db, id: string): Promise<boolean> {
+  const res = await db.deleteFrom('closures').where('id', '=', id).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}

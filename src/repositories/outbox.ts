@@ -1,0 +1,56 @@
+import type { Db } from '../db/schema.js';
+
+export interface OutboxRow {
+  id: number;
+  jobName: string;
+  jobId: string;
+  payload: Record<string, unknown>;
+  runAt: Date;
+}
+
+export async function enqueueOutbox(db: Db, row: Omit<OutboxRow, 'id'>, createdAt: Date): Promise<number> {
+  const r = await db
+    .insertInto('outbox')
+    .values({
+      job_name: row.jobName,
+      job_id: row.jobId,
+      payload: JSON.stringify(row.payload),
+      run_at: row.runAt,
+      created_at: createdAt,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return r.id;
+}
+
+/** Locks up to `limit` unsent rows (skipping rows another relay holds). Call inside a transaction. */
+export async function lockUnsent(db: Db, limit: number, onlyIds?: number[]): Promise<OutboxRow[]> {
+  let q = db
+    .selectFrom('outbox')
+    .select(['id', 'job_name', 'job_id', 'payload', 'run_at'])
+    .where('sent_at', 'is', null)
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
+  if (onlyIds) q = q.where('id', 'in', onlyIds);
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    id: r.id,
+    jobName: r.job_name,
+    jobId: r.job_id,
+    payload: r.payload,
+    runAt: r.run_at,
+  }));
+}
+
+export async function markSent(db: Db, ids: number[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('outbox').set({ sent_at: at }).where('id', 'in', ids).execute();
+}
+
+/** Sent rows are only a trace: drop them after a day. */
+export async function purgeSent(db: Db, before: Date): Promise<number> {
+  const r = await db.deleteFrom('outbox').where('sent_at', '<', before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

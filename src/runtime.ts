@@ -1,0 +1,149 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type pg from 'pg';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { offsetClock, systemClock, type Clock } from './clock.js';
+import { createPool } from './db/pool.js';
+import { createKysely } from './db/kysely.js';
+import { migrate } from './db/migrator.js';
+import type { DB } from './db/schema.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import {
+  createPostgresQueueBackend,
+  createRedisBackend,
+  type QueueBackend,
+  type QueueHandle,
+} from './queue/connection.js';
+import { MAIN_QUEUE } from './queue/jobs.js';
+import { createServices, type Services } from './services/index.js';
+import type { HealthCheck } from './app.js';
+import { sql } from 'kysely';
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  databaseUrl: string;
+  pool: pg.Pool;
+  db: Kysely<DB>;
+  queueBackend: QueueBackend;
+  queue: QueueHandle;
+  services: Services;
+  health: HealthCheck;
+  opsToken: string;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  /** Skip migrations (tests start from an already migrated template database). */
+  skipMigrations?: boolean;
+}
+
+async function resolveOpsToken(config: Config, log: Logger): Promise<string> {
+  if (config.opsApiToken) return config.opsApiToken;
+  const file = path.resolve(config.dataDir, 'ops-token');
+  try {
+    const existing = (await readFile(file, 'utf8')).trim();
+    if (existing.length >= 16) {
+      log.info({ path: file }, 'ops token read from file (development only)');
+      return existing;
+    }
+  } catch {
+    // first start: generate it below
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  await writeFile(file, token + '\n', { mode: 0o600 });
+  log.info({ path: file }, 'ops token generated (development only)');
+  return token;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_, rej) => {
+      t = setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+/** Connects everything the API and the workers share, in order; `close()` undoes it in reverse. */
+export async function createRuntime(
+  config: Config,
+  log: Logger,
+  opts: RuntimeOptions = {},
+): Promise<Runtime> {
+  const clock = opts.clock ?? (config.appNow ? offsetClock(config.appNow) : systemClock());
+  if (config.appNow) log.warn({ appNow: config.appNow.toISO() }, 'APP_NOW set: business time is shifted');
+
+  let embedded: EmbeddedDatabase | null = null;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) {
+      await c().catch((err: Error) => log.warn({ err: { message: err.message } }, 'error while closing'));
+    }
+    closers.length = 0;
+  };
+  try {
+    if (config.databaseUrl === null) {
+      embedded = await startEmbeddedPostgres(config.dataDir, log);
+      const db = embedded;
+      closers.push(() => db.stop());
+    }
+    const databaseUrl = config.databaseUrl ?? embedded!.url;
+    const pool = createPool(databaseUrl, log, { max: 10 });
+    closers.push(() => pool.end());
+    if (!opts.skipMigrations) {
+      const { applied } = await migrate(pool);
+      if (applied.length > 0) log.info({ applied }, 'migrations applied');
+    }
+    const db = createKysely(pool);
+
+    const queueBackend = config.redisUrl
+      ? createRedisBackend(config.redisUrl, config.queuePrefix, log)
+      : createPostgresQueueBackend(databaseUrl, log);
+    closers.push(() => queueBackend.close());
+    const queue = queueBackend.createQueue(
+      config.redisUrl ? MAIN_QUEUE : `${config.queuePrefix}-${MAIN_QUEUE}`,
+    );
+
+    const opsToken = await resolveOpsToken(config, log);
+    const services = createServices({ config, clock, log, db, queue });
+
+    const health: HealthCheck = {
+      async check() {
+        const [database, queueState] = await Promise.allSettled([
+          withTimeout(sql`SELECT 1`.execute(db), 1_500),
+          queue.ping(1_500),
+        ]);
+        return {
+          database: database.status === 'fulfilled' ? 'ok' : 'unavailable',
+          queue: queueState.status === 'fulfilled' ? 'ok' : 'unavailable',
+        };
+      },
+    };
+
+    return {
+      config,
+      log,
+      clock,
+      databaseUrl,
+      pool,
+      db,
+      queueBackend,
+      queue,
+      services,
+      health,
+      opsToken,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
