@@ -11,6 +11,8 @@ import { registerErrorHandling } from './http/error-handler.js';
 import { ProblemSchema } from './http/schemas/common.js';
 import { systemRoutes } from './http/routes/system.js';
 import { calendarRoutes } from './http/routes/calendar.js';
+import { callbackRoutes } from './http/routes/callbacks.js';
+import { agentRoutes } from './http/routes/agents.js';
 
 export interface HealthCheck {
   check(): Promise<Record<string, string>>;
@@ -89,6 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(systemRoutes(deps));
   await app.register(calendarRoutes(deps));
+  await app.register(callbackRoutes(deps));
+  await app.register(agentRoutes(deps));
 
   return app;
 }

@@ -21,6 +21,12 @@ import { MAIN_QUEUE } from './queue/jobs.js';
 import { createServices, type Services } from './services/index.js';
 import type { HealthCheck } from './app.js';
 import { sql } from 'kysely';
+import { Redis } from 'ioredis';
+import {
+  createPostgresRateLimiter,
+  createRedisRateLimiter,
+  type RateLimiter,
+} from './services/rate-limiter.js';
 
 export interface Runtime {
   config: Config;
@@ -113,7 +119,18 @@ export async function createRuntime(
     );
 
     const opsToken = await resolveOpsToken(config, log);
-    const services = createServices({ config, clock, log, db, queue });
+    let limiter: RateLimiter | undefined;
+    if (config.redisUrl) {
+      const redis = new Redis(config.redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+      });
+      redis.on('error', () => undefined); // the limiter logs its own fallbacks
+      closers.push(async () => redis.disconnect());
+      limiter = createRedisRateLimiter(redis, createPostgresRateLimiter(db, clock), clock, log);
+    }
+    const services = createServices({ config, clock, log, db, queue }, { limiter });
 
     const health: HealthCheck = {
       async check() {

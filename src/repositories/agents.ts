@@ -11,3 +11,150 @@ export async function countActiveInDomain(db: Db, domain: string): Promise<numbe
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Informateurs of a domain who are available now (logged in and taking calls). */
+export async function countAvailableInDomain(db: Db, domain: string): Promise<number> {
+  const row = await db
+    .selectFrom('agents')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('active', '=', true)
+    .where('status', '=', 'available')
+    .where(sql<boolean>`domains @> ARRAY[${domain}]::text[]`)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export interface AgentRecord {
+  id: string;
+  displayName: string;
+  domains: string[];
+  active: boolean;
+  status: 'available' | 'paused' | 'offline';
+  availableSince: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const AGENT_COLUMNS = [
+  'id',
+  'display_name',
+  'domains',
+  'active',
+  'status',
+  'available_since',
+  'created_at',
+  'updated_at',
+] as const;
+
+function toAgent(r: {
+  id: string;
+  display_name: string;
+  domains: string[];
+  active: boolean;
+  status: 'available' | 'paused' | 'offline';
+  available_since: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}): AgentRecord {
+  return {
+    id: r.id,
+    displayName: r.display_name,
+    domains: r.domains,
+    active: r.active,
+    status: r.status,
+    availableSince: r.available_since,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export async function insertAgent(
+  db: Db,
+  a: { id: string; displayName: string; domains: string[]; tokenHash: Buffer; now: Date },
+): Promise<AgentRecord> {
+  const row = await db
+    .insertInto('agents')
+    .values({
+      id: a.id,
+      display_name: a.displayName,
+      domains: a.domains,
+      status: 'offline',
+      token_hash: a.tokenHash,
+      created_at: a.now,
+      updated_at: a.now,
+    })
+    .returning(AGENT_COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toAgent(row);
+}
+
+export async function listAgents(db: Db): Promise<AgentRecord[]> {
+  const rows = await db
+    .selectFrom('agents')
+    .select(AGENT_COLUMNS)
+    .orderBy('display_name')
+    .orderBy('id')
+    .execute();
+  return rows.map(toAgent);
+}
+
+export async function findAgent(db: Db, id: string): Promise<AgentRecord | null> {
+  const row = await db.selectFrom('agents').select(AGENT_COLUMNS).where('id', '=', id).executeTakeFirst();
+  return row ? toAgent(row) : null;
+}
+
+export async function findActiveAgentByTokenHash(db: Db, tokenHash: Buffer): Promise<AgentRecord | null> {
+  const row = await db
+    .selectFrom('agents')
+    .select(AGENT_COLUMNS)
+    .where('token_hash', '=', tokenHash)
+    .where('active', '=', true)
+    .executeTakeFirst();
+  return row ? toAgent(row) : null;
+}
+
+export async function updateAgent(
+  db: Db,
+  id: string,
+  patch: { displayName?: string; domains?: string[]; active?: boolean; tokenHash?: Buffer },
+  now: Date,
+): Promise<AgentRecord | null> {
+  const row = await db
+    .updateTable('agents')
+    .set({
+      ...(patch.displayName !== undefined ? { display_name: patch.displayName } : {}),
+      ...(patch.domains !== undefined ? { domains: patch.domains } : {}),
+      ...(patch.active !== undefined ? { active: patch.active } : {}),
+      ...(patch.active === false ? { status: 'offline' as const, available_since: null } : {}),
+      ...(patch.tokenHash !== undefined ? { token_hash: patch.tokenHash } : {}),
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .returning(AGENT_COLUMNS)
+    .executeTakeFirst();
+  return row ? toAgent(row) : null;
+}
+
+/** available_since moves only when the agent becomes available: "idle longest" reads it. */
+export async function setAgentStatus(
+  db: Db,
+  id: string,
+  status: AgentRecord['status'],
+  now: Date,
+): Promise<AgentRecord | null> {
+  const row = await db
+    .updateTable('agents')
+    .set({
+      status,
+      available_since:
+        status === 'available'
+          ? sql<Date>`CASE WHEN status = 'available' THEN available_since ELSE ${now}::timestamptz END`
+          : null,
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .where('active', '=', true)
+    .returning(AGENT_COLUMNS)
+    .executeTakeFirst();
+  return row ? toAgent(row) : null;
+}

@@ -3,13 +3,35 @@ import { createCalendarService } from './calendar.js';
 import { createOutboxRelay } from './outbox-relay.js';
 import { createDueService } from './callbacks-due.js';
 import { createReconciler } from './reconciler.js';
+import { createIntakeService } from './intake.js';
+import { createCallbackAccessService } from './callback-access.js';
+import { createAgentService } from './agents.js';
+import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
 
-export function createServices(core: Core) {
+export interface ServiceOptions {
+  /** Shared limiter (Redis) when configured; PostgreSQL otherwise. */
+  limiter?: RateLimiter;
+}
+
+export function createServices(core: Core, opts: ServiceOptions = {}) {
+  const limiter = opts.limiter ?? createPostgresRateLimiter(core.db, core.clock);
   const calendar = createCalendarService(core);
   const outbox = createOutboxRelay(core, core.queue);
   const due = createDueService(core);
   const reconciler = createReconciler(core, outbox, due);
-  return { calendar, outbox, reconciler, callbacks: { markDue: due.markDue } };
+  const intake = createIntakeService(core, calendar, outbox, limiter);
+  const callbackAccess = createCallbackAccessService(core);
+  const agents = createAgentService(core);
+  return {
+    agents,
+    calendar,
+    outbox,
+    reconciler,
+    intake,
+    callbackAccess,
+    limiter,
+    callbacks: { markDue: due.markDue },
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

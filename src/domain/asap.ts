@@ -1,0 +1,53 @@
+import type { DateTime } from 'luxon';
+
+/**
+ * The "rappel sous 45 minutes" promise.
+ *
+ * Model: the informateurs of the domain who are available now work the domain's line in
+ * parallel, one call at a time, each call taking about `averageCallMinutes`. The callbacks
+ * already waiting (queued or on a desk) are served first, spread evenly over the available
+ * informateurs, so the new request starts after `floor(waiting / available)` calls of the
+ * informateur who frees first:
+ *
+ *   estimatedCallAt = now + floor(waiting / available) × averageCallMinutes
+ *
+ * The request is accepted only if someone is available now and estimatedCallAt falls strictly
+ * before both the end of the promise (now + promiseMinutes) and the closing time of the
+ * current opening interval. Being pessimistic here costs a citizen a slot proposal; being
+ * optimistic costs a broken promise, so the average call length errs long.
+ */
+export const AVERAGE_CALL_MINUTES = 10;
+
+export interface AsapInput {
+  now: DateTime;
+  /** End of the opening interval containing now, or null when the centre is closed now. */
+  closingAt: DateTime | null;
+  availableInformateurs: number;
+  waitingCallbacks: number;
+  promiseMinutes: number;
+  averageCallMinutes?: number;
+}
+
+export type AsapDecision =
+  | { ok: true; estimatedCallAt: DateTime; window: { start: DateTime; end: DateTime } }
+  | {
+      ok: false;
+      reason: 'closed' | 'nobody_available' | 'promise_exceeded' | 'closing_soon';
+      estimatedCallAt?: DateTime;
+    };
+
+export function decideAsap(input: AsapInput): AsapDecision {
+  const { now, closingAt, availableInformateurs, waitingCallbacks, promiseMinutes } = input;
+  if (closingAt === null || closingAt.toMillis() <= now.toMillis()) return { ok: false, reason: 'closed' };
+  if (availableInformateurs <= 0) return { ok: false, reason: 'nobody_available' };
+  const avg = input.averageCallMinutes ?? AVERAGE_CALL_MINUTES;
+  const rounds = Math.floor(Math.max(0, waitingCallbacks) / availableInformateurs);
+  const estimatedCallAt = now.plus({ minutes: rounds * avg });
+  const promiseEnd = now.plus({ minutes: promiseMinutes });
+  if (estimatedCallAt.toMillis() >= promiseEnd.toMillis())
+    return { ok: false, reason: 'promise_exceeded', estimatedCallAt };
+  if (estimatedCallAt.toMillis() >= closingAt.toMillis())
+    return { ok: false, reason: 'closing_soon', estimatedCallAt };
+  const end = promiseEnd.toMillis() <= closingAt.toMillis() ? promiseEnd : closingAt;
+  return { ok: true, estimatedCallAt, window: { start: now, end } };
+}

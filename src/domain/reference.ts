@@ -1,0 +1,26 @@
+/**
+ * Human-readable callback references, read out on the phone: `RAP-` and six characters from
+ * an alphabet without look-alikes (no 0/O, 1/I/L, U, 5/S, 2/Z): 26^6 ≈ 309 million values.
+ */
+export const REFERENCE_ALPHABET = '346789ABCDEFGHJKMNPQRTVWXY';
+export const REFERENCE_PATTERN = /^RAP-[346789ABCDEFGHJKMNPQRTVWXY]{6}$/;
+
+/** `randomBytes` is injected so the domain stays pure. */
+export function makeReference(randomBytes: (n: number) => Uint8Array): string {
+  const n = REFERENCE_ALPHABET.length;
+  const out: string[] = [];
+  while (out.length < 6) {
+    for (const b of randomBytes(8)) {
+      // rejection sampling: no modulo bias
+      if (b < 256 - (256 % n) && out.length < 6) out.push(REFERENCE_ALPHABET[b % n]!);
+    }
+  }
+  return `RAP-${out.join('')}`;
+}
+
+/** Accepts what a citizen may type: lower case, spaces, a missing dash. */
+export function normaliseReference(input: string): string | null {
+  const compact = input.trim().toUpperCase().replace(/[\s-]/g, '');
+  const ref = compact.startsWith('RAP') ? `RAP-${compact.slice(3)}` : null;
+  return ref && REFERENCE_PATTERN.test(ref) ? ref : null;
+}

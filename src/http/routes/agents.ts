@@ -1,0 +1,139 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
+import { AppError } from '../errors.js';
+import { bearerToken, requireOps } from '../auth.js';
+import type { AgentRecord } from '../../repositories/agents.js';
+
+const AgentStatus = Type.Union([Type.Literal('available'), Type.Literal('paused'), Type.Literal('offline')]);
+const Domains = Type.Array(DomainCode, { minItems: 1, maxItems: 4, uniqueItems: true });
+const AgentSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    displayName: Type.String(),
+    domains: Type.Array(DomainCode),
+    active: Type.Boolean(),
+    status: AgentStatus,
+    availableSince: Type.Union([InstantString, Type.Null()]),
+  },
+  { $id: 'Agent' },
+);
+const AgentWithToken = Type.Object(
+  { ...AgentSchema.properties, token: Type.String({ description: 'Affiché une seule fois' }) },
+  { $id: 'AgentWithToken' },
+);
+const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const OPS = [{ opsToken: [] }];
+const AGENT = [{ agentToken: [] }];
+const errorsOps = { 401: problemRef, 403: problemRef };
+
+/** The informateur behind the request's bearer token: 401 otherwise. */
+export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
+  const token = bearerToken(req);
+  if (token === undefined)
+    throw new AppError('UNAUTHORIZED', "Jeton d'informateur manquant (Authorization: Bearer …).");
+  const agent = await deps.services.agents.authenticate(token);
+  if (!agent) throw new AppError('UNAUTHORIZED', "Ce jeton d'informateur n'est pas reconnu.");
+  return agent;
+}
+
+export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { agents } = deps.services;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.addSchema(AgentSchema);
+    app.addSchema(AgentWithToken);
+    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+
+    app.post(
+      '/v1/agents',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'createAgent',
+          summary: 'Créer un informateur (son jeton est affiché une seule fois)',
+          security: OPS,
+          body: Type.Object({ displayName: DisplayName, domains: Domains }, { additionalProperties: false }),
+          response: { 201: Type.Ref('AgentWithToken'), ...errorsOps, ...errors() },
+        },
+      },
+      async (req, reply) => reply.code(201).send(await agents.create(req.body.displayName, req.body.domains)),
+    );
+
+    app.get(
+      '/v1/agents',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'listAgents',
+          summary: 'Lister les informateurs',
+          security: OPS,
+          response: { 200: Type.Array(Type.Ref('Agent')), ...errorsOps },
+        },
+      },
+      async () => agents.list(),
+    );
+
+    app.patch(
+      '/v1/agents/:id',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'updateAgent',
+          summary: 'Modifier, désactiver ou réactiver un informateur',
+          security: OPS,
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          body: Type.Object(
+            {
+              displayName: Type.Optional(DisplayName),
+              domains: Type.Optional(Domains),
+              active: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false, minProperties: 1 },
+          ),
+          response: { 200: Type.Ref('Agent'), ...errorsOps, 404: problemRef, ...errors() },
+        },
+      },
+      async (req) => agents.update(req.params.id, req.body),
+    );
+
+    app.post(
+      '/v1/agents/:id/token',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'rotateAgentToken',
+          summary: "Renouveler le jeton d'un informateur (l'ancien cesse de fonctionner)",
+          security: OPS,
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          response: { 200: Type.Ref('AgentWithToken'), ...errorsOps, 404: problemRef, ...errors() },
+        },
+      },
+      async (req) => agents.rotateToken(req.params.id),
+    );
+
+    app.put(
+      '/v1/agents/me/status',
+      {
+        schema: {
+          tags: ['agents'],
+          operationId: 'setMyStatus',
+          summary: 'Se déclarer disponible, en pause ou hors ligne',
+          security: AGENT,
+          body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
+          response: { 200: Type.Ref('Agent'), ...errorsOps, ...errors() },
+        },
+      },
+      async (req) => {
+        const agent = await requireAgent(req, deps);
+        return agents.setStatus(agent.id, req.body.status);
+      },
+    );
+  };
+}

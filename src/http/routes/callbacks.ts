@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { errors, problemRef } from '../schemas/common.js';
+import {
+  CitizenCallbackView,
+  CreateCallbackBody,
+  CreatedCallback,
+  ReferenceParams,
+} from '../schemas/callbacks.js';
+import { AppError } from '../errors.js';
+import { bearerToken, isOps } from '../auth.js';
+import { ipBucket } from '../../services/rate-limiter.js';
+
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' }),
+  ),
+});
+
+export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { intake, callbackAccess, limiter } = deps.services;
+  const perIp = deps.config.rateLimitPerIpPerMinute;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.addSchema(CreateCallbackBody);
+    app.addSchema(CreatedCallback);
+    app.addSchema(CitizenCallbackView);
+
+    app.post(
+      '/v1/callbacks',
+      {
+        schema: {
+          tags: ['public'],
+          operationId: 'createCallback',
+          summary: 'Demander à être rappelé (créneau ou dès que possible)',
+          headers: IdempotencyHeaders,
+          body: Type.Ref('CallbackRequest'),
+          response: {
+            201: Type.Ref('CreatedCallback'),
+            ...errors(409, 422, 429, 503),
+          },
+        },
+        // Counted before anything else, so floods of malformed requests are limited too.
+        onRequest: async (req) => {
+          if (perIp <= 0) return;
+          const r = await limiter.hit(`ip:${ipBucket(req.ip)}`, perIp, 60);
+          if (!r.allowed) {
+            throw new AppError(
+              'RATE_LIMITED',
+              'Trop de demandes depuis cette adresse. Réessayez dans une minute.',
+              {},
+              { 'retry-after': String(r.retryAfterSeconds) },
+            );
+          }
+        },
+      },
+      async (req, reply) => {
+        const body = req.body as Static<typeof CreateCallbackBody>;
+        if (body.mode === 'slot' && body.slotStart === undefined) {
+          throw new AppError('VALIDATION_ERROR', 'Le champ « slotStart » est obligatoire en mode « slot ».');
+        }
+        const result = await intake.create(body, req.headers['idempotency-key']);
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(result.status as 201).send(result.body);
+      },
+    );
+
+    app.get(
+      '/v1/callbacks/:reference',
+      {
+        schema: {
+          tags: ['public', 'ops'],
+          operationId: 'getCallback',
+          summary:
+            "État d'une demande (citoyen : X-Cancel-Token ; exploitation : jeton d'exploitation, avec l'historique)",
+          params: ReferenceParams,
+          headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String({ maxLength: 512 })) }),
+          response: { 200: Type.Ref('CallbackView'), 401: problemRef, 404: problemRef, ...errors() },
+        },
+      },
+      async (req) => {
+        if (bearerToken(req) !== undefined) {
+          if (!isOps(req, deps.opsToken)) throw new AppError('UNAUTHORIZED', "Ce jeton n'est pas reconnu.");
+          return callbackAccess.opsStatus(req.params.reference);
+        }
+        return callbackAccess.citizenStatus(req.params.reference, req.headers['x-cancel-token']);
+      },
+    );
+
+    app.post(
+      '/v1/callbacks/:reference/cancel',
+      {
+        schema: {
+          tags: ['public'],
+          operationId: 'cancelCallback',
+          summary: 'Annuler une demande de rappel',
+          params: ReferenceParams,
+          body: Type.Object(
+            { cancelToken: Type.String({ minLength: 1, maxLength: 512 }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Ref('CallbackView'), 404: problemRef, ...errors(409) },
+        },
+      },
+      async (req) => callbackAccess.cancel(req.params.reference, req.body.cancelToken),
+    );
+  };
+}

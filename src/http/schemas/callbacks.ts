@@ -1,0 +1,79 @@
+import { Type } from 'typebox';
+import { DomainCode, InstantString, WindowSchema } from './common.js';
+
+export const CreateCallbackBody = Type.Object(
+  {
+    domain: DomainCode,
+    phone: Type.String({
+      minLength: 1,
+      maxLength: 40,
+      description: 'Numéro français, toute écriture usuelle',
+      examples: ['06 12 34 56 78'],
+    }),
+    mode: Type.Union([Type.Literal('slot'), Type.Literal('asap')]),
+    slotStart: Type.Optional(InstantString),
+    ficheId: Type.Optional(
+      Type.String({
+        pattern: '^[FNR][0-9]{1,6}$',
+        description: 'Fiche service-public (F1234, N19806, R42946)',
+      }),
+    ),
+    subject: Type.Optional(Type.String({ maxLength: 500 })),
+    consent: Type.Literal(true, { description: 'Consentement au rappel, obligatoirement true' }),
+  },
+  { additionalProperties: false, $id: 'CallbackRequest' },
+);
+
+export const CreatedCallback = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    reference: Type.String({ examples: ['RAP-7K3Q9D'] }),
+    status: Type.Union([Type.Literal('scheduled'), Type.Literal('queued')]),
+    domain: DomainCode,
+    mode: Type.Union([Type.Literal('slot'), Type.Literal('asap')]),
+    window: WindowSchema,
+    cancelToken: Type.String({ description: 'Affiché une seule fois' }),
+  },
+  { $id: 'CreatedCallback' },
+);
+
+export const CallbackStatusSchema = Type.Union(
+  ['scheduled', 'queued', 'assigned', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
+);
+
+export const CitizenCallbackView = Type.Object(
+  {
+    reference: Type.String(),
+    status: CallbackStatusSchema,
+    domain: DomainCode,
+    mode: Type.Union([Type.Literal('slot'), Type.Literal('asap')]),
+    window: WindowSchema,
+    phone: Type.String({ description: 'Numéro masqué', examples: ['06 •• •• •• 78'] }),
+    id: Type.Optional(Type.String()),
+    attempts: Type.Optional(Type.Integer()),
+    ficheId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    carriedOver: Type.Optional(Type.Boolean()),
+    outcome: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    redirectedTo: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    createdAt: Type.Optional(InstantString),
+    updatedAt: Type.Optional(InstantString),
+    history: Type.Optional(
+      Type.Array(
+        Type.Object({
+          type: Type.String(),
+          from: Type.Union([Type.String(), Type.Null()]),
+          to: Type.Union([Type.String(), Type.Null()]),
+          actor: Type.String(),
+          at: InstantString,
+          data: Type.Record(Type.String(), Type.Unknown()),
+        }),
+      ),
+    ),
+  },
+  {
+    $id: 'CallbackView',
+    description: 'Vue citoyen ; les champs optionnels ne sont donnés qu’avec le jeton d’exploitation',
+  },
+);
+
+export const ReferenceParams = Type.Object({ reference: Type.String({ maxLength: 64 }) });

@@ -1,0 +1,205 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/schema.js';
+import type { CallbackStatus } from '../domain/callback-status.js';
+
+export interface CallbackRecord {
+  id: string;
+  reference: string;
+  domain: string;
+  mode: 'slot' | 'asap';
+  status: CallbackStatus;
+  phone: string | null;
+  ficheId: string | null;
+  subject: string | null;
+  windowStart: Date;
+  windowEnd: Date;
+  dueAt: Date;
+  attempts: number;
+  carriedOver: boolean;
+  assignedAgentId: string | null;
+  cancelTokenHash: Buffer;
+  createdAt: Date;
+  updatedAt: Date;
+  outcome: string | null;
+  redirectedTo: string | null;
+}
+
+export const CALLBACK_COLUMNS = [
+  'id',
+  'reference',
+  'domain',
+  'mode',
+  'status',
+  'phone',
+  'fiche_id',
+  'subject',
+  'window_start',
+  'window_end',
+  'due_at',
+  'attempts',
+  'carried_over',
+  'assigned_agent_id',
+  'cancel_token_hash',
+  'created_at',
+  'updated_at',
+  'outcome',
+  'redirected_to',
+] as const;
+
+type Row = {
+  id: string;
+  reference: string;
+  domain: string;
+  mode: 'slot' | 'asap';
+  status: CallbackStatus;
+  phone: string | null;
+  fiche_id: string | null;
+  subject: string | null;
+  window_start: Date;
+  window_end: Date;
+  due_at: Date;
+  attempts: number;
+  carried_over: boolean;
+  assigned_agent_id: string | null;
+  cancel_token_hash: Buffer;
+  created_at: Date;
+  updated_at: Date;
+  outcome: string | null;
+  redirected_to: string | null;
+};
+
+export function toCallback(r: Row): CallbackRecord {
+  return {
+    id: r.id,
+    reference: r.reference,
+    domain: r.domain,
+    mode: r.mode,
+    status: r.status,
+    phone: r.phone,
+    ficheId: r.fiche_id,
+    subject: r.subject,
+    windowStart: r.window_start,
+    windowEnd: r.window_end,
+    dueAt: r.due_at,
+    attempts: r.attempts,
+    carriedOver: r.carried_over,
+    assignedAgentId: r.assigned_agent_id,
+    cancelTokenHash: r.cancel_token_hash,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    outcome: r.outcome,
+    redirectedTo: r.redirected_to,
+  };
+}
+
+export interface NewCallback {
+  id: string;
+  reference: string;
+  domain: string;
+  mode: 'slot' | 'asap';
+  status: 'scheduled' | 'queued';
+  phone: string;
+  phoneRegion: string;
+  ficheId: string | null;
+  subject: string | null;
+  windowStart: Date;
+  windowEnd: Date;
+  dueAt: Date;
+  cancelTokenHash: Buffer;
+  now: Date;
+}
+
+export type InsertResult = { ok: true } | { ok: false; conflict: 'duplicate' | 'reference' };
+
+/**
+ * Inserts a callback. Any unique conflict leaves nothing written: the partial unique index on
+ * (phone, domain) for active callbacks turns an earlier or concurrent duplicate into
+ * 'duplicate' (a concurrent insert waits for the other transaction, then conflicts), and a
+ * reference that happens to exist already into 'reference' (the caller draws another).
+ */
+export async function insertCallback(db: Db, c: NewCallback): Promise<InsertResult> {
+  const res = await sql<{ id: string }>`
+    INSERT INTO callbacks (id, reference, domain, mode, status, phone, phone_region, fiche_id, subject,
+      window_start, window_end, due_at, queued_at, cancel_token_hash, created_at, updated_at)
+    VALUES (${c.id}, ${c.reference}, ${c.domain}, ${c.mode}, ${c.status}, ${c.phone}, ${c.phoneRegion},
+      ${c.ficheId}, ${c.subject}, ${c.windowStart}, ${c.windowEnd}, ${c.dueAt},
+      ${c.status === 'queued' ? c.now : null}, ${c.cancelTokenHash}, ${c.now}, ${c.now})
+    ON CONFLICT DO NOTHING
+    RETURNING id`.execute(db);
+  if (res.rows.length === 1) return { ok: true };
+  const active = await db
+    .selectFrom('callbacks')
+    .select('id')
+    .where('phone', '=', c.phone)
+    .where('domain', '=', c.domain)
+    .where('status', 'in', ['scheduled', 'queued', 'assigned'])
+    .executeTakeFirst();
+  return { ok: false, conflict: active ? 'duplicate' : 'reference' };
+}
+
+export async function findByReference(
+  db: Db,
+  reference: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<CallbackRecord | null> {
+  let q = db.selectFrom('callbacks').select(CALLBACK_COLUMNS).where('reference', '=', reference);
+  if (opts.forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  return row ? toCallback(row as Row) : null;
+}
+
+/** Compare-and-set on the status: returns false if the callback was no longer `from`. */
+export async function setStatus(
+  db: Db,
+  id: string,
+  from: CallbackStatus,
+  to: CallbackStatus,
+  now: Date,
+  extra: { endedAt?: Date } = {},
+): Promise<boolean> {
+  const res = await db
+    .updateTable('callbacks')
+    .set({ status: to, updated_at: now, ...(extra.endedAt ? { ended_at: extra.endedAt } : {}) })
+    .where('id', '=', id)
+    .where('status', '=', from)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Callbacks waiting or on a desk in a domain: the load the asap estimate spreads. */
+export async function countWaiting(db: Db, domain: string): Promise<number> {
+  const row = await db
+    .selectFrom('callbacks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('domain', '=', domain)
+    .where('status', 'in', ['queued', 'assigned'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Scheduled callbacks of the given domains whose window starts in [from, to), window order. */
+export async function scheduledInPeriod(db: Db, from: Date, to: Date) {
+  const rows = await db
+    .selectFrom('callbacks')
+    .select(CALLBACK_COLUMNS)
+    .where('status', '=', 'scheduled')
+    .where('mode', '=', 'slot')
+    .where('window_start', '<', to)
+    .where('window_end', '>', from)
+    .where('attempts', '=', 0)
+    .orderBy('window_start')
+    .orderBy('created_at')
+    .forUpdate()
+    .execute();
+  return rows.map((r) => toCallback(r as Row));
+}
+
+export async function moveWindow(db: Db, id: string, start: Date, end: Date, now: Date): Promise<boolean> {
+  const res = await db
+    .updateTable('callbacks')
+    .set({ window_start: start, window_end: end, due_at: start, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'scheduled')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}

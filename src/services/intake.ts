@@ -1,0 +1,344 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
+import type { Transaction } from 'kysely';
+import type { DB } from '../db/schema.js';
+import { normalizeFrenchPhone } from '../domain/phone.js';
+import { makeReference } from '../domain/reference.js';
+import { decideAsap } from '../domain/asap.js';
+import { openIntervalAt, ZONE } from '../domain/calendar/index.js';
+import type { DomainCode } from '../domain/domains.js';
+import { AppError } from '../http/errors.js';
+import { insertCallback, countWaiting } from '../repositories/callbacks.js';
+import { recordEvents } from '../repositories/callback-events.js';
+import { enqueueOutbox } from '../repositories/outbox.js';
+import { takePlace } from '../repositories/window-load.js';
+import { countAvailableInDomain } from '../repositories/agents.js';
+import { findLiveKey, storeKey, tryLockKey } from '../repositories/idempotency.js';
+import { listClosures } from '../repositories/closures.js';
+import { callbackDueJobId } from '../queue/jobs.js';
+import { isoParis, type Core } from './core.js';
+import type { CalendarService } from './calendar.js';
+import type { OutboxRelay } from './outbox-relay.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { phoneBucket } from './rate-limiter.js';
+import { newToken, sha256 } from './tokens.js';
+
+export interface CallbackRequest {
+  domain: DomainCode;
+  phone: string;
+  mode: 'slot' | 'asap';
+  slotStart?: string;
+  ficheId?: string;
+  subject?: string;
+  consent: boolean;
+}
+
+export interface CreatedCallback {
+  id: string;
+  reference: string;
+  status: 'scheduled' | 'queued';
+  domain: DomainCode;
+  mode: 'slot' | 'asap';
+  window: { start: string; end: string };
+  cancelToken: string;
+}
+
+export interface IntakeResult {
+  status: number;
+  body: CreatedCallback;
+  replayed: boolean;
+}
+
+const IDEMPOTENCY_TTL_HOURS = 24;
+
+/** Hash of what makes two requests "the same": the body, canonically ordered. */
+function requestHash(req: CallbackRequest): Buffer {
+  const canonical = JSON.stringify(
+    Object.fromEntries(
+      Object.entries(req)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
+  );
+  return sha256(canonical);
+}
+
+export function createIntakeService(
+  core: Core,
+  calendar: CalendarService,
+  outbox: OutboxRelay,
+  limiter: RateLimiter,
+) {
+  const { config } = core;
+
+  async function refuseSlot(
+    tx: Transaction<DB>,
+    domain: DomainCode,
+    code: 'CENTRE_CLOSED' | 'OUTSIDE_OPENING_HOURS' | 'SLOT_NOT_AVAILABLE' | 'SLOT_FULL' | 'ASAP_UNAVAILABLE',
+    detail: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<never> {
+    const nextSlots = await calendar.nextSlots(tx, domain, core.clock.now());
+    throw new AppError(code, detail, { ...extra, nextSlots });
+  }
+
+  async function createInTx(
+    tx: Transaction<DB>,
+    req: CallbackRequest,
+    phone: { e164: string; region: string },
+    now: DateTime,
+  ) {
+    let status: 'scheduled' | 'queued';
+    let windowStart: DateTime;
+    let windowEnd: DateTime;
+
+    if (req.mode === 'slot') {
+      const start = DateTime.fromISO(req.slotStart!, { setZone: true });
+      const check = await calendar.checkSlot(tx, start, now);
+      if (!check.ok) {
+        switch (check.code) {
+          case 'CENTRE_CLOSED':
+            return refuseSlot(tx, req.domain, 'CENTRE_CLOSED', closedDetail(check.reason), {
+              reason: check.reason,
+            });
+          case 'OUTSIDE_OPENING_HOURS':
+            return refuseSlot(
+              tx,
+              req.domain,
+              'OUTSIDE_OPENING_HOURS',
+              "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
+            );
+          case 'SLOT_NOT_AVAILABLE':
+            return refuseSlot(tx, req.domain, 'SLOT_NOT_AVAILABLE', slotDetail(check.reason), {
+              reason: check.reason,
+            });
+        }
+      }
+      status = 'scheduled';
+      windowStart = check.window.start;
+      windowEnd = check.window.end;
+    } else {
+      const today = now.setZone(ZONE).toISODate()!;
+      const interval = openIntervalAt(now, calendar.settings, await listClosures(tx, today, today));
+      const decision = decideAsap({
+        now,
+        closingAt: interval?.end ?? null,
+        availableInformateurs: await countAvailableInDomain(tx, req.domain),
+        waitingCallbacks: await countWaiting(tx, req.domain),
+        promiseMinutes: config.asapPromiseMinutes,
+      });
+      if (!decision.ok) {
+        return refuseSlot(
+          tx,
+          req.domain,
+          'ASAP_UNAVAILABLE',
+          asapDetail(decision.reason, config.asapPromiseMinutes),
+          { reason: decision.reason },
+        );
+      }
+      status = 'queued';
+      windowStart = decision.window.start;
+      windowEnd = decision.window.end;
+    }
+
+    const id = randomUUID();
+    const cancelToken = newToken();
+    let reference = '';
+    for (let attempt = 0; ; attempt++) {
+      reference = makeReference(randomBytes);
+      const inserted = await insertCallback(tx, {
+        id,
+        reference,
+        domain: req.domain,
+        mode: req.mode,
+        status,
+        phone: phone.e164,
+        phoneRegion: phone.region,
+        ficheId: req.ficheId ?? null,
+        subject: req.subject ?? null,
+        windowStart: windowStart.toJSDate(),
+        windowEnd: windowEnd.toJSDate(),
+        dueAt: windowStart.toJSDate(),
+        cancelTokenHash: sha256(cancelToken),
+        now: now.toJSDate(),
+      });
+      if (inserted.ok) break;
+      if (inserted.conflict === 'duplicate') {
+        throw new AppError(
+          'DUPLICATE_REQUEST',
+          'Une demande de rappel est déjà en cours pour ce numéro dans ce domaine.',
+        );
+      }
+      if (attempt >= 5) throw new Error('could not draw a free reference');
+    }
+
+    if (req.mode === 'slot') {
+      // After the duplicate check, as the contract orders refusals; guarded, never overbooks.
+      const capacity = await calendar.capacityOf(tx, req.domain);
+      if (!(await takePlace(tx, req.domain, windowStart.toJSDate(), capacity))) {
+        return refuseSlot(
+          tx,
+          req.domain,
+          'SLOT_FULL',
+          'Ce créneau est complet. Choisissez un autre créneau.',
+        );
+      }
+    }
+
+    await recordEvents(tx, [
+      {
+        callbackId: id,
+        type: 'created',
+        fromStatus: null,
+        toStatus: status,
+        actor: 'citizen',
+        at: now.toJSDate(),
+        data: { mode: req.mode },
+      },
+    ]);
+    const outboxIds: number[] = [];
+    if (status === 'scheduled') {
+      outboxIds.push(
+        await enqueueOutbox(
+          tx,
+          {
+            jobName: 'callback-due',
+            jobId: callbackDueJobId(id, windowStart.toJSDate()),
+            payload: { callbackId: id, dueAt: windowStart.toISO() },
+            runAt: windowStart.toJSDate(),
+          },
+          now.toJSDate(),
+        ),
+      );
+    }
+    const body: CreatedCallback = {
+      id,
+      reference,
+      status,
+      domain: req.domain,
+      mode: req.mode,
+      window: { start: isoParis(windowStart), end: isoParis(windowEnd) },
+      cancelToken,
+    };
+    return { body, outboxIds };
+  }
+
+  return {
+    async create(req: CallbackRequest, idempotencyKey: string | undefined): Promise<IntakeResult> {
+      const phone = normalizeFrenchPhone(req.phone);
+      if (!phone.ok) {
+        throw new AppError('INVALID_PHONE', phoneDetail(phone.reason), { reason: phone.reason });
+      }
+      if (config.rateLimitPerPhonePerDay > 0) {
+        const r = await limiter.hit(
+          `phone:${phoneBucket(phone.e164)}`,
+          config.rateLimitPerPhonePerDay,
+          86_400,
+        );
+        if (!r.allowed) {
+          throw new AppError(
+            'RATE_LIMITED',
+            'Trop de demandes pour ce numéro aujourd’hui. Réessayez demain ou appelez le 3939.',
+            {},
+            { 'retry-after': String(r.retryAfterSeconds) },
+          );
+        }
+      }
+      const hash = requestHash(req);
+      const keyHash = idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`);
+      const outcome = await core.db.transaction().execute(async (tx) => {
+        const now = core.clock.now();
+        if (keyHash && idempotencyKey !== undefined) {
+          if (!(await tryLockKey(tx, keyHash))) {
+            throw new AppError(
+              'IDEMPOTENCY_KEY_IN_USE',
+              'Une requête avec cette clé d’idempotence est encore en cours.',
+            );
+          }
+          const stored = await findLiveKey(tx, idempotencyKey, now.toJSDate());
+          if (stored) {
+            if (!stored.requestHash.equals(hash)) {
+              throw new AppError(
+                'IDEMPOTENCY_KEY_REUSED',
+                'Cette clé d’idempotence a déjà servi pour une autre demande.',
+              );
+            }
+            return { replay: stored, created: null };
+          }
+        }
+        const created = await createInTx(tx, req, phone, now);
+        if (idempotencyKey !== undefined) {
+          await storeKey(
+            tx,
+            idempotencyKey,
+            hash,
+            201,
+            created.body,
+            now.toJSDate(),
+            now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
+          );
+        }
+        return { replay: null, created };
+      });
+      if (outcome.replay) {
+        return {
+          status: outcome.replay.status,
+          body: outcome.replay.body as CreatedCallback,
+          replayed: true,
+        };
+      }
+      const { created } = outcome;
+      if (!created) throw new Error('unreachable');
+      await outbox.relayNow(created.outboxIds);
+      return { status: 201, body: created.body, replayed: false };
+    },
+  };
+}
+
+function closedDetail(reason: string): string {
+  switch (reason) {
+    case 'weekend':
+      return 'Le centre est fermé le week-end.';
+    case 'holiday':
+      return 'Le centre est fermé ce jour férié.';
+    default:
+      return 'Le centre est exceptionnellement fermé à ce moment-là.';
+  }
+}
+
+function slotDetail(reason: string): string {
+  switch (reason) {
+    case 'not_window_start':
+      return "Cette heure n'est pas le début d'un créneau de rappel.";
+    case 'past':
+      return 'Ce créneau est déjà passé.';
+    case 'too_soon':
+      return 'Ce créneau commence trop tôt pour être réservé.';
+    default:
+      return 'Ce créneau est trop lointain pour être réservé.';
+  }
+}
+
+function asapDetail(reason: string, minutes: number): string {
+  switch (reason) {
+    case 'closed':
+      return 'Le centre est fermé en ce moment : choisissez un créneau de rappel.';
+    case 'nobody_available':
+      return "Aucun informateur de ce domaine n'est disponible en ce moment : choisissez un créneau de rappel.";
+    case 'closing_soon':
+      return 'Le centre ferme bientôt : choisissez un créneau de rappel.';
+    default:
+      return `Nous ne pouvons pas vous rappeler dans les ${minutes} minutes : choisissez un créneau de rappel.`;
+  }
+}
+
+function phoneDetail(reason: string): string {
+  switch (reason) {
+    case 'premium_rate':
+      return 'Les numéros surtaxés ou à coût partagé ne peuvent pas être rappelés.';
+    case 'not_french':
+      return 'Seuls les numéros français (métropole et outre-mer) peuvent être rappelés.';
+    default:
+      return "Ce numéro de téléphone n'est pas valide.";
+  }
+}

@@ -1,0 +1,90 @@
+import { isIP } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { DB } from '../db/schema.js';
+import type { Clock } from '../clock.js';
+import { hit } from '../repositories/rate-limits.js';
+import { sha256 } from './tokens.js';
+
+export interface LimitResult {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Counts one hit of `key` in the current fixed window of `windowSeconds`; allowed while ≤ limit. */
+  hit(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
+}
+
+/** IPv4 as is; IPv6 counted by its /64, since one subscriber usually holds a whole /64. */
+export function ipBucket(ip: string): string {
+  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4mapped) return v4mapped[1]!;
+  if (isIP(ip) !== 6) return ip;
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g || '0').toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+/** Phone numbers never become keys in clear: the bucket is a hash. */
+export function phoneBucket(e164: string): string {
+  return sha256(`rappel-phone:${e164}`).subarray(0, 12).toString('hex');
+}
+
+function windowOf(nowMs: number, windowSeconds: number) {
+  const size = windowSeconds * 1000;
+  const start = Math.floor(nowMs / size) * size;
+  return { index: start / size, start, end: start + size };
+}
+
+export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock): RateLimiter {
+  return {
+    async hit(key, limit, windowSeconds) {
+      const nowMs = clock.now().toMillis();
+      const w = windowOf(nowMs, windowSeconds);
+      const count = await hit(db, `${key}:${windowSeconds}`, new Date(w.start), new Date(w.end));
+      return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)) };
+    },
+  };
+}
+
+/**
+ * Shared across API processes through Redis (INCR on a key per window). If Redis fails, the
+ * PostgreSQL limiter takes over rather than refusing citizens or dropping the limit.
+ */
+export function createRedisRateLimiter(
+  redis: Redis,
+  fallback: RateLimiter,
+  clock: Clock,
+  log: Logger,
+): RateLimiter {
+  return {
+    async hit(key, limit, windowSeconds) {
+      const nowMs = clock.now().toMillis();
+      const w = windowOf(nowMs, windowSeconds);
+      const redisKey = `rappel:rl:${key}:${windowSeconds}:${w.index}`;
+      try {
+        const res = await redis
+          .multi()
+          .incr(redisKey)
+          .pexpire(redisKey, windowSeconds * 1000 + 60_000)
+          .exec();
+        const count = Number(res?.[0]?.[1] ?? 0);
+        return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)) };
+      } catch (err) {
+        log.warn(
+          { err: { message: (err as Error).message } },
+          'rate limiter: redis unavailable, using PostgreSQL',
+        );
+        return fallback.hit(key, limit, windowSeconds);
+      }
+    },
+  };
+}

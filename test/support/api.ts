@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { OPS_TOKEN } from './runtime.js';
+
+export const ops = { authorization: `Bearer ${OPS_TOKEN}` };
+
+export async function createAgent(
+  app: FastifyInstance,
+  domains: string[],
+  displayName = 'Agent',
+): Promise<{ id: string; token: string }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/agents',
+    headers: ops,
+    payload: { displayName, domains },
+  });
+  if (res.statusCode !== 201) throw new Error(`createAgent: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+export async function setStatus(
+  app: FastifyInstance,
+  token: string,
+  status: 'available' | 'paused' | 'offline',
+) {
+  const res = await app.inject({
+    method: 'PUT',
+    url: '/v1/agents/me/status',
+    headers: { authorization: `Bearer ${token}` },
+    payload: { status },
+  });
+  if (res.statusCode !== 200) throw new Error(`setStatus: ${res.statusCode} ${res.body}`);
+}
+
+let phoneCounter = 10_000_000;
+/** A distinct valid mobile number per call. */
+export function nextPhone(): string {
+  phoneCounter += 1;
+  return `06${String(phoneCounter).padStart(8, '0')}`;
+}
+
+export function booking(overrides: Record<string, unknown> = {}) {
+  return {
+    domain: 'travail',
+    phone: nextPhone(),
+    mode: 'slot',
+    slotStart: '2026-11-23T09:00:00+01:00',
+    ficheId: 'F2258',
+    subject: 'préavis de démission',
+    consent: true,
+    ...overrides,
+  };
+}
