@@ -1,0 +1,16 @@
+export {
+  ZONE,
+  type CalendarSettings,
+  type ClosedReason,
+  type Closure,
+  type DaySchedule,
+  type Interval,
+  type SlotCheck,
+} from './types.js';
+export { isValidDate } from './civil-date.js';
+export { parseLocalTime, todayIn } from './local-time.js';
+export { holidaysOfYear } from './holidays.js';
+export { daySchedule, openingHours } from './opening-hours.js';
+export { windowsOfDay } from './windows.js';
+export { bookableWindows, checkSlotStart } from './bookable.js';
+export { firstOpenInstantAtOrAfter, nextOpeningStartAfter, openIntervalAt } from './open-instants.js';

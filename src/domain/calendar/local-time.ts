@@ -1,0 +1,97 @@
+import { DateTime } from 'luxon';
+import { formatDate, parseDateParts, type DateParts } from './civil-date.js';
+import { ZONE } from './types.js';
+
+const TIME_PATTERN = /^(\d{2}):(\d{2})$/;
+
+/** Minutes since local midnight of a strict `HH:mm` (00:00–23:59), or null. */
+export function parseHhmm(hhmm: string): number | null {
+  const match = TIME_PATTERN.exec(hhmm);
+  if (match === null) return null;
+  const hour = Number(match[1]);
+  const minute = Number(match[2]);
+  if (hour > 23 || minute > 59) return null;
+  return hour * 60 + minute;
+}
+
+function requireValid(instant: DateTime): DateTime {
+  if (!instant.isValid) throw new RangeError(`invalid DateTime: ${instant.invalidReason ?? 'unknown'}`);
+  return instant;
+}
+
+/** The instant seen on a Paris wall clock. */
+export function inZone(instant: DateTime): DateTime {
+  return requireValid(instant).setZone(ZONE);
+}
+
+/** Paris date of `now`. */
+export function todayIn(now: DateTime): string {
+  return parisDateOf(now);
+}
+
+export function parisDateOf(instant: DateTime): string {
+  const local = inZone(instant);
+  return formatDate({ year: local.year, month: local.month, day: local.day });
+}
+
+/** Minutes (with fraction) since Paris midnight of the instant's Paris date. */
+export function wallMinutesOf(instant: DateTime): number {
+  const local = inZone(instant);
+  return local.hour * 60 + local.minute + (local.second * 1000 + local.millisecond) / 60_000;
+}
+
+/** Offset (minutes) of the last instant built by atWallMinutes: only a first guess for the next one. */
+let offsetHint = 60;
+
+/**
+ * The Paris instant at `minutes` past local midnight of a date (0 <= minutes < 1440).
+ *
+ * Same result as `DateTime.fromObject(..., { zone: ZONE })` for every time that exists once, at a third of
+ * the cost: fromObject asks Intl for the zone offset up to three times, this asks once when the guessed
+ * offset round-trips to the wanted wall time, and falls back to fromObject when it does not (a DST change
+ * between the two). Opening-hour boundaries never sit in a DST change anyway: Paris changes at 02:00/03:00
+ * on Sundays, a closed day.
+ */
+export function atWallMinutes(parts: DateParts, minutes: number): DateTime {
+  const hour = Math.floor(minutes / 60);
+  const minute = minutes % 60;
+  const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, hour, minute);
+  const guess = DateTime.fromMillis(wallAsUtc - offsetHint * 60_000, { zone: ZONE });
+  if (guess.offset === offsetHint && sameWallTime(guess, parts, hour, minute)) return guess;
+  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: ZONE });
+  if (instant.isValid) offsetHint = instant.offset;
+  return instant;
+}
+
+function sameWallTime(instant: DateTime, parts: DateParts, hour: number, minute: number): boolean {
+  return (
+    instant.year === parts.year &&
+    instant.month === parts.month &&
+    instant.day === parts.day &&
+    instant.hour === hour &&
+    instant.minute === minute
+  );
+}
+
+/**
+ * The Paris instant of a local date and `HH:mm`, or null when the text is malformed, the date does not
+ * exist, the time falls in the spring-forward gap (Luxon shifts it, so it does not round-trip), or the
+ * time is ambiguous (autumn fall-back: another offset of the zone gives the same wall time).
+ */
+export function parseLocalTime(date: string, hhmm: string): DateTime | null {
+  const parts = parseDateParts(date);
+  const minutes = parseHhmm(hhmm);
+  if (parts === null || minutes === null) return null;
+  const hour = Math.floor(minutes / 60);
+  const minute = minutes % 60;
+  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: ZONE });
+  if (!instant.isValid || !sameWallTime(instant, parts, hour, minute)) return null;
+
+  const wallAsUtc = DateTime.fromObject({ ...parts, hour, minute }, { zone: 'utc' }).toMillis();
+  // Offsets in force a few hours either side cover both sides of any transition touching this time.
+  for (const probe of [instant.minus({ hours: 6 }), instant.plus({ hours: 6 })]) {
+    const other = DateTime.fromMillis(wallAsUtc - probe.offset * 60_000, { zone: ZONE });
+    if (other.toMillis() !== instant.toMillis() && sameWallTime(other, parts, hour, minute)) return null;
+  }
+  return instant;
+}

@@ -1,0 +1,46 @@
+import type { DateTime } from 'luxon';
+
+/** The centre is in Metz: every local date and time of the calendar is read in this zone. */
+export const ZONE = 'Europe/Paris';
+
+export interface CalendarSettings {
+  slotMinutes: number;
+  pentecostMondayOpen: boolean;
+  bookingHorizonDays: number;
+  minNoticeMinutes: number;
+}
+
+/** An exceptional closure set by ops; `start` and `end` both null close the whole day. */
+export interface Closure {
+  id: string;
+  date: string;
+  start: string | null;
+  end: string | null;
+  reason: string;
+}
+
+/** Half-open `[start, end)`, both ends in ZONE. */
+export interface Interval {
+  start: DateTime;
+  end: DateTime;
+}
+
+export type ClosedReason = 'weekend' | 'holiday' | 'closure';
+
+export interface DaySchedule {
+  date: string;
+  open: boolean;
+  intervals: Interval[];
+  closedReason: ClosedReason | null;
+  label: string | null;
+}
+
+export type SlotCheck =
+  | { ok: true; window: Interval }
+  | { ok: false; code: 'CENTRE_CLOSED'; reason: ClosedReason }
+  | { ok: false; code: 'OUTSIDE_OPENING_HOURS' }
+  | {
+      ok: false;
+      code: 'SLOT_NOT_AVAILABLE';
+      reason: 'not_window_start' | 'past' | 'too_soon' | 'beyond_horizon';
+    };
