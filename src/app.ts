@@ -13,6 +13,7 @@ import { systemRoutes } from './http/routes/system.js';
 import { calendarRoutes } from './http/routes/calendar.js';
 import { callbackRoutes } from './http/routes/callbacks.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { closureRoutes } from './http/routes/closures.js';
 
 export interface HealthCheck {
   check(): Promise<Record<string, string>>;
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(calendarRoutes(deps));
   await app.register(callbackRoutes(deps));
   await app.register(agentRoutes(deps));
+  await app.register(closureRoutes(deps));
 
   return app;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { Closure } from '../domain/calendar/index.js';
 
@@ -68,4 +69,16 @@ export async function insertClosure(db: Db, c: Closure, createdAt: Date): Promis
 export async function deleteClosure(db: Db, id: string): Promise<boolean> {
   const res = await db.deleteFrom('closures').where('id', '=', id).executeTakeFirst();
   return Number(res.numDeletedRows) > 0;
+}
+
+const CALENDAR_LOCK = 0x434c4f53; // 'CLOS'
+
+/** Taken (shared) by every booking transaction. */
+export async function lockCalendarShared(db: Db): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock_shared(${CALENDAR_LOCK})`.execute(db);
+}
+
+/** Taken (exclusive) by a closure change: waits for bookings in flight, holds new ones back. */
+export async function lockCalendarExclusive(db: Db): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(${CALENDAR_LOCK})`.execute(db);
 }

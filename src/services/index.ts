@@ -6,6 +6,7 @@ import { createReconciler } from './reconciler.js';
 import { createIntakeService } from './intake.js';
 import { createCallbackAccessService } from './callback-access.js';
 import { createAgentService } from './agents.js';
+import { createClosureService } from './closures.js';
 import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export interface ServiceOptions {
@@ -22,8 +23,10 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const intake = createIntakeService(core, calendar, outbox, limiter);
   const callbackAccess = createCallbackAccessService(core);
   const agents = createAgentService(core);
+  const closures = createClosureService(core, calendar, outbox);
   return {
     agents,
+    closures,
     calendar,
     outbox,
     reconciler,

@@ -14,7 +14,7 @@ import { enqueueOutbox } from '../repositories/outbox.js';
 import { takePlace } from '../repositories/window-load.js';
 import { countAvailableInDomain } from '../repositories/agents.js';
 import { findLiveKey, storeKey, tryLockKey } from '../repositories/idempotency.js';
-import { listClosures } from '../repositories/closures.js';
+import { listClosures, lockCalendarShared } from '../repositories/closures.js';
 import { callbackDueJobId } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
@@ -93,6 +93,9 @@ export function createIntakeService(
     let windowEnd: DateTime;
 
     if (req.mode === 'slot') {
+      // Bookings share this lock; a new closure takes it exclusively, so a booking is either
+      // seen by the closure (and moved or reported) or sees the closure.
+      await lockCalendarShared(tx);
       const start = DateTime.fromISO(req.slotStart!, { setZone: true });
       const check = await calendar.checkSlot(tx, start, now);
       if (!check.ok) {

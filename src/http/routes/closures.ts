@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { DateString, errors, problemRef, WindowSchema } from '../schemas/common.js';
+import { requireOps } from '../auth.js';
+
+const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
+const ClosureSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    date: DateString,
+    start: Type.Union([HHmm, Type.Null()]),
+    end: Type.Union([HHmm, Type.Null()]),
+    reason: Type.String(),
+  },
+  { $id: 'Closure' },
+);
+const OPS = [{ opsToken: [] }];
+const errorsOps = { 401: problemRef, 403: problemRef };
+
+export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { closures } = deps.services;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.addSchema(ClosureSchema);
+    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+
+    app.get(
+      '/v1/closures',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'listClosures',
+          summary: 'Fermetures exceptionnelles à venir (ou depuis « from »)',
+          security: OPS,
+          querystring: Type.Object({ from: Type.Optional(DateString) }, { additionalProperties: false }),
+          response: { 200: Type.Array(Type.Ref('Closure')), ...errorsOps, ...errors() },
+        },
+      },
+      async (req) => closures.list(req.query.from),
+    );
+
+    app.post(
+      '/v1/closures',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'createClosure',
+          summary: 'Fermer le centre (journée entière ou plage horaire)',
+          security: OPS,
+          body: Type.Object(
+            {
+              date: DateString,
+              reason: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+              start: Type.Optional(HHmm),
+              end: Type.Optional(HHmm),
+              moveBookings: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            201: Type.Object({
+              ...ClosureSchema.properties,
+              moved: Type.Array(
+                Type.Object({ reference: Type.String(), from: WindowSchema, to: WindowSchema }),
+              ),
+              notMoved: Type.Array(Type.String(), {
+                description: 'Rappels non déplaçables dans l’horizon : laissés à leur créneau',
+              }),
+            }),
+            ...errorsOps,
+            ...errors(409),
+          },
+        },
+      },
+      async (req, reply) => reply.code(201).send(await closures.create(req.body)),
+    );
+
+    app.delete(
+      '/v1/closures/:id',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'deleteClosure',
+          summary: 'Supprimer une fermeture',
+          security: OPS,
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors() },
+        },
+      },
+      async (req, reply) => {
+        await closures.remove(req.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
+import type { Transaction } from 'kysely';
+import type { DB } from '../db/schema.js';
+import { isValidDate, parseLocalTime, todayIn, ZONE } from '../domain/calendar/index.js';
+import type { DomainCode } from '../domain/domains.js';
+import { AppError } from '../http/errors.js';
+import {
+  deleteClosure,
+  insertClosure,
+  listAllClosures,
+  lockCalendarExclusive,
+  type ClosureRecord,
+} from '../repositories/closures.js';
+import { moveWindow, scheduledInPeriod, type CallbackRecord } from '../repositories/callbacks.js';
+import { releasePlace, takePlace } from '../repositories/window-load.js';
+import { recordEvents } from '../repositories/callback-events.js';
+import { enqueueOutbox } from '../repositories/outbox.js';
+import { callbackDueJobId } from '../queue/jobs.js';
+import { isoParis, type Core } from './core.js';
+import { FIRST_DATE, LAST_DATE, type CalendarService } from './calendar.js';
+import type { OutboxRelay } from './outbox-relay.js';
+
+export interface ClosureView {
+  id: string;
+  date: string;
+  start: string | null;
+  end: string | null;
+  reason: string;
+}
+
+export interface ClosureInput {
+  date: string;
+  reason: string;
+  start?: string;
+  end?: string;
+  moveBookings?: boolean;
+}
+
+export interface CreatedClosure extends ClosureView {
+  moved: { reference: string; from: { start: string; end: string }; to: { start: string; end: string } }[];
+  notMoved: string[];
+}
+
+const view = (c: ClosureRecord): ClosureView => ({
+  id: c.id,
+  date: c.date,
+  start: c.start,
+  end: c.end,
+  reason: c.reason,
+});
+const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
+
+/** The closure's span as instants; refuses local times that do not exist or are ambiguous. */
+function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
+  if (!isValidDate(input.date) || input.date < FIRST_DATE || input.date > LAST_DATE) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `La date « ${input.date} » n'est pas valide (AAAA-MM-JJ, de ${FIRST_DATE} à ${LAST_DATE}).`,
+    );
+  }
+  if ((input.start === undefined) !== (input.end === undefined)) {
+    throw new AppError('VALIDATION_ERROR', 'Une fermeture partielle demande à la fois « start » et « end ».');
+  }
+  if (input.start === undefined || input.end === undefined) {
+    const from = DateTime.fromISO(input.date, { zone: ZONE }).startOf('day');
+    return { from, to: from.plus({ days: 1 }) };
+  }
+  const from = parseLocalTime(input.date, input.start);
+  const to = parseLocalTime(input.date, input.end);
+  if (!from || !to) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      "Cette heure n'existe pas ou est ambiguë ce jour-là (changement d'heure), ou n'est pas au format HH:mm.",
+    );
+  }
+  if (to.toMillis() <= from.toMillis())
+    throw new AppError('VALIDATION_ERROR', '« end » doit être après « start ».');
+  return { from, to };
+}
+
+export function createClosureService(core: Core, calendar: CalendarService, outbox: OutboxRelay) {
+  /** The next free window of the callback's domain from its own window on, or null inside the horizon. */
+  async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
+    const fromDate = DateTime.fromJSDate(c.windowStart).setZone(ZONE).toISODate()!;
+    const today = todayIn(now);
+    const start = fromDate > today ? fromDate : today;
+    const horizonEnd = DateTime.fromISO(today, { zone: ZONE }).plus({
+      days: calendar.settings.bookingHorizonDays,
+    });
+    const days = Math.max(
+      1,
+      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: ZONE }), 'days').days) + 1,
+    );
+    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
+    const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
+    for (const cand of candidates) {
+      if (cand.window.start.toMillis() < c.windowStart.getTime()) continue;
+      if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
+      await releasePlace(tx, c.domain, c.windowStart);
+      const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };
+      await moveWindow(tx, c.id, to.start, to.end, now.toJSDate());
+      const move = {
+        from: { start: iso(c.windowStart), end: iso(c.windowEnd) },
+        to: { start: iso(to.start), end: iso(to.end) },
+      };
+      await recordEvents(tx, [
+        {
+          callbackId: c.id,
+          type: 'moved',
+          fromStatus: 'scheduled',
+          toStatus: 'scheduled',
+          actor: 'ops',
+          at: now.toJSDate(),
+          data: { ...move, closureId },
+        },
+      ]);
+      const outboxId = await enqueueOutbox(
+        tx,
+        {
+          jobName: 'callback-due',
+          jobId: callbackDueJobId(c.id, to.start),
+          payload: { callbackId: c.id, dueAt: to.start.toISOString() },
+          runAt: to.start,
+        },
+        now.toJSDate(),
+      );
+      return { move: { reference: c.reference, ...move }, outboxId };
+    }
+    return null;
+  }
+
+  return {
+    async list(from: string | undefined): Promise<ClosureView[]> {
+      const since = from ?? todayIn(core.clock.now());
+      if (!isValidDate(since)) throw new AppError('VALIDATION_ERROR', `La date « ${since} » n'existe pas.`);
+      return (await listAllClosures(core.db, since)).map(view);
+    },
+
+    /**
+     * Adds a closure. Bookings it covers are never dropped silently: without moveBookings the
+     * closure is refused with their references; with it each moves to its domain's next free
+     * window (recorded in its history), and those that cannot move inside the horizon are
+     * reported in notMoved and keep their window.
+     */
+    async create(input: ClosureInput): Promise<CreatedClosure> {
+      const period = periodOf(input);
+      const now = core.clock.now();
+      const result = await core.db.transaction().execute(async (tx) => {
+        await lockCalendarExclusive(tx);
+        const closure = await insertClosure(
+          tx,
+          {
+            id: randomUUID(),
+            date: input.date,
+            start: input.start ?? null,
+            end: input.end ?? null,
+            reason: input.reason.trim(),
+          },
+          now.toJSDate(),
+        );
+        const covered = await scheduledInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
+        if (covered.length > 0 && !input.moveBookings) {
+          throw new AppError(
+            'CLOSURE_HAS_BOOKINGS',
+            `${covered.length} rappel(s) prévu(s) pendant cette fermeture. Relancez avec « moveBookings: true » pour les déplacer.`,
+            {
+              references: covered.map((c) => c.reference),
+            },
+          );
+        }
+        const moved: CreatedClosure['moved'] = [];
+        const notMoved: string[] = [];
+        const outboxIds: number[] = [];
+        for (const c of covered) {
+          const r = await moveOne(tx, c, closure.id, now);
+          if (r) {
+            moved.push(r.move);
+            outboxIds.push(r.outboxId);
+          } else {
+            notMoved.push(c.reference);
+          }
+        }
+        return { closure, moved, notMoved, outboxIds };
+      });
+      await outbox.relayNow(result.outboxIds);
+      if (result.notMoved.length > 0)
+        core.log.warn(
+          { closureId: result.closure.id, notMoved: result.notMoved.length },
+          'closure: bookings left in place',
+        );
+      return { ...view(result.closure), moved: result.moved, notMoved: result.notMoved };
+    },
+
+    async remove(id: string): Promise<void> {
+      if (!/^[0-9a-f-]{36}$/i.test(id))
+        throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
+      const deleted = await core.db.transaction().execute(async (tx) => {
+        await lockCalendarExclusive(tx);
+        return deleteClosure(tx, id);
+      });
+      if (!deleted) throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
+    },
+  };
+}
+
+export type ClosureService = ReturnType<typeof createClosureService>;

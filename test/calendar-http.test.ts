@@ -1,0 +1,297 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
+import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { booking, createAgent, ops } from './support/api.js';
+
+describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', {
+      env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0', RATE_LIMIT_PER_PHONE_PER_DAY: '0' },
+    });
+    await createAgent(t.app, ['travail', 'logement'], 'A');
+    await createAgent(t.app, ['travail'], 'B');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('lists the four domains', async () => {
+    const res = await t.app.inject('/v1/domains');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().map((d: { code: string }) => d.code)).toEqual([
+      'travail',
+      'interieur',
+      'justice',
+      'logement',
+    ]);
+    for (const d of res.json()) expect(d.label && d.description).toBeTruthy();
+  });
+
+  it('gives the week of 2026-12-21 with Christmas and Saint-Étienne closed', async () => {
+    const res = await t.app.inject('/v1/opening-hours?from=2026-12-21&days=7');
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.timezone).toBe('Europe/Paris');
+    expect(body.days.map((d: { date: string; open: boolean }) => [d.date, d.open])).toEqual([
+      ['2026-12-21', true],
+      ['2026-12-22', true],
+      ['2026-12-23', true],
+      ['2026-12-24', true],
+      ['2026-12-25', false],
+      ['2026-12-26', false],
+      ['2026-12-27', false],
+    ]);
+    expect(body.days[0].intervals).toEqual([
+      { start: '2026-12-21T08:30:00+01:00', end: '2026-12-21T18:15:00+01:00' },
+    ]);
+    expect(body.days[1].intervals).toEqual([
+      { start: '2026-12-22T08:30:00+01:00', end: '2026-12-22T13:00:00+01:00' },
+    ]);
+    expect(body.days[4]).toMatchObject({ closedReason: 'holiday', label: 'Noël', intervals: [] });
+    expect(body.days[6]).toMatchObject({ closedReason: 'weekend' });
+  });
+
+  it('defaults to 7 days from today and accepts the contract bounds', async () => {
+    const res = await t.app.inject('/v1/opening-hours');
+    expect(res.json().days).toHaveLength(7);
+    expect(res.json().days[0].date).toBe('2026-11-23');
+    expect((await t.app.inject('/v1/opening-hours?from=2000-01-01&days=366')).statusCode).toBe(200);
+    const last = await t.app.inject('/v1/opening-hours?from=2100-12-01&days=31');
+    expect(last.statusCode).toBe(200);
+    expect(last.json().days[30].date).toBe('2100-12-31');
+  });
+
+  it.each([
+    ['days=0', 'days'],
+    ['days=367', 'days'],
+    ['from=2026-02-30', 'date'],
+    ['from=1999-12-31', 'range'],
+    ['from=2100-12-31&days=2', 'range'],
+    ['from=tomorrow', 'pattern'],
+    ['unknown=1', 'extra'],
+  ])('refuses opening-hours?%s with VALIDATION_ERROR (%s)', async (query) => {
+    const res = await t.app.inject(`/v1/opening-hours?${query}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('VALIDATION_ERROR');
+  });
+
+  it('offers only bookable windows, with the capacity of the domain', async () => {
+    const res = await t.app.inject('/v1/slots?domain=travail&days=1');
+    expect(res.statusCode).toBe(200);
+    const { slots } = res.json();
+    // Monday 08:30–18:15: 20 windows, the last one 18:00–18:15; 2 informateurs of travail.
+    expect(slots).toHaveLength(20);
+    expect(slots[0]).toEqual({
+      start: '2026-11-23T08:30:00+01:00',
+      end: '2026-11-23T09:00:00+01:00',
+      remaining: 2,
+    });
+    expect(slots[19]).toEqual({
+      start: '2026-11-23T18:00:00+01:00',
+      end: '2026-11-23T18:15:00+01:00',
+      remaining: 2,
+    });
+    const logement = (await t.app.inject('/v1/slots?domain=logement&days=1')).json().slots;
+    expect(logement[0].remaining).toBe(1);
+    expect((await t.app.inject('/v1/slots?domain=justice&days=1')).json().slots).toEqual([]);
+  });
+
+  it('stops at the booking horizon and respects the minimum notice', async () => {
+    t.clock.set(DateTime.fromISO('2026-11-23T08:20:00+01:00', { setZone: true }));
+    const { slots } = (await t.app.inject('/v1/slots?domain=travail')).json();
+    expect(slots[0].start).toBe('2026-11-23T09:00:00+01:00'); // 08:30 is less than 15 minutes away
+    expect(slots[slots.length - 1].start.slice(0, 10)).toBe('2026-12-07'); // today + 14 days
+    t.clock.set(DateTime.fromISO('2026-11-23T08:00:00+01:00', { setZone: true }));
+  });
+
+  it('a booked window shows one place less, and a full one disappears', async () => {
+    const first = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2026-11-23T10:00:00+01:00' }),
+    });
+    expect(first.statusCode).toBe(201);
+    const find = async () =>
+      (await t.app.inject('/v1/slots?domain=travail&days=1'))
+        .json()
+        .slots.find((s: { start: string }) => s.start === '2026-11-23T10:00:00+01:00');
+    expect((await find()).remaining).toBe(1);
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/v1/callbacks',
+          payload: booking({ slotStart: '2026-11-23T10:00:00+01:00' }),
+        })
+      ).statusCode,
+    ).toBe(201);
+    expect(await find()).toBeUndefined();
+  });
+
+  describe('closures', () => {
+    it('requires the ops token', async () => {
+      expect((await t.app.inject('/v1/closures')).statusCode).toBe(401);
+      const wrong = await t.app.inject({ url: '/v1/closures', headers: { authorization: 'Bearer nope' } });
+      expect(wrong.statusCode).toBe(403);
+      expect(wrong.json().code).toBe('FORBIDDEN');
+    });
+
+    it('closes a whole day and a part of a day, and deletes a closure', async () => {
+      const whole = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-11-26', reason: 'Formation' },
+      });
+      expect(whole.statusCode).toBe(201);
+      expect(whole.json()).toMatchObject({
+        date: '2026-11-26',
+        start: null,
+        end: null,
+        reason: 'Formation',
+        moved: [],
+        notMoved: [],
+      });
+      const part = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-11-30', reason: 'Réunion de service', start: '12:00', end: '14:00' },
+      });
+      expect(part.statusCode).toBe(201);
+      const days = (await t.app.inject('/v1/opening-hours?from=2026-11-26&days=5')).json().days;
+      expect(days[0]).toMatchObject({ open: false, closedReason: 'closure', label: 'Formation' });
+      expect(days[4].intervals).toEqual([
+        { start: '2026-11-30T08:30:00+01:00', end: '2026-11-30T12:00:00+01:00' },
+        { start: '2026-11-30T14:00:00+01:00', end: '2026-11-30T18:15:00+01:00' },
+      ]);
+      const list = (await t.app.inject({ url: '/v1/closures', headers: ops })).json();
+      expect(list.map((c: { date: string }) => c.date)).toEqual(['2026-11-26', '2026-11-30']);
+      const booked = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ slotStart: '2026-11-26T09:00:00+01:00' }),
+      });
+      expect(booked.statusCode).toBe(422);
+      expect(booked.json()).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'closure' });
+      const inPart = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ slotStart: '2026-11-30T12:30:00+01:00' }),
+      });
+      expect(inPart.json()).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'closure' });
+      expect(
+        (await t.app.inject({ method: 'DELETE', url: `/v1/closures/${whole.json().id}`, headers: ops }))
+          .statusCode,
+      ).toBe(204);
+      expect(
+        (await t.app.inject({ method: 'DELETE', url: `/v1/closures/${whole.json().id}`, headers: ops }))
+          .statusCode,
+      ).toBe(404);
+      expect((await t.app.inject('/v1/opening-hours?from=2026-11-26&days=1')).json().days[0].open).toBe(true);
+    });
+
+    it.each([
+      [{ date: '2026-03-29', reason: 'x', start: '02:00', end: '02:45' }, 'non-existent local time'],
+      [{ date: '2026-10-25', reason: 'x', start: '02:15', end: '04:00' }, 'ambiguous local time'],
+      [{ date: '2026-11-27', reason: 'x', start: '14:00' }, 'start without end'],
+      [{ date: '2026-11-27', reason: 'x', start: '14:00', end: '13:00' }, 'end before start'],
+      [{ date: '2026-02-30', reason: 'x' }, 'date that does not exist'],
+      [{ date: '2026-11-27', reason: '   ' }, 'blank reason'],
+    ])('refuses %o (%s) with VALIDATION_ERROR', async (payload) => {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe('VALIDATION_ERROR');
+    });
+
+    it('refuses a closure over bookings, then moves them when asked, recording each move', async () => {
+      const a = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ domain: 'logement', slotStart: '2026-12-01T09:00:00+01:00' }),
+      });
+      const b = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ domain: 'logement', slotStart: '2026-12-01T09:30:00+01:00' }),
+      });
+      expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+      const refused = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-12-01', reason: 'Panne téléphonique', start: '08:30', end: '10:00' },
+      });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().code).toBe('CLOSURE_HAS_BOOKINGS');
+      expect(refused.json().references.sort()).toEqual([a.json().reference, b.json().reference].sort());
+      expect((await t.app.inject({ url: '/v1/closures?from=2026-12-01', headers: ops })).json()).toEqual([]);
+
+      const moved = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: {
+          date: '2026-12-01',
+          reason: 'Panne téléphonique',
+          start: '08:30',
+          end: '10:00',
+          moveBookings: true,
+        },
+      });
+      expect(moved.statusCode).toBe(201);
+      // logement has one informateur: one place per window, so they go to 10:00 and 10:30.
+      expect(moved.json().moved).toEqual([
+        {
+          reference: a.json().reference,
+          from: { start: '2026-12-01T09:00:00+01:00', end: '2026-12-01T09:30:00+01:00' },
+          to: { start: '2026-12-01T10:00:00+01:00', end: '2026-12-01T10:30:00+01:00' },
+        },
+        {
+          reference: b.json().reference,
+          from: { start: '2026-12-01T09:30:00+01:00', end: '2026-12-01T10:00:00+01:00' },
+          to: { start: '2026-12-01T10:30:00+01:00', end: '2026-12-01T11:00:00+01:00' },
+        },
+      ]);
+      const view = (await t.app.inject({ url: `/v1/callbacks/${a.json().reference}`, headers: ops })).json();
+      expect(view.window.start).toBe('2026-12-01T10:00:00+01:00');
+      expect(view.history.map((h: { type: string }) => h.type)).toEqual(['created', 'moved']);
+      const load = await t.rt.db
+        .selectFrom('window_load')
+        .select(['window_start', 'booked'])
+        .where('domain', '=', 'logement')
+        .orderBy('window_start')
+        .execute();
+      expect(load.filter((l) => l.booked > 0).map((l) => [l.window_start.toISOString(), l.booked])).toEqual([
+        ['2026-12-01T09:00:00.000Z', 1],
+        ['2026-12-01T09:30:00.000Z', 1],
+      ]);
+    });
+
+    it('reports, and leaves in place, a booking that cannot move inside the horizon', async () => {
+      const last = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ domain: 'logement', slotStart: '2026-12-07T18:00:00+01:00' }),
+      });
+      expect(last.statusCode).toBe(201);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-12-07', reason: 'Grève', moveBookings: true },
+      });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().notMoved).toEqual([last.json().reference]);
+      const view = (
+        await t.app.inject({ url: `/v1/callbacks/${last.json().reference}`, headers: ops })
+      ).json();
+      expect(view.status).toBe('scheduled');
+      expect(view.window.start).toBe('2026-12-07T18:00:00+01:00');
+    });
+  });
+});
