@@ -14,6 +14,8 @@ import { calendarRoutes } from './http/routes/calendar.js';
 import { callbackRoutes } from './http/routes/callbacks.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { closureRoutes } from './http/routes/closures.js';
+import { deskRoutes } from './http/routes/desk.js';
+import { opsRoutes } from './http/routes/ops.js';
 
 export interface HealthCheck {
   check(): Promise<Record<string, string>>;
@@ -95,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(callbackRoutes(deps));
   await app.register(agentRoutes(deps));
   await app.register(closureRoutes(deps));
+  await app.register(deskRoutes(deps));
+  await app.register(opsRoutes(deps));
 
   return app;
 }

@@ -24,6 +24,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const fe = err as FastifyError;
     if (fe.validation) {
+      // A path that fails its schema names no resource: the contract answers 404 for a malformed
+      // reference (VALIDATION_ERROR is for body, query and headers).
+      if (fe.validationContext === 'params') {
+        return sendProblem(reply, problemOf('NOT_FOUND', "Cette ressource n'existe pas."));
+      }
       return sendProblem(reply, problemOf('VALIDATION_ERROR', describeValidation(fe)));
     }
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

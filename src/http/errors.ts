@@ -48,13 +48,14 @@ export interface Problem {
 
 export function problemOf(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Problem {
   const { status, title } = ERRORS[code];
+  // Extras never override the problem's own members (a `status` extra would break the reply).
   return {
+    ...extra,
     type: `urn:rappel:problem:${code.toLowerCase().replace(/_/g, '-')}`,
     title,
     status,
     detail,
     code,
-    ...extra,
   };
 }
 

@@ -5,9 +5,11 @@ import type { WorkerHandle } from '../queue/connection.js';
 import type { JobHandlers } from './registry.js';
 import { reconcile } from './reconcile.js';
 import { callbackDue } from './callback-due.js';
+import { dispatch } from './dispatch.js';
 
 const HANDLERS: JobHandlers = {
   'callback-due': callbackDue,
+  dispatch,
   reconcile,
 };
 

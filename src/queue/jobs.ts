@@ -2,12 +2,14 @@
 export interface JobPayloads {
   /** A scheduled callback's due time has come: move it to the queue (compare-and-set). */
   'callback-due': { callbackId: string; dueAt: string };
+  /** Offer the head of a domain's queue to its idle informateurs. */
+  dispatch: { domain: string };
   /** Relay the outbox and repair what a lost or flushed queue forgot. */
   reconcile: Record<string, never>;
 }
 
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: readonly JobName[] = ['callback-due', 'reconcile'];
+export const JOB_NAMES: readonly JobName[] = ['callback-due', 'dispatch', 'reconcile'];
 
 /** BullMQ job ids may not contain ':' ; these are deterministic so a re-sent job is de-duplicated. */
 export function callbackDueJobId(callbackId: string, dueAt: Date): string {

@@ -10,6 +10,7 @@ export async function queueIfDue(
   ids: string[] | null,
   now: Date,
   limit = 1000,
+  domains?: string[],
 ): Promise<{ id: string; domain: string }[]> {
   const res = await sql<{ id: string; domain: string }>`
     UPDATE callbacks c SET status = 'queued', queued_at = ${now}, updated_at = ${now}
@@ -17,6 +18,7 @@ export async function queueIfDue(
       SELECT id FROM callbacks
       WHERE status = 'scheduled' AND due_at <= ${now}
         ${ids ? sql`AND id = ANY(${ids}::uuid[])` : sql``}
+        ${domains ? sql`AND domain = ANY(${domains}::text[])` : sql``}
       ORDER BY due_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
     AND c.status = 'scheduled'

@@ -11,6 +11,8 @@ import {
   type AgentRecord,
 } from '../repositories/agents.js';
 import { isoParis, type Core } from './core.js';
+import { releaseDesk } from '../repositories/dispatch.js';
+import { recordEvents } from '../repositories/callback-events.js';
 import { newToken, sha256 } from './tokens.js';
 
 export interface AgentView {
@@ -38,7 +40,7 @@ const notFound = () => new AppError('NOT_FOUND', 'Aucun informateur ne porte cet
 const unique = (domains: string[]) => [...new Set(domains)].sort();
 
 /** Informateurs: created by ops with their domains; each holds a bearer token shown once. */
-export function createAgentService(core: Core) {
+export function createAgentService(core: Core, onAvailable: (domains: string[]) => Promise<void>) {
   const now = () => core.clock.now().toJSDate();
   return {
     async create(displayName: string, domains: string[]): Promise<AgentView & { token: string }> {
@@ -69,6 +71,28 @@ export function createAgentService(core: Core) {
         now(),
       );
       if (!a) throw notFound();
+      if (patch.active === false) {
+        // Deactivated first, so no dispatch can give them another callback meanwhile.
+        // Their desk goes back to the queue now rather than when the lease runs out.
+        const released = await core.db.transaction().execute(async (tx) => {
+          const now = core.clock.now().toJSDate();
+          const r = await releaseDesk(tx, id, now);
+          await recordEvents(
+            tx,
+            r.map((x) => ({
+              callbackId: x.id,
+              type: 'unassigned',
+              fromStatus: 'assigned',
+              toStatus: 'queued',
+              actor: 'ops',
+              at: now,
+              data: { reason: 'agent_deactivated' },
+            })),
+          );
+          return r;
+        });
+        if (released.length > 0) await onAvailable(released.map((r) => r.domain));
+      }
       return agentView(a);
     },
     async rotateToken(id: string): Promise<AgentView & { token: string }> {
@@ -83,6 +107,7 @@ export function createAgentService(core: Core) {
     async setStatus(id: string, status: AgentRecord['status']): Promise<AgentView> {
       const a = await setAgentStatus(core.db, id, status, now());
       if (!a) throw new AppError('FORBIDDEN', "Ce compte d'informateur n'est plus actif.");
+      if (status === 'available') await onAvailable(a.domains);
       return agentView(a);
     },
   };

@@ -111,7 +111,7 @@ export function createCallbackAccessService(core: Core) {
           throw new AppError(
             'INVALID_TRANSITION',
             "Ce rappel ne peut plus être annulé : l'appel est en cours ou terminé.",
-            { status: c.status },
+            { callbackStatus: c.status },
           );
         }
         const now = core.clock.now().toJSDate();

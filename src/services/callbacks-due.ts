@@ -4,7 +4,7 @@ import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
 export function createDueService(core: Core) {
-  async function queueDue(ids: string[] | null): Promise<number> {
+  async function queueDue(ids: string[] | null): Promise<string[]> {
     return core.db.transaction().execute(async (tx) => {
       const now = core.clock.now().toJSDate();
       const moved = await queueIfDue(tx, ids, now);
@@ -19,14 +19,12 @@ export function createDueService(core: Core) {
           at: now,
         })),
       );
-      return moved.length;
+      return moved.map((m) => m.domain);
     });
   }
   return {
     /** Handler of 'callback-due': idempotent, a no-op when the job fires twice or early. */
-    markDue: async (callbackId: string) => {
-      await queueDue([callbackId]);
-    },
+    markDue: (callbackId: string) => queueDue([callbackId]),
     /** Every overdue scheduled callback, whether or not its job survived. */
     queueOverdue: () => queueDue(null),
   };

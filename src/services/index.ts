@@ -7,6 +7,9 @@ import { createIntakeService } from './intake.js';
 import { createCallbackAccessService } from './callback-access.js';
 import { createAgentService } from './agents.js';
 import { createClosureService } from './closures.js';
+import { createDispatchService } from './dispatch.js';
+import { createDispatchMetrics } from './metrics.js';
+import { createOpsViewService } from './ops-view.js';
 import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export interface ServiceOptions {
@@ -19,14 +22,19 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const calendar = createCalendarService(core);
   const outbox = createOutboxRelay(core, core.queue);
   const due = createDueService(core);
-  const reconciler = createReconciler(core, outbox, due);
+  const metrics = createDispatchMetrics();
+  const dispatch = createDispatchService(core, calendar, outbox, metrics);
+  const reconciler = createReconciler(core, outbox, due, dispatch);
+  const opsView = createOpsViewService(core, metrics);
+  const agents = createAgentService(core, dispatch.signalDispatch);
   const intake = createIntakeService(core, calendar, outbox, limiter);
   const callbackAccess = createCallbackAccessService(core);
-  const agents = createAgentService(core);
   const closures = createClosureService(core, calendar, outbox);
   return {
     agents,
     closures,
+    dispatch,
+    opsView,
     calendar,
     outbox,
     reconciler,

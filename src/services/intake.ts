@@ -213,6 +213,20 @@ export function createIntakeService(
           now.toJSDate(),
         ),
       );
+    } else {
+      // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
+      outboxIds.push(
+        await enqueueOutbox(
+          tx,
+          {
+            jobName: 'dispatch',
+            jobId: `dispatch-${req.domain}-${id}`,
+            payload: { domain: req.domain },
+            runAt: now.toJSDate(),
+          },
+          now.toJSDate(),
+        ),
+      );
     }
     const body: CreatedCallback = {
       id,

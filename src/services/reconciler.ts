@@ -1,18 +1,43 @@
 import type { Core } from './core.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import type { DispatchService } from './dispatch.js';
+import { DOMAIN_CODES } from '../domain/domains.js';
+import { purgeExpiredKeys } from '../repositories/idempotency.js';
+import { purgeExpired } from '../repositories/rate-limits.js';
+
+export interface SweepReport {
+  relayed: number;
+  requeued: number;
+  leasesReleased: number;
+  carriedOver: number;
+  dispatched: number;
+}
 
 /**
  * Repairs what a lost or flushed queue forgot, from PostgreSQL alone: relays unsent outbox
- * rows and queues every scheduled callback whose due time has passed (its timer may be gone).
- * Each step is an indexed statement over the few rows that need it, cheap at any table size.
+ * rows, queues every scheduled callback whose due time has passed (its timer may be gone),
+ * releases expired leases, carries the queue over after closing, and dispatches each domain.
+ * Every step is an indexed statement over the few rows that need it, so it stays cheap
+ * whatever the size of the callbacks table.
  */
-export function createReconciler(_core: Core, relay: OutboxRelay, due: { queueOverdue(): Promise<number> }) {
+export function createReconciler(
+  core: Core,
+  relay: OutboxRelay,
+  due: { queueOverdue(): Promise<string[]> },
+  dispatch: DispatchService,
+) {
   return {
-    async sweep(): Promise<{ relayed: number; requeued: number }> {
+    async sweep(): Promise<SweepReport> {
       const relayed = await relay.relay();
-      const requeued = await due.queueOverdue();
+      const requeued = (await due.queueOverdue()).length;
+      const { leasesReleased, carriedOver } = await dispatch.housekeeping();
+      let dispatched = 0;
+      for (const d of DOMAIN_CODES) dispatched += await dispatch.dispatchDomain(d);
+      const now = core.clock.now().toJSDate();
       await relay.purge();
-      return { relayed, requeued };
+      await purgeExpiredKeys(core.db, now);
+      await purgeExpired(core.db, now);
+      return { relayed, requeued, leasesReleased, carriedOver, dispatched };
     },
   };
 }

@@ -1,0 +1,94 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import { DomainCode, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
+import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
+import { requireAgent } from './agents.js';
+
+const DeskCallbackSchema = Type.Object(
+  {
+    reference: Type.String(),
+    status: CallbackStatusSchema,
+    phone: Type.String({ description: 'Numéro complet (E.164), pour appeler' }),
+    domain: DomainCode,
+    ficheId: Type.Union([Type.String(), Type.Null()]),
+    subject: Type.Union([Type.String(), Type.Null()]),
+    window: WindowSchema,
+    attempts: Type.Integer(),
+    outcome: Type.Union([Type.String(), Type.Null()]),
+    redirectedTo: Type.Union([Type.String(), Type.Null()]),
+    nextAttemptAt: Type.Union([InstantString, Type.Null()]),
+  },
+  { $id: 'DeskCallback' },
+);
+const AGENT = [{ agentToken: [] }];
+
+export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { dispatch } = deps.services;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.addSchema(DeskCallbackSchema);
+
+    app.post(
+      '/v1/agents/me/next',
+      {
+        schema: {
+          tags: ['agents'],
+          operationId: 'pullNext',
+          summary: 'Prendre le rappel suivant (ou retrouver celui en cours) ; 204 si rien n’est dû',
+          security: AGENT,
+          response: { 200: Type.Ref('DeskCallback'), 204: Type.Null(), 401: problemRef, ...errors() },
+        },
+      },
+      async (req, reply) => {
+        const agent = await requireAgent(req, deps);
+        const c = await dispatch.pullNext(agent.id);
+        return c ? c : reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/v1/callbacks/:reference/outcome',
+      {
+        schema: {
+          tags: ['agents'],
+          operationId: 'reportOutcome',
+          summary: "Résultat de l'appel, par l'informateur à qui le rappel est attribué",
+          security: AGENT,
+          params: ReferenceParams,
+          body: Type.Object(
+            {
+              outcome: Type.Union([
+                Type.Literal('reached'),
+                Type.Literal('no_answer'),
+                Type.Literal('wrong_number'),
+                Type.Literal('redirected'),
+              ]),
+              redirectedTo: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+              note: Type.Optional(Type.String({ maxLength: 2000 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Ref('DeskCallback'),
+            401: problemRef,
+            403: problemRef,
+            404: problemRef,
+            ...errors(409),
+          },
+        },
+      },
+      async (req) => {
+        const agent = await requireAgent(req, deps);
+        return dispatch.reportOutcome(
+          agent.id,
+          req.params.reference,
+          req.body.outcome,
+          req.body.redirectedTo,
+          req.body.note,
+        );
+      },
+    );
+  };
+}

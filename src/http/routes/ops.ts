@@ -1,0 +1,111 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app.js';
+import {
+  DateString,
+  DomainCode,
+  errors,
+  InstantString,
+  problemRef,
+  WindowSchema,
+} from '../schemas/common.js';
+import { CallbackStatusSchema } from '../schemas/callbacks.js';
+import { requireOps } from '../auth.js';
+
+const OPS = [{ opsToken: [] }];
+const errorsOps = { 401: problemRef, 403: problemRef };
+
+export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
+  const { opsView } = deps.services;
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+
+    app.get(
+      '/v1/queue',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'getQueue',
+          summary: "File d'attente par domaine",
+          security: OPS,
+          response: {
+            200: Type.Object({
+              domains: Type.Array(
+                Type.Object({
+                  domain: DomainCode,
+                  scheduled: Type.Integer(),
+                  queued: Type.Integer(),
+                  assigned: Type.Integer(),
+                  oldestQueuedAt: Type.Union([InstantString, Type.Null()]),
+                  availableInformateurs: Type.Integer(),
+                }),
+              ),
+            }),
+            ...errorsOps,
+          },
+        },
+      },
+      async () => opsView.queue(),
+    );
+
+    app.get(
+      '/v1/callbacks',
+      {
+        onRequest: ops,
+        schema: {
+          tags: ['ops'],
+          operationId: 'listCallbacks',
+          summary: 'Demandes de rappel, les plus récentes d’abord (pagination par curseur)',
+          security: OPS,
+          querystring: Type.Object(
+            {
+              status: Type.Optional(CallbackStatusSchema),
+              domain: Type.Optional(DomainCode),
+              from: Type.Optional(DateString),
+              to: Type.Optional(DateString),
+              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+              cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              items: Type.Array(
+                Type.Object({
+                  reference: Type.String(),
+                  status: CallbackStatusSchema,
+                  domain: DomainCode,
+                  mode: Type.String(),
+                  window: WindowSchema,
+                  attempts: Type.Integer(),
+                  phone: Type.String(),
+                  createdAt: InstantString,
+                }),
+              ),
+              nextCursor: Type.Union([Type.String(), Type.Null()]),
+            }),
+            ...errorsOps,
+            ...errors(),
+          },
+        },
+      },
+      async (req) => opsView.list(req.query),
+    );
+
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['system'],
+          operationId: 'metrics',
+          summary: 'Métriques Prometheus',
+          produces: ['text/plain'],
+        },
+      },
+      async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await opsView.metrics()),
+    );
+  };
+}

@@ -1,0 +1,112 @@
+import { DateTime } from 'luxon';
+import { isValidDate, ZONE } from '../domain/calendar/index.js';
+import { maskPhone } from '../domain/phone.js';
+import { AppError } from '../http/errors.js';
+import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
+import { isoParis, type Core } from './core.js';
+import type { DispatchMetrics } from './metrics.js';
+
+const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(createdAt.getTime())) {
+    throw new AppError('VALIDATION_ERROR', 'Curseur de pagination non valide.');
+  }
+  return { createdAt, id };
+}
+
+function dayStart(date: string, field: string): Date {
+  if (!isValidDate(date))
+    throw new AppError('VALIDATION_ERROR', `« ${field} » : la date « ${date} » n'existe pas.`);
+  return DateTime.fromISO(date, { zone: ZONE }).startOf('day').toJSDate();
+}
+
+/** What ops see: the queue per domain, the callbacks list, and the metrics. */
+export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
+  return {
+    async queue() {
+      const rows = await queueSummary(core.db);
+      return {
+        domains: rows.map((r) => ({
+          domain: r.domain,
+          scheduled: r.scheduled,
+          queued: r.queued,
+          assigned: r.assigned,
+          oldestQueuedAt: r.oldestQueuedAt ? iso(r.oldestQueuedAt) : null,
+          availableInformateurs: r.availableInformateurs,
+        })),
+      };
+    },
+
+    /** `from`/`to` are Paris dates bounding the window start (to inclusive). */
+    async list(q: {
+      status?: string;
+      domain?: string;
+      from?: string;
+      to?: string;
+      cursor?: string;
+      limit?: number;
+    }) {
+      const limit = q.limit ?? 50;
+      const rows = await listCallbacks(core.db, {
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.domain ? { domain: q.domain } : {}),
+        ...(q.from ? { from: dayStart(q.from, 'from') } : {}),
+        ...(q.to
+          ? { to: DateTime.fromJSDate(dayStart(q.to, 'to')).setZone(ZONE).plus({ days: 1 }).toJSDate() }
+          : {}),
+        ...(q.cursor ? { cursor: decodeCursor(q.cursor) } : {}),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((c) => ({
+          reference: c.reference,
+          status: c.status,
+          domain: c.domain,
+          mode: c.mode,
+          window: { start: iso(c.windowStart), end: iso(c.windowEnd) },
+          attempts: c.attempts,
+          phone: c.phone ? maskPhone(c.phone) : '••',
+          createdAt: iso(c.createdAt),
+        })),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    },
+
+    async metrics(): Promise<string> {
+      const rows = await queueSummary(core.db);
+      const now = core.clock.now().toMillis();
+      const g = (name: string, help: string, value: (r: (typeof rows)[number]) => number) =>
+        [
+          `# HELP ${name} ${help}`,
+          `# TYPE ${name} gauge`,
+          ...rows.map((r) => `${name}{domain="${r.domain}"} ${value(r)}`),
+        ].join('\n');
+      return (
+        [
+          g('rappel_callbacks_queued', 'Callbacks waiting for an informateur.', (r) => r.queued),
+          g(
+            'rappel_callbacks_scheduled',
+            'Callbacks booked for a later window or retry.',
+            (r) => r.scheduled,
+          ),
+          g('rappel_callbacks_assigned', 'Callbacks on a desk.', (r) => r.assigned),
+          g('rappel_oldest_queued_wait_seconds', 'How long the oldest queued callback has been due.', (r) =>
+            r.oldestQueuedAt ? Math.max(0, Math.round((now - r.oldestQueuedAt.getTime()) / 1000)) : 0,
+          ),
+          g('rappel_informateurs_available', 'Informateurs available now.', (r) => r.availableInformateurs),
+        ].join('\n') +
+        '\n' +
+        metrics.render()
+      );
+    },
+  };
+}
