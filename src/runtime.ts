@@ -19,6 +19,7 @@ import {
 } from './queue/connection.js';
 import { MAIN_QUEUE } from './queue/jobs.js';
 import { createServices, type Services } from './services/index.js';
+import { seedDemo } from './services/seed.js';
 import type { HealthCheck } from './app.js';
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
@@ -131,6 +132,12 @@ export async function createRuntime(
       limiter = createRedisRateLimiter(redis, createPostgresRateLimiter(db, clock), clock, log);
     }
     const services = createServices({ config, clock, log, db, queue }, { limiter });
+
+    if (config.seedDemo) {
+      const file = await seedDemo({ config, clock, log, db, queue }, services.agents);
+      if (file)
+        log.info({ path: file }, 'demo informateurs created (SEED_DEMO); their tokens are in this file');
+    }
 
     const health: HealthCheck = {
       async check() {

@@ -202,7 +202,7 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
       [{ date: '2026-11-27', reason: 'x', start: '14:00', end: '13:00' }, 'end before start'],
       [{ date: '2026-02-30', reason: 'x' }, 'date that does not exist'],
       [{ date: '2026-11-27', reason: '   ' }, 'blank reason'],
-    ])('refuses %o (%s) with VALIDATION_ERROR', async (payload) => {
+    ])('refuses %o (%s) with VALIDATION_ERROR', async (payload, _why: string) => {
       const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('VALIDATION_ERROR');

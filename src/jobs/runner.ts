@@ -1,16 +1,24 @@
 import type { Job } from 'bullmq';
 import type { Runtime } from '../runtime.js';
-import { JOB_NAMES, RECONCILE_EVERY_MS, MAIN_QUEUE, type JobName } from '../queue/jobs.js';
+import {
+  JOB_NAMES,
+  RECONCILE_EVERY_MS,
+  RETENTION_EVERY_MS,
+  MAIN_QUEUE,
+  type JobName,
+} from '../queue/jobs.js';
 import type { WorkerHandle } from '../queue/connection.js';
 import type { JobHandlers } from './registry.js';
 import { reconcile } from './reconcile.js';
 import { callbackDue } from './callback-due.js';
 import { dispatch } from './dispatch.js';
+import { retention } from './retention.js';
 
 const HANDLERS: JobHandlers = {
   'callback-due': callbackDue,
   dispatch,
   reconcile,
+  retention,
 };
 
 /** Start-up check: every job name has exactly one handler, and no handler is orphaned. */
@@ -54,14 +62,28 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
   await rt.services.reconciler
     .sweep()
     .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'start-up reconcile failed'));
-  await rt.queue
-    .upsertRepeatable('reconcile', RECONCILE_EVERY_MS)
-    .catch((err: Error) =>
-      rt.log.warn({ err: { message: err.message } }, 'could not schedule the reconciler'),
-    );
+  // Re-asserted every minute: a flushed or restarted-empty Redis forgets its job schedulers too.
+  const ensureSchedulers = async () => {
+    for (const [name, every] of [
+      ['reconcile', RECONCILE_EVERY_MS],
+      ['retention', RETENTION_EVERY_MS],
+    ] as const) {
+      await rt.queue
+        .upsertRepeatable(name, every)
+        .catch((err: Error) =>
+          rt.log.warn({ err: { message: err.message }, job: name }, 'could not schedule a repeatable job'),
+        );
+    }
+  };
+  await ensureSchedulers();
+  const schedulerTimer = setInterval(() => void ensureSchedulers(), 60_000);
+  schedulerTimer.unref();
   worker.run();
   rt.log.info({ queue: queueName, backend: rt.queueBackend.kind }, 'worker started');
   return {
-    close: () => worker.close(),
+    close: async () => {
+      clearInterval(schedulerTimer);
+      await worker.close();
+    },
   };
 }

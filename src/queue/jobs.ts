@@ -6,10 +6,12 @@ export interface JobPayloads {
   dispatch: { domain: string };
   /** Relay the outbox and repair what a lost or flushed queue forgot. */
   reconcile: Record<string, never>;
+  /** Anonymise callbacks that ended more than RETENTION_DAYS ago. */
+  retention: Record<string, never>;
 }
 
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: readonly JobName[] = ['callback-due', 'dispatch', 'reconcile'];
+export const JOB_NAMES: readonly JobName[] = ['callback-due', 'dispatch', 'reconcile', 'retention'];
 
 /** BullMQ job ids may not contain ':' ; these are deterministic so a re-sent job is de-duplicated. */
 export function callbackDueJobId(callbackId: string, dueAt: Date): string {
@@ -18,3 +20,4 @@ export function callbackDueJobId(callbackId: string, dueAt: Date): string {
 
 export const MAIN_QUEUE = 'jobs';
 export const RECONCILE_EVERY_MS = 30_000;
+export const RETENTION_EVERY_MS = 15 * 60_000;

@@ -10,6 +10,7 @@ import { createClosureService } from './closures.js';
 import { createDispatchService } from './dispatch.js';
 import { createDispatchMetrics } from './metrics.js';
 import { createOpsViewService } from './ops-view.js';
+import { createRetentionService } from './retention.js';
 import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export interface ServiceOptions {
@@ -35,6 +36,7 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
     closures,
     dispatch,
     opsView,
+    retention: createRetentionService(core),
     calendar,
     outbox,
     reconciler,

@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
+import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { booking, createAgent, setStatus } from './support/api.js';
+import { startWorkers, type Workers } from '../src/jobs/runner.js';
+
+const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let workers: Workers | undefined;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, backend, {
+      now: '2026-11-23T08:59:58+01:00',
+      env: { MIN_NOTICE_MINUTES: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '0' },
+    });
+  });
+  afterEach(async () => {
+    await workers?.close();
+    workers = undefined;
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('the delayed due job queues the callback at its window start and dispatch puts it on a desk', async () => {
+    const agent = await createAgent(t.app, ['travail']);
+    await setStatus(t.app, agent.token, 'available');
+    workers = await startWorkers(t.rt, { concurrency: 2 });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2026-11-23T09:00:00+01:00' }),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const id = res.json().id as string;
+    // The job was added with a delay of (window start − clock now) = 2 s of wall time.
+    const job = await t.rt.queue.getJob(`due-${id}-${at('2026-11-23T09:00:00+01:00').toMillis()}`);
+    expect(job?.name).toBe('callback-due');
+    expect(job?.opts.delay).toBeGreaterThan(1000);
+    t.clock.set(at('2026-11-23T09:00:00+01:00'));
+    const row = await waitFor(async () => {
+      const r = await t.rt.db
+        .selectFrom('callbacks')
+        .select(['status', 'assigned_agent_id'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return r.status === 'assigned' ? r : undefined;
+    });
+    expect(row.assigned_agent_id).toBe(agent.id);
+    const events = await t.rt.db
+      .selectFrom('callback_events')
+      .select(['type'])
+      .where('callback_id', '=', id)
+      .orderBy('id')
+      .execute();
+    expect(events.map((e) => e.type)).toEqual(['created', 'queued', 'assigned']);
+  });
+
+  it('a due job that fires twice or late changes nothing more', async () => {
+    await createAgent(t.app, ['travail']);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2026-11-23T09:00:00+01:00' }),
+    });
+    const id = res.json().id as string;
+    t.clock.set(at('2026-11-23T09:05:00+01:00'));
+    await t.rt.services.callbacks.markDue(id);
+    await t.rt.services.callbacks.markDue(id);
+    const events = await t.rt.db
+      .selectFrom('callback_events')
+      .select(['type'])
+      .where('callback_id', '=', id)
+      .execute();
+    expect(events.map((e) => e.type)).toEqual(['created', 'queued']);
+  });
+});
