@@ -136,8 +136,21 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
     it('requires the ops token', async () => {
       expect((await t.app.inject('/v1/closures')).statusCode).toBe(401);
       const wrong = await t.app.inject({ url: '/v1/closures', headers: { authorization: 'Bearer nope' } });
-      expect(wrong.statusCode).toBe(403);
-      expect(wrong.json().code).toBe('FORBIDDEN');
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.json().code).toBe('UNAUTHORIZED');
+      const agent = await createAgent(t.app, ['justice'], 'Not ops');
+      const role = await t.app.inject({
+        url: '/v1/closures',
+        headers: { authorization: `Bearer ${agent.token}` },
+      });
+      expect(role.statusCode).toBe(403);
+      expect(role.json().code).toBe('FORBIDDEN');
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/agents/${agent.id}`,
+        headers: ops,
+        payload: { active: false },
+      });
     });
 
     it('closes a whole day and a part of a day, and deletes a closure', async () => {

@@ -14,11 +14,20 @@ export function isOps(req: FastifyRequest, opsToken: string): boolean {
   return token !== undefined && constantTimeEquals(token, opsToken);
 }
 
-/** Ops routes: 401 without a token, 403 with a token that is not the ops token. */
-export function requireOps(req: FastifyRequest, opsToken: string): void {
+/**
+ * Ops routes: 401 without a token or with a token nobody holds, 403 with an informateur's
+ * token (a real token, but the wrong role).
+ */
+export async function requireOps(
+  req: FastifyRequest,
+  opsToken: string,
+  isAgentToken: (token: string) => Promise<boolean>,
+): Promise<void> {
   const token = bearerToken(req);
   if (token === undefined)
     throw new AppError('UNAUTHORIZED', "Jeton d'exploitation manquant (Authorization: Bearer …).");
-  if (!constantTimeEquals(token, opsToken))
-    throw new AppError('FORBIDDEN', "Ce jeton n'ouvre pas l'accès exploitation.");
+  if (constantTimeEquals(token, opsToken)) return;
+  if (await isAgentToken(token))
+    throw new AppError('FORBIDDEN', "Ce jeton d'informateur n'ouvre pas l'accès exploitation.");
+  throw new AppError('UNAUTHORIZED', "Ce jeton n'est pas reconnu.");
 }

@@ -45,7 +45,8 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.addSchema(AgentSchema);
     app.addSchema(AgentWithToken);
-    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+    const ops = async (req: FastifyRequest) =>
+      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
 
     app.post(
       '/v1/agents',

@@ -24,7 +24,8 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.addSchema(ClosureSchema);
-    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+    const ops = async (req: FastifyRequest) =>
+      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
 
     app.get(
       '/v1/closures',

@@ -20,7 +20,8 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
   const { opsView } = deps.services;
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-    const ops = async (req: FastifyRequest) => requireOps(req, deps.opsToken);
+    const ops = async (req: FastifyRequest) =>
+      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
 
     app.get(
       '/v1/queue',

@@ -19,7 +19,7 @@ export const problemRef = Type.Ref('Problem');
 
 /** Standard error responses of a route, for the OpenAPI document. */
 export function errors(...statuses: number[]): Record<number, typeof problemRef> {
-  return Object.fromEntries([400, ...statuses].map((s) => [s, problemRef]));
+  return Object.fromEntries([400, 503, ...statuses].map((s) => [s, problemRef]));
 }
 
 export const DateString = Type.String({
