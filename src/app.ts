@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './services/index.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { problemOf } from './http/errors.js';
 import { ProblemSchema } from './http/schemas/common.js';
 import { systemRoutes } from './http/routes/system.js';
 import { calendarRoutes } from './http/routes/calendar.js';
@@ -46,6 +47,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
     return503OnClosing: true,
+    // Malformed or over-long paths never reach a route: answer them as problem+json too.
+    frameworkErrors: (err, _req, reply) => {
+      const code = (err as { code?: string }).code;
+      const problem =
+        code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? problemOf('NOT_FOUND', 'Cette adresse ne correspond à aucune ressource.')
+          : problemOf('VALIDATION_ERROR', 'Requête non valide.');
+      void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
+    },
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -129,7 +129,13 @@ export async function createRuntime(
       });
       redis.on('error', () => undefined); // the limiter logs its own fallbacks
       closers.push(async () => redis.disconnect());
-      limiter = createRedisRateLimiter(redis, createPostgresRateLimiter(db, clock), clock, log);
+      limiter = createRedisRateLimiter(
+        redis,
+        createPostgresRateLimiter(db, clock),
+        clock,
+        log,
+        config.queuePrefix,
+      );
     }
     const services = createServices({ config, clock, log, db, queue }, { limiter });
 

@@ -5,13 +5,13 @@ import type { DB } from '../db/schema.js';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
 import { decideAsap } from '../domain/asap.js';
-import { openIntervalAt, ZONE } from '../domain/calendar/index.js';
+import { openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import { insertCallback, countWaiting } from '../repositories/callbacks.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
-import { takePlace } from '../repositories/window-load.js';
+import { bookedInRange, takePlace } from '../repositories/window-load.js';
 import { countAvailableInDomain } from '../repositories/agents.js';
 import { findLiveKey, storeKey, tryLockKey } from '../repositories/idempotency.js';
 import { listClosures, lockCalendarShared } from '../repositories/closures.js';
@@ -51,6 +51,20 @@ export interface IntakeResult {
 
 const IDEMPOTENCY_TTL_HOURS = 24;
 
+/** A refusal that offers the next bookable windows (added after the transaction). */
+class SlotRefusal extends Error {
+  constructor(
+    readonly code:
+      'CENTRE_CLOSED' | 'OUTSIDE_OPENING_HOURS' | 'SLOT_NOT_AVAILABLE' | 'SLOT_FULL' | 'ASAP_UNAVAILABLE',
+    readonly detail: string,
+    readonly extra: Record<string, unknown>,
+    readonly domain: DomainCode,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'SlotRefusal';
+  }
+}
+
 /** Hash of what makes two requests "the same": the body, canonically ordered. */
 function requestHash(req: CallbackRequest): Buffer {
   const canonical = JSON.stringify(
@@ -71,15 +85,30 @@ export function createIntakeService(
 ) {
   const { config } = core;
 
+  /**
+   * The first three bookable windows, as calendar.nextSlots gives them, looked for in the next
+   * two days first: the whole horizon costs ~15× the calendar work, paid by every refusal.
+   */
+  async function nextSlotsOf(domain: DomainCode) {
+    const now = core.clock.now();
+    const soon = await calendar.bookable(core.db, domain, todayIn(now), 2, now);
+    if (soon.length < 3) return calendar.nextSlots(core.db, domain, now);
+    return soon.slice(0, 3).map((s) => ({ start: isoParis(s.window.start), end: isoParis(s.window.end) }));
+  }
+
+  /**
+   * Refuses inside the transaction; `create` adds nextSlots once it has rolled back. Computing
+   * them inside would hold the window's load row (locked by takePlace, even when full) for
+   * several more queries, serialising a burst on one window until pool waits time out (503).
+   */
   async function refuseSlot(
-    tx: Transaction<DB>,
+    _tx: Transaction<DB>,
     domain: DomainCode,
-    code: 'CENTRE_CLOSED' | 'OUTSIDE_OPENING_HOURS' | 'SLOT_NOT_AVAILABLE' | 'SLOT_FULL' | 'ASAP_UNAVAILABLE',
+    code: SlotRefusal['code'],
     detail: string,
     extra: Record<string, unknown> = {},
   ): Promise<never> {
-    const nextSlots = await calendar.nextSlots(tx, domain, core.clock.now());
-    throw new AppError(code, detail, { ...extra, nextSlots });
+    throw new SlotRefusal(code, detail, extra, domain);
   }
 
   async function createInTx(
@@ -178,7 +207,11 @@ export function createIntakeService(
     if (req.mode === 'slot') {
       // After the duplicate check, as the contract orders refusals; guarded, never overbooks.
       const capacity = await calendar.capacityOf(tx, req.domain);
-      if (!(await takePlace(tx, req.domain, windowStart.toJSDate(), capacity))) {
+      // A window already full is refused from a plain read, without queueing on its row lock
+      // (a burst on one window would otherwise serialise); takePlace decides the last places.
+      const booked = await bookedInRange(tx, req.domain, windowStart.toJSDate(), windowEnd.toJSDate());
+      const full = (booked.get(windowStart.toMillis()) ?? 0) >= capacity;
+      if (full || !(await takePlace(tx, req.domain, windowStart.toJSDate(), capacity))) {
         return refuseSlot(
           tx,
           req.domain,
@@ -246,6 +279,16 @@ export function createIntakeService(
       if (!phone.ok) {
         throw new AppError('INVALID_PHONE', phoneDetail(phone.reason), { reason: phone.reason });
       }
+      const hash = requestHash(req);
+      // A replay is the first answer again, not a new demand: it is not counted against the
+      // phone's daily limit (the transaction below still settles races on the key).
+      const earlier =
+        idempotencyKey === undefined
+          ? null
+          : await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
+      if (earlier && earlier.requestHash.equals(hash)) {
+        return { status: earlier.status, body: earlier.body as CreatedCallback, replayed: true };
+      }
       if (config.rateLimitPerPhonePerDay > 0) {
         const r = await limiter.hit(
           `phone:${phoneBucket(phone.e164)}`,
@@ -261,42 +304,48 @@ export function createIntakeService(
           );
         }
       }
-      const hash = requestHash(req);
       const keyHash = idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`);
-      const outcome = await core.db.transaction().execute(async (tx) => {
-        const now = core.clock.now();
-        if (keyHash && idempotencyKey !== undefined) {
-          if (!(await tryLockKey(tx, keyHash))) {
-            throw new AppError(
-              'IDEMPOTENCY_KEY_IN_USE',
-              'Une requête avec cette clé d’idempotence est encore en cours.',
-            );
-          }
-          const stored = await findLiveKey(tx, idempotencyKey, now.toJSDate());
-          if (stored) {
-            if (!stored.requestHash.equals(hash)) {
+      const outcome = await core.db
+        .transaction()
+        .execute(async (tx) => {
+          const now = core.clock.now();
+          if (keyHash && idempotencyKey !== undefined) {
+            if (!(await tryLockKey(tx, keyHash))) {
               throw new AppError(
-                'IDEMPOTENCY_KEY_REUSED',
-                'Cette clé d’idempotence a déjà servi pour une autre demande.',
+                'IDEMPOTENCY_KEY_IN_USE',
+                'Une requête avec cette clé d’idempotence est encore en cours.',
               );
             }
-            return { replay: stored, created: null };
+            const stored = await findLiveKey(tx, idempotencyKey, now.toJSDate());
+            if (stored) {
+              if (!stored.requestHash.equals(hash)) {
+                throw new AppError(
+                  'IDEMPOTENCY_KEY_REUSED',
+                  'Cette clé d’idempotence a déjà servi pour une autre demande.',
+                );
+              }
+              return { replay: stored, created: null };
+            }
           }
-        }
-        const created = await createInTx(tx, req, phone, now);
-        if (idempotencyKey !== undefined) {
-          await storeKey(
-            tx,
-            idempotencyKey,
-            hash,
-            201,
-            created.body,
-            now.toJSDate(),
-            now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
-          );
-        }
-        return { replay: null, created };
-      });
+          const created = await createInTx(tx, req, phone, now);
+          if (idempotencyKey !== undefined) {
+            await storeKey(
+              tx,
+              idempotencyKey,
+              hash,
+              201,
+              created.body,
+              now.toJSDate(),
+              now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
+            );
+          }
+          return { replay: null, created };
+        })
+        .catch(async (err: unknown) => {
+          if (!(err instanceof SlotRefusal)) throw err;
+          const nextSlots = await nextSlotsOf(err.domain);
+          throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
+        });
       if (outcome.replay) {
         return {
           status: outcome.replay.status,

@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { DateTime } from 'luxon';
+import { ZONE } from '../domain/calendar/index.js';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -38,7 +40,13 @@ export function phoneBucket(e164: string): string {
   return sha256(`rappel-phone:${e164}`).subarray(0, 12).toString('hex');
 }
 
+/** Fixed windows; a per-day limit counts the Paris day (it resets at midnight in Metz, not UTC). */
 function windowOf(nowMs: number, windowSeconds: number) {
+  if (windowSeconds === 86_400) {
+    const day = DateTime.fromMillis(nowMs, { zone: ZONE }).startOf('day');
+    const start = day.toMillis();
+    return { index: Number(day.toFormat('yyyyLLdd')), start, end: day.plus({ days: 1 }).toMillis() };
+  }
   const size = windowSeconds * 1000;
   const start = Math.floor(nowMs / size) * size;
   return { index: start / size, start, end: start + size };
@@ -64,12 +72,14 @@ export function createRedisRateLimiter(
   fallback: RateLimiter,
   clock: Clock,
   log: Logger,
+  namespace: string,
 ): RateLimiter {
   return {
     async hit(key, limit, windowSeconds) {
       const nowMs = clock.now().toMillis();
       const w = windowOf(nowMs, windowSeconds);
-      const redisKey = `rappel:rl:${key}:${windowSeconds}:${w.index}`;
+      // Namespaced like the queues, so deployments (and test runs) sharing a Redis never share counters.
+      const redisKey = `${namespace}:rl:${key}:${windowSeconds}:${w.index}`;
       try {
         const res = await redis
           .multi()

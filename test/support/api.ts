@@ -32,7 +32,8 @@ export async function setStatus(
   if (res.statusCode !== 200) throw new Error(`setStatus: ${res.statusCode} ${res.body}`);
 }
 
-let phoneCounter = 10_000_000;
+// Random start: numbers differ between runs, so nothing keyed on a phone carries over.
+let phoneCounter = 10_000_000 + Math.floor(Math.random() * 80_000_000);
 /** A distinct valid mobile number per call. */
 export function nextPhone(): string {
   phoneCounter += 1;

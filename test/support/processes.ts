@@ -125,7 +125,9 @@ export async function stopChild(child: Child, timeoutMs = 30_000): Promise<numbe
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       child.proc.kill('SIGKILL');
-      reject(new Error(`${child.name} did not stop within ${timeoutMs} ms after SIGTERM:\n${child.output()}`));
+      reject(
+        new Error(`${child.name} did not stop within ${timeoutMs} ms after SIGTERM:\n${child.output()}`),
+      );
     }, timeoutMs);
   });
   try {

@@ -1,0 +1,118 @@
+import { randomInt } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { LightMyRequestResponse } from 'fastify';
+import { booking, createAgent } from '../support/api.js';
+import { BACKENDS } from '../support/runtime.js';
+import { expectProblem, intakeFixture, postCallback, randomPhones, rowCounts } from './support.js';
+
+const f = intakeFixture();
+
+/** Counters may live in the shared Redis: each test run comes from its own address. */
+const randomIp = () => `10.${randomInt(0, 256)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+
+function retryAfter(res: LightMyRequestResponse): number {
+  const header = res.headers['retry-after'];
+  expect(header, 'Retry-After header').toMatch(/^\d+$/);
+  return Number(header);
+}
+
+describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
+  it('RATE_LIMITED with Retry-After past RATE_LIMIT_PER_IP_PER_MINUTE, nothing written', async () => {
+    const t = await f.start(backend, {
+      now: '2026-11-23T08:00:30+01:00',
+      env: { RATE_LIMIT_PER_IP_PER_MINUTE: '3', TRUST_PROXY: 'true' },
+    });
+    await createAgent(t.app, ['travail', 'logement']);
+    const ip = randomIp();
+    const from = { 'x-forwarded-for': ip };
+    const phones = randomPhones(6);
+    // Refused requests count too: a flood of malformed requests is limited as well.
+    expectProblem(await postCallback(t.app, { nonsense: true }, from), 'VALIDATION_ERROR');
+    for (const phone of phones.slice(0, 2)) {
+      expect((await postCallback(t.app, booking({ phone }), from)).statusCode).toBeLessThan(500);
+    }
+    const before = await rowCounts(f.sql);
+    const limited = await postCallback(
+      t.app,
+      booking({ phone: phones[2], slotStart: '2026-11-23T11:00:00+01:00' }),
+      from,
+    );
+    expectProblem(limited, 'RATE_LIMITED');
+    expect(retryAfter(limited)).toBe(30);
+    expect(await rowCounts(f.sql)).toEqual(before);
+
+    // Another address is not limited.
+    const other = await postCallback(
+      t.app,
+      booking({ phone: phones[3], slotStart: '2026-11-23T11:00:00+01:00' }),
+      {
+        'x-forwarded-for': randomIp(),
+      },
+    );
+    expect(other.statusCode, other.body).toBe(201);
+
+    t.clock.advance({ seconds: retryAfter(limited) - 1 });
+    expectProblem(await postCallback(t.app, booking({ phone: phones[4] }), from), 'RATE_LIMITED');
+    t.clock.advance({ seconds: 1 });
+    const again = await postCallback(
+      t.app,
+      booking({ phone: phones[4], slotStart: '2026-11-23T11:30:00+01:00' }),
+      from,
+    );
+    expect(again.statusCode, again.body).toBe(201);
+  });
+
+  it('does not count replays of an Idempotency-Key against the phone limit: they get the first 201', async () => {
+    const t = await f.start(backend, { env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' } });
+    await createAgent(t.app, ['travail', 'logement']);
+    const [phone] = randomPhones(1) as [string];
+    const body = booking({ phone });
+    const first = await postCallback(t.app, body, { 'idempotency-key': `k-${phone}` });
+    expect(first.statusCode).toBe(201);
+    for (let i = 0; i < 4; i += 1) {
+      const replay = await postCallback(t.app, body, { 'idempotency-key': `k-${phone}` });
+      expect(replay.statusCode, replay.body).toBe(201);
+      expect(replay.json()).toEqual(first.json());
+    }
+    // A new demand for that phone is still counted: the second of the day passes, the third not.
+    expect((await postCallback(t.app, booking({ phone, domain: 'logement' }))).statusCode).toBe(201);
+    expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
+  });
+
+  it('RATE_LIMITED with Retry-After past RATE_LIMIT_PER_PHONE_PER_DAY, whatever the writing', async () => {
+    const t = await f.start(backend, { env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' } });
+    await createAgent(t.app, ['travail', 'interieur', 'justice', 'logement']);
+    const [phone, otherPhone] = randomPhones(2) as [string, string];
+    const international = `+33 ${phone.slice(1)}`;
+    expect((await postCallback(t.app, booking({ phone, domain: 'travail' }))).statusCode).toBe(201);
+    expect(
+      (await postCallback(t.app, booking({ phone: international, domain: 'interieur' }))).statusCode,
+    ).toBe(201);
+    const before = await rowCounts(f.sql);
+    const limited = await postCallback(
+      t.app,
+      booking({ phone: `00${international.slice(1)}`, domain: 'justice' }),
+    );
+    expectProblem(limited, 'RATE_LIMITED');
+    const wait = retryAfter(limited);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(86_400);
+    expect(await rowCounts(f.sql)).toEqual(before);
+    expect(limited.body).not.toContain(phone.slice(1));
+
+    expect((await postCallback(t.app, booking({ phone: otherPhone, domain: 'justice' }))).statusCode).toBe(
+      201,
+    );
+
+    t.clock.advance({ seconds: wait });
+    const nextDay = await postCallback(
+      t.app,
+      booking({
+        phone,
+        domain: 'logement',
+        slotStart: t.clock.now().plus({ days: 1 }).set({ hour: 9, minute: 0 }).toISO(),
+      }),
+    );
+    expect(nextDay.statusCode, nextDay.body).toBe(201);
+  });
+});
