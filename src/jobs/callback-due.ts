@@ -1,6 +1,6 @@
 import type { JobHandler } from './registry.js';
 
 export const callbackDue: JobHandler<'callback-due'> = async (payload, { services }) => {
-  const domains = await services.callbacks.markDue(payload.callbackId);
+  const domains = await services.callbacks.markDue(payload.callbackId, payload.dueAt);
   await services.dispatch.signalDispatch(domains);
 };

@@ -23,8 +23,19 @@ export function createDueService(core: Core) {
     });
   }
   return {
-    /** Handler of 'callback-due': idempotent, a no-op when the job fires twice or early. */
-    markDue: (callbackId: string) => queueDue([callbackId]),
+    /**
+     * Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the
+     * callback changed. A timer that fires a little early (clock skew between processes, timer
+     * granularity) waits out the rest instead of leaving the call to the next reconcile sweep.
+     */
+    markDue: async (callbackId: string, dueAtIso?: string): Promise<string[]> => {
+      const moved = await queueDue([callbackId]);
+      if (moved.length > 0 || dueAtIso === undefined) return moved;
+      const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
+      if (!(wait > 0 && wait <= 10_000)) return moved;
+      await new Promise((r) => setTimeout(r, wait));
+      return queueDue([callbackId]);
+    },
     /** Every overdue scheduled callback, whether or not its job survived. */
     queueOverdue: () => queueDue(null),
   };

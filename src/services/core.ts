@@ -25,7 +25,20 @@ export function calendarSettingsOf(config: Config): CalendarSettings {
   };
 }
 
-/** The contract's time format: ISO 8601 with the Paris offset, no milliseconds. */
+const isoCache = new Map<number, string>();
+const ISO_CACHE_MAX = 50_000;
+
+/**
+ * The contract's time format: ISO 8601 with the Paris offset, no milliseconds. Luxon's
+ * formatting costs microseconds per call and a slot list formats hundreds of the same window
+ * bounds, so results are memoised by instant (a pure function of it; bounded).
+ */
 export function isoParis(dt: DateTime): string {
-  return dt.setZone(ZONE).toISO({ suppressMilliseconds: true }) ?? '';
+  const ms = dt.toMillis();
+  const hit = isoCache.get(ms);
+  if (hit !== undefined) return hit;
+  const iso = dt.setZone(ZONE).toISO({ suppressMilliseconds: true }) ?? '';
+  if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
+  isoCache.set(ms, iso);
+  return iso;
 }

@@ -142,25 +142,34 @@ export function createDispatchService(
     async dispatchDomain(domain: string): Promise<number> {
       let assigned = 0;
       for (let i = 0; i < 200; i++) {
-        const done = await core.db.transaction().execute(async (tx) => {
-          const now = core.clock.now();
-          const a = await assignHeadToIdlest(tx, domain, now.toJSDate(), config.assignmentTimeoutMinutes);
-          if (!a) return false;
-          await recordEvents(tx, [
-            {
-              callbackId: a.callbackId,
-              type: 'assigned',
-              fromStatus: 'queued',
-              toStatus: 'assigned',
-              actor: `agent:${a.agentId}`,
-              at: now.toJSDate(),
-              data: { via: 'dispatch' },
-            },
-          ]);
-          metrics.observeDispatch(now.toMillis() - a.dueAt.getTime());
-          return true;
-        });
-        if (!done) break;
+        const done = await core.db
+          .transaction()
+          .execute(async (tx) => {
+            const now = core.clock.now();
+            const a = await assignHeadToIdlest(tx, domain, now.toJSDate(), config.assignmentTimeoutMinutes);
+            if (!a) return false;
+            await recordEvents(tx, [
+              {
+                callbackId: a.callbackId,
+                type: 'assigned',
+                fromStatus: 'queued',
+                toStatus: 'assigned',
+                actor: `agent:${a.agentId}`,
+                at: now.toJSDate(),
+                data: { via: 'dispatch' },
+              },
+            ]);
+            metrics.observeDispatch(now.toMillis() - a.dueAt.getTime());
+            return true;
+          })
+          .catch((err: { code?: string; constraint?: string }) => {
+            // The informateur pulled a callback between our desk check and our lock: the
+            // one-desk index refused the second one. Nothing was written; look again.
+            if (err.code === '23505' && err.constraint === 'callbacks_one_per_desk') return 'retry' as const;
+            throw err;
+          });
+        if (done === false) break;
+        if (done === 'retry') continue;
         assigned++;
       }
       return assigned;

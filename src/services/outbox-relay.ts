@@ -9,6 +9,7 @@ import type { Core } from './core.js';
  */
 export function createOutboxRelay(core: Core, queue: QueueHandle) {
   async function relay(onlyIds?: number[]): Promise<number> {
+    if (onlyIds && onlyIds.length === 0) return 0; // nothing written: no transaction at all
     let total = 0;
     for (;;) {
       const sent = await core.db.transaction().execute(async (tx) => {
