@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import type pg from 'pg';
+import { createKysely } from '../../src/db/kysely.js';
+import type { Db } from '../../src/db/schema.js';
+import { insertCallback, countWaiting } from '../../src/repositories/callbacks.js';
+import { queueIfDue } from '../../src/repositories/callbacks-due.js';
+import { assignHeadToIdlest, claimNext, releaseExpiredLeases } from '../../src/repositories/dispatch.js';
+import { bookedInRange, takePlace } from '../../src/repositories/window-load.js';
+import { countActiveInDomain } from '../../src/repositories/agents.js';
+import type { ClaimSpec } from './specs.js';
+
+/**
+ * The statements are taken from the service's own repository functions, run through a Kysely
+ * whose connection rewrites each statement: never a copy that could drift from src/.
+ */
+type Handler = (text: string, params: unknown[]) => Promise<unknown[]>;
+
+function interceptingDb(client: pg.PoolClient | null, handler: Handler) {
+  const connection = {
+    async query(text: string, params: unknown[] = []) {
+      if (/^\s*(begin|commit|rollback|savepoint|release)\b/i.test(text)) {
+        if (client) await client.query(text);
+        return { command: text.trim().split(/\s/)[0]!.toUpperCase(), rowCount: 0, rows: [] };
+      }
+      return { command: 'SELECT', rowCount: 0, rows: await handler(text, params) };
+    },
+    release() {},
+  };
+  return createKysely({ connect: async () => connection, end: async () => undefined } as unknown as pg.Pool);
+}
+
+/** The statement claimNext sends, with the role of each of its parameters. */
+export async function captureClaimStatement(): Promise<Pick<ClaimSpec, 'sql' | 'params'>> {
+  const AGENT = randomUUID();
+  const NOW = new Date(1_000_000_000_000);
+  const LEASE = new Date(1_000_000_600_000);
+  const DOMAINS = ['captured-domain'];
+  let captured: { text: string; params: unknown[] } | null = null;
+  const db = interceptingDb(null, async (text, params) => {
+    captured = { text, params };
+    return [];
+  });
+  await claimNext(db, AGENT, DOMAINS, NOW, LEASE);
+  await db.destroy();
+  const c = captured as { text: string; params: unknown[] } | null;
+  if (!c) throw new Error('claimNext sent no statement');
+  const roles = c.params.map((p) => {
+    if (p === AGENT) return 'agent' as const;
+    if (p === DOMAINS) return 'domains' as const;
+    if (p instanceof Date && p.getTime() === NOW.getTime()) return 'now' as const;
+    if (p instanceof Date && p.getTime() === LEASE.getTime()) return 'lease' as const;
+    throw new Error(
+      `claimNext has a parameter the bench does not know (${String(p)}): update bench/lib/explain.ts`,
+    );
+  });
+  return { sql: c.text, params: roles };
+}
+
+export interface ExplainInputs {
+  now: Date;
+  domain: string;
+  windowStart: Date;
+  windowLast: Date;
+  capacity: number;
+  /** A phone with an active callback in `domain`: the duplicate path of intake. */
+  activePhone: string;
+}
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of the hot statements, each in a transaction rolled back afterwards
+ * (ANALYZE executes them), written to `file`.
+ */
+export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file: string): Promise<void> {
+  const client = await pool.connect();
+  const out: string[] = [
+    `# EXPLAIN (ANALYZE, BUFFERS) of Rappel's hot statements`,
+    `# ${new Date().toISOString()}`,
+  ];
+  const counts = await client.query<{ status: string; n: string }>(
+    'SELECT status, count(*) AS n FROM callbacks GROUP BY 1 ORDER BY 1',
+  );
+  out.push(`# callbacks: ${counts.rows.map((r) => `${r.status}=${r.n}`).join(', ')}`, '');
+  let label = '';
+  // What an INSERT "returns" to the repository function: one row means it went in.
+  let insertRows: unknown[] = [];
+  const db = interceptingDb(client, async (text, params) => {
+    const plan = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
+    out.push(
+      `## ${label}`,
+      '',
+      text.replace(/\s+/g, ' ').trim(),
+      '',
+      ...plan.rows.map((r) => r['QUERY PLAN']),
+      '',
+    );
+    return /^\s*insert/i.test(text) ? insertRows : [];
+  });
+  const agent = randomUUID();
+  const cases: [string, (tx: Db) => Promise<unknown>][] = [
+    ['claim (claimNext, pull next)', (tx) => claimNext(tx, agent, [x.domain], x.now, x.now)],
+    [
+      'intake insert, new phone (insertCallback)',
+      (tx) => insertCallback(tx, newCallback(x, '+33612399999', x.windowStart)),
+    ],
+    [
+      'intake insert, duplicate phone + duplicate check (insertCallback)',
+      (tx) => insertCallback(tx, newCallback(x, x.activePhone, x.windowStart)),
+    ],
+    ['window_load upsert (takePlace)', (tx) => takePlace(tx, x.domain, x.windowStart, x.capacity)],
+    [
+      "slots' booked counts (bookedInRange)",
+      (tx) => bookedInRange(tx, x.domain, x.windowStart, x.windowLast),
+    ],
+    ["slots' capacity (countActiveInDomain)", (tx) => countActiveInDomain(tx, x.domain)],
+    ["reconciler's queueIfDue (all domains, limit 1000)", (tx) => queueIfDue(tx, null, x.now)],
+    [
+      "pull next's queueIfDue (agent's domains, limit 200)",
+      (tx) => queueIfDue(tx, null, x.now, 200, [x.domain]),
+    ],
+    ['releaseExpiredLeases', (tx) => releaseExpiredLeases(tx, x.now)],
+    ['push dispatch (assignHeadToIdlest)', (tx) => assignHeadToIdlest(tx, x.domain, x.now, 30)],
+    ['asap load estimate (countWaiting)', (tx) => countWaiting(tx, x.domain)],
+  ];
+  try {
+    for (const [name, run] of cases) {
+      label = name;
+      insertRows = name.includes('duplicate') ? [] : [{ id: agent, booked: 1 }];
+      await client.query('BEGIN');
+      try {
+        // The claim needs an informateur with an empty desk: one that exists only in this transaction.
+        await client.query(
+          `INSERT INTO agents (id, display_name, domains, status, token_hash, created_at, updated_at)
+           VALUES ($1, 'explain', ARRAY[$2], 'available', $3, $4, $4)`,
+          [agent, x.domain, Buffer.from(agent), x.now],
+        );
+        await run(db).catch(() => undefined); // the rows are plans, not what the function expects
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    }
+  } finally {
+    client.release();
+    await db.destroy();
+  }
+  writeFileSync(file, out.join('\n') + '\n');
+}
+
+function newCallback(x: ExplainInputs, phone: string, start: Date) {
+  return {
+    id: randomUUID(),
+    reference: 'RAP-XXXXXX',
+    domain: x.domain,
+    mode: 'slot' as const,
+    status: 'scheduled' as const,
+    phone,
+    phoneRegion: 'FR',
+    ficheId: null,
+    subject: null,
+    windowStart: start,
+    windowEnd: new Date(start.getTime() + 30 * 60_000),
+    dueAt: start,
+    cancelTokenHash: Buffer.from('explain'),
+    now: x.now,
+  };
+}

@@ -1,0 +1,208 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { type Informateur } from './api.js';
+import { clearDesks, countByStatus, seedQueued, setAgentsStatus } from './database.js';
+import { measured, waitQuiet } from './observe.js';
+import { freePort, runJsonChild, startTsServer, waitUntil, type Child, type RssSampler } from './procs.js';
+import type { Service } from './service.js';
+import {
+  benchDatabaseUrl,
+  CALLBACKS_PER_AGENT_PER_SLOT,
+  DOMAIN,
+  POOL_MAX,
+  type BenchSettings,
+} from './settings.js';
+import type { ClaimResult, ClaimSpec, LoadSpec, OpenLoopSpec } from './specs.js';
+import type { LoadResult } from './stats.js';
+
+/** Everything the scenarios share during one run. */
+export interface Run {
+  s: BenchSettings;
+  logDir: string;
+  resultsDir: string;
+  rss: RssSampler;
+  pool: pg.Pool;
+  service: Service;
+  serviceChildren: Child[];
+  informateurs: Informateur[];
+  slotStarts: string[];
+  slotsBody: string;
+  ceilingUrl: string;
+  ceilingPid: number;
+  claim: Pick<ClaimSpec, 'sql' | 'params'>;
+  /** Next unused load-generator phone number and seed number: every phone of the run is distinct. */
+  phoneCursor: number;
+  seedCursor: number;
+}
+
+const LOAD = 'bench/load.ts';
+const OPEN_LOOP = 'bench/open-loop.ts';
+const CLAIM = 'bench/claim-ceiling.ts';
+
+/** Business time now, on the API's APP_NOW clock. */
+export function businessNow(run: Run): Date {
+  return new Date(Date.now() + run.service.offsetMs.api);
+}
+
+function takePhones(run: Run): number {
+  const base = run.phoneCursor;
+  run.phoneCursor += 2_000_000; // more than any run sends
+  return base;
+}
+
+export function takeSeeds(run: Run, n: number): number {
+  const base = run.seedCursor;
+  run.seedCursor += n;
+  if (run.seedCursor > 9_999_999) throw new Error('seed numbers exhausted (phones +33 61 …)');
+  return base;
+}
+
+/** Tops the queue up to `s.queued` callbacks, so every pull-next run starts from the same queue. */
+export async function refillQueue(run: Run): Promise<void> {
+  const missing = run.s.queued - ((await countByStatus(run.pool)).queued ?? 0);
+  if (missing > 0) {
+    await seedQueued(run.pool, takeSeeds(run, missing), missing, businessNow(run).toISOString(), DOMAIN);
+    await run.pool.query('ANALYZE callbacks');
+  }
+}
+
+/** The ceiling server (bench/ceiling-server.ts), its own process, started once the slot listing is known. */
+export async function startCeilingServer(run: Run): Promise<Child> {
+  const bodyPath = path.join(run.logDir, 'slots-body.json');
+  writeFileSync(bodyPath, run.slotsBody);
+  const port = await freePort();
+  const child = startTsServer(
+    'ceiling-server',
+    'bench/ceiling-server.ts',
+    {
+      DATABASE_URL: benchDatabaseUrl(),
+      PORT: String(port),
+      SLOTS_BODY_PATH: bodyPath,
+      POOL_MAX: String(POOL_MAX),
+      CLOCK_OFFSET_MS: String(run.service.offsetMs.api),
+      CALLBACKS_PER_AGENT_PER_SLOT: String(CALLBACKS_PER_AGENT_PER_SLOT),
+    },
+    run.logDir,
+  );
+  run.ceilingUrl = `http://127.0.0.1:${port}`;
+  run.ceilingPid = child.pid;
+  await waitUntil(
+    'the ceiling server',
+    async () => (await fetch(`${run.ceilingUrl}/healthz`)).ok,
+    30_000,
+    child,
+  );
+  return child;
+}
+
+function load(run: Run, name: string, spec: LoadSpec, target: 'service' | 'ceiling' = 'service') {
+  return measured(run, name, target, () => runJsonChild<LoadResult>(name, LOAD, spec, run.logDir));
+}
+
+export interface SlotsResult {
+  bodyBytes: number;
+  service: LoadResult;
+  ceiling: LoadResult;
+}
+
+export async function measureSlots(run: Run): Promise<SlotsResult> {
+  const t = { warmupS: run.s.warmupS, durationS: run.s.durationS, connections: run.s.slotsConnections };
+  const url = `${run.service.url}/v1/slots?domain=${DOMAIN}&days=14`;
+  const service = await load(run, 'load-slots', { kind: 'get', url, ...t });
+  const ceiling = await load(
+    run,
+    'load-slots-ceiling',
+    { kind: 'get', url: `${run.ceilingUrl}/slots`, ...t },
+    'ceiling',
+  );
+  return { bodyBytes: Buffer.byteLength(run.slotsBody), service, ceiling };
+}
+
+export interface IntakeResult {
+  saturation: LoadResult;
+  ceiling: LoadResult;
+  fixedRate: LoadResult;
+}
+
+export async function measureIntake(run: Run, tag: string): Promise<IntakeResult> {
+  const base = {
+    warmupS: run.s.warmupS,
+    durationS: run.s.durationS,
+    domain: DOMAIN,
+    slotStarts: run.slotStarts,
+    idempotencyKeys: true,
+  };
+  const c = run.s.intakeConnections;
+  const saturation = await load(run, `load-intake-${tag}`, {
+    kind: 'intake',
+    url: `${run.service.url}/v1/callbacks`,
+    connections: c,
+    phoneBase: takePhones(run),
+    ...base,
+  });
+  const ceiling = await load(
+    run,
+    `load-intake-ceiling-${tag}`,
+    { kind: 'intake', url: `${run.ceilingUrl}/intake`, connections: c, phoneBase: takePhones(run), ...base },
+    'ceiling',
+  );
+  const fixed: OpenLoopSpec = {
+    url: `${run.service.url}/v1/callbacks`,
+    rate: run.s.fixedRate,
+    phoneBase: takePhones(run),
+    ...base,
+  };
+  const name = `load-intake-fixed-${tag}`;
+  const fixedRate = await measured(run, name, 'service', () =>
+    runJsonChild<LoadResult>(name, OPEN_LOOP, fixed, run.logDir),
+  );
+  return { saturation, ceiling, fixedRate };
+}
+
+export interface PullResult {
+  service: LoadResult;
+  /** The raw claim statement by pool size; `best` is the ceiling. */
+  ceilings: Record<string, ClaimResult>;
+  best: ClaimResult;
+}
+
+export async function measurePull(run: Run, tag: string): Promise<PullResult> {
+  await refillQueue(run);
+  const service = await load(run, `load-pull-${tag}`, {
+    kind: 'pull',
+    url: run.service.url,
+    tokens: run.informateurs.map((i) => i.token),
+    warmupS: run.s.warmupS,
+    durationS: run.s.durationS,
+  });
+  const ceilings: Record<string, ClaimResult> = {};
+  for (const poolMax of run.s.claimPools) {
+    // The raw claim runs alone: desks emptied, informateurs offline so the worker pushes nothing.
+    await setAgentsStatus(run.pool, 'offline');
+    await waitQuiet(run);
+    await clearDesks(run.pool, businessNow(run).toISOString());
+    await refillQueue(run);
+    run.rss.phase = `claim-${tag}-${poolMax}`;
+    const spec: ClaimSpec = {
+      ...run.claim,
+      databaseUrl: benchDatabaseUrl(),
+      agentIds: run.informateurs.map((i) => i.id),
+      domains: [DOMAIN],
+      poolMax,
+      clockOffsetMs: run.service.offsetMs.api,
+      leaseMinutes: 30,
+      warmupS: run.s.warmupS,
+      durationS: run.s.durationS,
+    };
+    ceilings[`pool${poolMax}`] = await runJsonChild<ClaimResult>(
+      `claim-${tag}-${poolMax}`,
+      CLAIM,
+      spec,
+      run.logDir,
+    );
+  }
+  await clearDesks(run.pool, businessNow(run).toISOString());
+  const best = Object.values(ceilings).reduce((a, b) => (b.claimsPerS > a.claimsPerS ? b : a));
+  return { service, ceilings, best };
+}

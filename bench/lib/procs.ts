@@ -1,0 +1,203 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A child the benchmark started: every one of them is stopped at the end, error or not. */
+export interface Child {
+  name: string;
+  pid: number;
+  logPath: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  done: boolean;
+}
+
+const children = new Set<Child>();
+
+export function startChild(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  opts: { collectStdout?: string[] } = {},
+): Child {
+  const logPath = path.join(logDir, `${name}.log`);
+  const log = createWriteStream(logPath, { flags: 'a' });
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  const child: Child = { name, pid: proc.pid, logPath, proc, exited: Promise.resolve(null), done: false };
+  proc.stdout.on('data', (chunk: Buffer) => {
+    if (opts.collectStdout) opts.collectStdout.push(chunk.toString('utf8'));
+    else log.write(chunk);
+  });
+  proc.stderr.on('data', (chunk: Buffer) => log.write(chunk));
+  child.exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      child.done = true;
+      children.delete(child);
+      log.end();
+      resolve(code ?? (signal ? 128 : null));
+    });
+  });
+  children.add(child);
+  return child;
+}
+
+/** SIGTERM (graceful: the service drains), then SIGKILL if it is still there after `graceMs`. */
+export async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
+  if (child.done) return;
+  child.proc.kill('SIGTERM');
+  const timer = sleep(graceMs).then(() => 'timeout' as const);
+  if ((await Promise.race([child.exited, timer])) === 'timeout' && !child.done) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((c) => stopChild(c, 10_000)));
+}
+
+/** Last resort on process exit: nothing the benchmark started may outlive it. */
+export function killAllChildrenNow(): void {
+  for (const c of children) if (!c.done) c.proc.kill('SIGKILL');
+}
+
+const TSX = ['--import', 'tsx'];
+
+/**
+ * Runs one of bench/*.ts as its own process (load generators, the claim ceiling) with a JSON
+ * spec; its last stdout line is its JSON result.
+ */
+export async function runJsonChild<T>(
+  name: string,
+  script: string,
+  spec: unknown,
+  logDir: string,
+): Promise<T> {
+  const specPath = path.join(logDir, `${name}.spec.json`);
+  writeFileSync(specPath, JSON.stringify(spec));
+  const out: string[] = [];
+  const child = startChild(name, [...TSX, script, specPath], process.env, logDir, { collectStdout: out });
+  const code = await child.exited;
+  const lines = out.join('').trim().split('\n');
+  if (code !== 0) {
+    throw new Error(`${name} exited with ${code}: ${tail(child.logPath)}`);
+  }
+  try {
+    return JSON.parse(lines[lines.length - 1] ?? '') as T;
+  } catch {
+    throw new Error(`${name} printed no JSON result: ${lines.slice(-3).join(' | ')}`);
+  }
+}
+
+/** A server written in bench/ (the ceilings), started as its own process. */
+export function startTsServer(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string): Child {
+  return startChild(name, [...TSX, script], { ...process.env, ...env }, logDir);
+}
+
+export function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it is true; fails with the child's log if the child dies or time runs out. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  child?: Child,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child?.done)
+      throw new Error(`${child.name} exited while waiting for ${what}:\n${tail(child.logPath)}`);
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${child ? `:\n${tail(child.logPath)}` : ''}`);
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system, ms) a process has used so far; 0 once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Peak resident memory per role (api, worker): VmHWM read every 250 ms and before each stop, and
+ * the largest VmRSS seen during each phase of the run (which scenario drives the peak).
+ */
+export class RssSampler {
+  private readonly tracked = new Map<number, string>();
+  private readonly peakKb = new Map<string, number>();
+  private readonly phaseKb = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  phase = 'start';
+
+  track(role: string, child: Child): void {
+    this.tracked.set(child.pid, role);
+    this.timer ??= setInterval(() => this.sample(), 250);
+    this.timer.unref();
+  }
+
+  sample(): void {
+    for (const [pid, role] of this.tracked) {
+      const rssKb = statusKb(pid, 'VmRSS');
+      const kb = Math.max(statusKb(pid, 'VmHWM'), rssKb);
+      if (kb > (this.peakKb.get(role) ?? 0)) this.peakKb.set(role, kb);
+      const key = `${role} during ${this.phase}`;
+      if (rssKb > (this.phaseKb.get(key) ?? 0)) this.phaseKb.set(key, rssKb);
+    }
+  }
+
+  untrack(child: Child): void {
+    this.sample();
+    this.tracked.delete(child.pid);
+  }
+
+  peakMb(role: string): number | null {
+    const kb = this.peakKb.get(role);
+    return kb === undefined ? null : Math.round(kb / 102.4) / 10;
+  }
+
+  byPhaseMb(): Record<string, number> {
+    return Object.fromEntries([...this.phaseKb].map(([k, kb]) => [k, Math.round(kb / 102.4) / 10]));
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,90 @@
+/** What one benchmark run does: the full run, or the smoke run CI uses to keep the script working. */
+export interface BenchSettings {
+  smoke: boolean;
+  /** Seconds of load before each measurement (JIT, pools, caches), then seconds measured. */
+  warmupS: number;
+  durationS: number;
+  /** Informateurs created through the ops API; also the pull-next concurrency. */
+  agents: number;
+  /** Queued callbacks waiting before each pull-next run. */
+  queued: number;
+  /** Callbacks in the tables for the scale phase; null skips it. */
+  scaleTotal: number | null;
+  intakeConnections: number;
+  slotsConnections: number;
+  /** Fixed offered load of the open-loop intake run. */
+  fixedRate: number;
+  /** Pool sizes the raw claim ceiling is measured with (the best one is the ceiling). */
+  claimPools: number[];
+  /** Asap requests of the dispatch-latency scenario, sent at asapPerSecond. */
+  asapCallbacks: number;
+  asapPerSecond: number;
+  /** Business clock of the dispatch scenario: a few seconds before the 08:30 opening. */
+  dispatchAppNow: string;
+}
+
+/** A Monday, inside opening hours (08:30–18:15), so the centre is open and every window bookable. */
+export const APP_NOW = '2026-11-30T08:31:00+01:00';
+/** The next Monday, 08:30 window: the dispatch scenario's slot callbacks become due at its start. */
+export const DISPATCH_WINDOW = '2026-12-07T08:30:00+01:00';
+export const DOMAIN = 'travail';
+export const OPS_TOKEN = 'rappel-bench-ops-token-not-a-secret';
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const BENCH_DB = 'rappel_bench';
+/** Capacity of each window = agents × this: ample, so intake never meets SLOT_FULL. */
+export const CALLBACKS_PER_AGENT_PER_SLOT = 100;
+export const POOL_MAX = 10; // the service's pool (src/runtime.ts): the ceilings use the same
+
+export function benchDatabaseUrl(): string {
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${BENCH_DB}`;
+  return u.toString();
+}
+
+export function settingsFor(smoke: boolean): BenchSettings {
+  if (smoke) {
+    return {
+      smoke,
+      warmupS: 0,
+      durationS: 1,
+      agents: 10,
+      queued: 2_000,
+      scaleTotal: null,
+      intakeConnections: 10,
+      slotsConnections: 10,
+      fixedRate: 200,
+      claimPools: [10],
+      asapCallbacks: 5,
+      asapPerSecond: 10,
+      dispatchAppNow: '2026-12-07T08:29:55+01:00',
+    };
+  }
+  return {
+    smoke,
+    warmupS: 3,
+    durationS: 12,
+    agents: 100,
+    queued: 100_000,
+    scaleTotal: 1_000_000,
+    intakeConnections: 50,
+    slotsConnections: 50,
+    fixedRate: 500,
+    claimPools: [10, 50],
+    asapCallbacks: 50,
+    asapPerSecond: 5,
+    dispatchAppNow: '2026-12-07T08:29:40+01:00',
+  };
+}
+
+/** The targets of the performance issue, checked (reported, never enforced) at the end. */
+export const TARGETS = {
+  intakeRatio: 0.7,
+  intakeP99At500Ms: 50,
+  slotsRatio: 0.5,
+  pullRatio: 0.7,
+  pullP99Ms: 25,
+  scaleKeep: 0.8,
+  dispatchP99Ms: 1000,
+  apiRssMb: 200,
+} as const;

@@ -1,0 +1,89 @@
+/** Latency summary in milliseconds. */
+export interface Latency {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  count: number;
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Nearest-rank percentiles of raw samples (ms). */
+export function summarize(samples: number[]): Latency {
+  if (samples.length === 0) return { p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN, count: 0 };
+  const s = Float64Array.from(samples).sort();
+  const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+  const sum = s.reduce((a, b) => a + b, 0);
+  return {
+    p50: round(at(50)),
+    p90: round(at(90)),
+    p99: round(at(99)),
+    max: round(s[s.length - 1]!),
+    mean: round(sum / s.length),
+    count: s.length,
+  };
+}
+
+/** What every load generator reports. */
+export interface LoadResult {
+  durationS: number;
+  /** Requests completed, and those answered 2xx. */
+  total: number;
+  ok: number;
+  okPerS: number;
+  errors: number;
+  timeouts: number;
+  statuses: Record<string, number>;
+  latency: Latency;
+  /** Per request kind, when a run mixes kinds (pull next and outcome). */
+  byKind?: Record<string, Latency & { ok: number; okPerS: number }>;
+  offeredPerS?: number;
+  /** Requests sent including the warm-up: what the processes' CPU time is divided by. */
+  sentWithWarmup?: number;
+  /** CPU time (user + system) each process under test spent per request, warm-up included. */
+  cpuMsPerRequest?: Record<string, number>;
+  /** Shares of what the service's busy PostgreSQL connections were doing (sampled). */
+  dbWaits?: Record<string, number>;
+}
+
+export const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
+
+/** French mobiles outside the seeded +33 61 range: 06 0/2/4–8 and 07 3–9 (10^7 numbers each). */
+const LOAD_PREFIXES = [
+  '060',
+  '062',
+  '064',
+  '065',
+  '066',
+  '067',
+  '068',
+  '073',
+  '074',
+  '075',
+  '076',
+  '077',
+  '078',
+  '079',
+];
+
+/** The n-th load-generator phone, written the way citizens type it: "06 01 23 45 67". */
+export function loadPhone(n: number): string {
+  const prefix = LOAD_PREFIXES[Math.floor(n / 1e7) % LOAD_PREFIXES.length]!;
+  const d = prefix + String(n % 1e7).padStart(7, '0');
+  return `${d.slice(0, 2)} ${d.slice(2, 4)} ${d.slice(4, 6)} ${d.slice(6, 8)} ${d.slice(8)}`;
+}
+
+/** The body of one slot booking, as service-public.gouv.fr sends it. */
+export function intakeBody(domain: string, phoneN: number, slotStart: string): string {
+  return JSON.stringify({
+    domain,
+    phone: loadPhone(phoneN),
+    mode: 'slot',
+    slotStart,
+    ficheId: 'F2258',
+    subject: 'préavis de démission',
+    consent: true,
+  });
+}
