@@ -51,3 +51,15 @@ export function decideAsap(input: AsapInput): AsapDecision {
   const end = promiseEnd.toMillis() <= closingAt.toMillis() ? promiseEnd : closingAt;
   return { ok: true, estimatedCallAt, window: { start: now, end } };
 }
+
+/**
+ * Past this many waiting callbacks the decision is "promise exceeded" whatever the exact
+ * number: floor(waiting / available) × average ≥ promise once waiting ≥ available × ⌈promise / average⌉.
+ */
+export function waitingThatMatters(
+  availableInformateurs: number,
+  promiseMinutes: number,
+  averageCallMinutes = AVERAGE_CALL_MINUTES,
+): number {
+  return Math.max(1, availableInformateurs * Math.ceil(promiseMinutes / averageCallMinutes));
+}

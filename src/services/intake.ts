@@ -4,7 +4,7 @@ import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
-import { decideAsap } from '../domain/asap.js';
+import { decideAsap, waitingThatMatters } from '../domain/asap.js';
 import { openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
@@ -152,11 +152,16 @@ export function createIntakeService(
     } else {
       const today = now.setZone(ZONE).toISODate()!;
       const interval = openIntervalAt(now, calendar.settings, await listClosures(tx, today, today));
+      const available = await countAvailableInDomain(tx, req.domain);
       const decision = decideAsap({
         now,
         closingAt: interval?.end ?? null,
-        availableInformateurs: await countAvailableInDomain(tx, req.domain),
-        waitingCallbacks: await countWaiting(tx, req.domain),
+        availableInformateurs: available,
+        waitingCallbacks: await countWaiting(
+          tx,
+          req.domain,
+          waitingThatMatters(available, config.asapPromiseMinutes),
+        ),
         promiseMinutes: config.asapPromiseMinutes,
       });
       if (!decision.ok) {
