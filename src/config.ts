@@ -29,6 +29,8 @@ export interface Config {
   readonly logLevel: string;
   readonly queuePrefix: string;
   readonly shutdownTimeoutMs: number;
+  /** BullMQ job lock (and stalled-check period): a job whose worker died runs again after it. */
+  readonly jobLockMs: number;
 }
 
 export class ConfigError extends Error {
@@ -158,5 +160,6 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     queuePrefix: str(env, 'QUEUE_PREFIX') ?? 'rappel',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1_000, 600_000),
   });
 }

@@ -12,8 +12,8 @@ export interface PoolOptions {
 }
 
 /**
- * A pg pool whose idle-client errors are logged instead of crashing the process
- * (a terminated backend emits 'error' on the pool; unhandled, it would kill Node).
+ * A pg pool whose client errors are logged instead of crashing the process
+ * (a terminated backend emits 'error' on its client; unhandled, it would kill Node).
  */
 export function createPool(connectionString: string, log: Logger, opts: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
@@ -25,5 +25,12 @@ export function createPool(connectionString: string, log: Logger, opts: PoolOpti
     query_timeout: 15_000,
   });
   pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres idle client error'));
+  // The pool listens for errors of idle clients only. A client checked out between two
+  // statements (inside a transaction) whose session is terminated emits 'error' with no
+  // listener, which kills the process; with this one, the next statement fails instead (the
+  // request answers 503) and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.debug({ err: { message: err.message } }, 'postgres client error'));
+  });
   return pool;
 }

@@ -14,6 +14,9 @@ import { callbackDue } from './callback-due.js';
 import { dispatch } from './dispatch.js';
 import { retention } from './retention.js';
 
+/** How soon a worker notices that its queue lost the job schedulers. */
+const SCHEDULER_CHECK_MS = 5_000;
+
 const HANDLERS: JobHandlers = {
   'callback-due': callbackDue,
   dispatch,
@@ -51,7 +54,13 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       await handler(job.data, { log, services: rt.services });
       log.debug({ ms: Date.now() - started }, 'job done');
     },
-    { concurrency: opts.concurrency ?? 8, lockDuration: 30_000 },
+    // A job whose worker died (kill -9, lost host) is stalled once its lock expires, and runs
+    // again: JOB_LOCK_MS (default 30 s, BullMQ's own) bounds that delay.
+    {
+      concurrency: opts.concurrency ?? 8,
+      lockDuration: rt.config.jobLockMs,
+      stalledInterval: rt.config.jobLockMs,
+    },
   );
   worker.on('failed', (job, err) =>
     rt.log.warn({ job: job?.name, jobId: job?.id, err: { message: err.message } }, 'job failed'),
@@ -62,27 +71,48 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
   await rt.services.reconciler
     .sweep()
     .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'start-up reconcile failed'));
-  // Re-asserted every minute: a flushed or restarted-empty Redis forgets its job schedulers too.
-  const ensureSchedulers = async () => {
-    for (const [name, every] of [
-      ['reconcile', RECONCILE_EVERY_MS],
-      ['retention', RETENTION_EVERY_MS],
-    ] as const) {
-      await rt.queue
-        .upsertRepeatable(name, every)
-        .catch((err: Error) =>
-          rt.log.warn({ err: { message: err.message }, job: name }, 'could not schedule a repeatable job'),
-        );
+  // A flushed (or restarted-empty) Redis forgets the job schedulers, and with them the 30 s
+  // sweep that would repair everything else it forgot. Checked every few seconds: when they are
+  // gone, they are re-created and a sweep runs at once.
+  const schedules = [
+    ['reconcile', RECONCILE_EVERY_MS],
+    ['retention', RETENTION_EVERY_MS],
+  ] as const;
+  for (const [name, every] of schedules) {
+    await rt.queue
+      .upsertRepeatable(name, every)
+      .catch((err: Error) =>
+        rt.log.warn({ err: { message: err.message }, job: name }, 'could not schedule a repeatable job'),
+      );
+  }
+  let checking: Promise<void> | null = null;
+  const checkSchedulers = async () => {
+    let recreated = false;
+    for (const [name, every] of schedules) {
+      if (await rt.queue.hasRepeatable(name)) continue;
+      await rt.queue.upsertRepeatable(name, every);
+      recreated = true;
     }
+    if (!recreated) return;
+    rt.log.warn('job schedulers were missing (queue flushed?): re-created; sweeping now');
+    await rt.services.reconciler.sweep();
   };
-  await ensureSchedulers();
-  const schedulerTimer = setInterval(() => void ensureSchedulers(), 60_000);
+  const schedulerTimer = setInterval(() => {
+    checking ??= checkSchedulers()
+      .catch((err: Error) =>
+        rt.log.warn({ err: { message: err.message } }, 'could not check the job schedulers'),
+      )
+      .finally(() => {
+        checking = null;
+      });
+  }, SCHEDULER_CHECK_MS);
   schedulerTimer.unref();
   worker.run();
   rt.log.info({ queue: queueName, backend: rt.queueBackend.kind }, 'worker started');
   return {
     close: async () => {
       clearInterval(schedulerTimer);
+      await checking;
       await worker.close();
     },
   };

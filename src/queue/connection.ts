@@ -35,6 +35,8 @@ export interface QueueHandle {
   /** Answers quickly whether the backend is reachable. */
   ping(timeoutMs: number): Promise<void>;
   upsertRepeatable(name: string, everyMs: number): Promise<void>;
+  /** Whether the repeatable job's scheduler exists (a flushed Redis loses it). */
+  hasRepeatable(name: string): Promise<boolean>;
   obliterate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -78,6 +80,7 @@ type AnyQueue = {
   addBulk(jobs: unknown[]): Promise<unknown>;
   getJob(id: string): Promise<Job | undefined>;
   getJobCounts(...types: string[]): Promise<Record<string, number>>;
+  getJobScheduler(id: string): Promise<unknown>;
   upsertJobScheduler(
     id: string,
     repeat: { every: number },
@@ -87,24 +90,51 @@ type AnyQueue = {
   close(): Promise<void>;
 };
 
-function wrapQueue(q: AnyQueue, ping: (ms: number) => Promise<void>): QueueHandle {
+/**
+ * Producer calls never wait longer than this. BullMQ's Queue waits for its connection to be
+ * ready, forever: with Redis down, an enqueue after a commit (outbox relay, dispatch signal)
+ * would hang the request that made it. Failing fast instead defers the job to the outbox and
+ * the reconciler; a call that times out but lands later is absorbed by its deterministic jobId.
+ */
+const PRODUCER_TIMEOUT_MS = 3_000;
+
+function wrapQueue(
+  q: AnyQueue,
+  ping: (ms: number) => Promise<void>,
+  whenReady: (ms: number) => Promise<void> = async () => undefined,
+): QueueHandle {
+  const guarded = async <T>(what: string, op: () => Promise<T>, ms = PRODUCER_TIMEOUT_MS): Promise<T> => {
+    await whenReady(ms);
+    return withTimeout(op(), ms, what);
+  };
   return {
     add: async (name, data, opts) => {
-      await q.add(name, data, jobOpts(opts));
+      await guarded('queue add', () => q.add(name, data, jobOpts(opts)));
     },
     addBulk: async (jobs) => {
-      await q.addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: jobOpts(j.opts) })));
-    },
-    getJob: (id) => q.getJob(id),
-    counts: () => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
-    ping,
-    upsertRepeatable: async (name, everyMs) => {
-      await q.upsertJobScheduler(
-        name,
-        { every: everyMs },
-        { name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      await guarded(
+        'queue addBulk',
+        () => q.addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: jobOpts(j.opts) }))),
+        PRODUCER_TIMEOUT_MS + 20 * jobs.length,
       );
     },
+    getJob: (id) => guarded('queue getJob', () => q.getJob(id)),
+    counts: () =>
+      guarded('queue counts', () =>
+        q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+      ),
+    ping,
+    upsertRepeatable: async (name, everyMs) => {
+      await guarded('queue upsertJobScheduler', () =>
+        q.upsertJobScheduler(
+          name,
+          { every: everyMs },
+          { name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
+        ),
+      );
+    },
+    hasRepeatable: async (name) =>
+      (await guarded('queue getJobScheduler', () => q.getJobScheduler(name))) !== undefined,
     obliterate: () => q.obliterate({ force: true }),
     close: () => q.close(),
   };
@@ -126,11 +156,20 @@ export function createRedisBackend(url: string, prefix: string, log: Logger): Qu
     });
   }
   const queues: AnyQueue[] = [];
-  const ping = async (ms: number) => {
+  // Connecting (at start): wait a little; down (reconnecting, closed): fail at once. One
+  // listener however many requests wait.
+  let nextReady: Promise<unknown> | null = null;
+  const whenReady = async (ms: number) => {
     if (producer.status === 'connecting' || producer.status === 'connect') {
-      await withTimeout(new Promise((resolve) => producer.once('ready', resolve)), ms, 'redis');
+      nextReady ??= new Promise((resolve) => producer.once('ready', resolve)).finally(() => {
+        nextReady = null;
+      });
+      await withTimeout(nextReady, ms, 'redis');
     }
     if (producer.status !== 'ready') throw new Error(`redis is ${producer.status}`);
+  };
+  const ping = async (ms: number) => {
+    await whenReady(ms);
     await withTimeout(producer.ping(), ms, 'redis');
   };
   return {
@@ -141,7 +180,7 @@ export function createRedisBackend(url: string, prefix: string, log: Logger): Qu
         log.warn({ err: { message: err.message } }, 'queue error'),
       );
       queues.push(q);
-      return wrapQueue(q, ping);
+      return wrapQueue(q, ping, whenReady);
     },
     createWorker(name, processor, opts) {
       const w = new RedisWorker(name, processor, {

@@ -133,7 +133,11 @@ export interface OutcomeUpdate {
   dueAt: Date | null;
 }
 
-/** Compare-and-set on (status, assigned informateur): an outcome is recorded once. */
+/**
+ * Compare-and-set on (status, assigned informateur): an outcome is recorded once. The first
+ * call of a slot booking also gives its window's place back, in the same statement: a place is
+ * held only until the first call is made (as a cancel before it gives it back).
+ */
 export async function applyOutcome(
   db: Db,
   callbackId: string,
@@ -143,12 +147,19 @@ export async function applyOutcome(
 ): Promise<CallbackRecord | null> {
   const terminal = u.status !== 'scheduled';
   const res = await sql<Parameters<typeof toCallback>[0]>`
-    UPDATE callbacks c SET status = ${u.status}, outcome = ${u.outcome}, redirected_to = ${u.redirectedTo},
-      attempts = c.attempts + 1, assigned_agent_id = NULL, assigned_at = NULL, lease_expires_at = NULL,
-      due_at = COALESCE(${u.dueAt}::timestamptz, c.due_at), carried_over = false,
-      ended_at = ${terminal ? now : null}, updated_at = ${now}
-    WHERE c.id = ${callbackId} AND c.status = 'assigned' AND c.assigned_agent_id = ${agentId}
-    RETURNING ${RETURNING}`.execute(db);
+    WITH c AS (
+      UPDATE callbacks c SET status = ${u.status}, outcome = ${u.outcome}, redirected_to = ${u.redirectedTo},
+        attempts = c.attempts + 1, assigned_agent_id = NULL, assigned_at = NULL, lease_expires_at = NULL,
+        due_at = COALESCE(${u.dueAt}::timestamptz, c.due_at), carried_over = false,
+        ended_at = ${terminal ? now : null}, updated_at = ${now}
+      WHERE c.id = ${callbackId} AND c.status = 'assigned' AND c.assigned_agent_id = ${agentId}
+      RETURNING ${RETURNING}
+    ), released AS (
+      UPDATE window_load w SET booked = w.booked - 1 FROM c
+      WHERE c.mode = 'slot' AND c.attempts = 1 AND w.domain = c.domain
+        AND w.window_start = c.window_start AND w.booked > 0
+    )
+    SELECT * FROM c`.execute(db);
   const row = res.rows[0];
   return row ? toCallback(row) : null;
 }

@@ -1,0 +1,121 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestDatabase } from '../support/runtime.js';
+import { TEST_REDIS_URL } from '../support/env.js';
+import { killAllChildren } from '../support/processes.js';
+import { createAgent } from './support/http.js';
+import { Ledger, eachConcurrently, spread, steadyIntake, submit, windowsOfMonday } from './support/intake.js';
+import {
+  BusinessClock,
+  newPrefix,
+  sleep,
+  startRappel,
+  waitFor,
+  type Stack,
+  type Started,
+  takeStacksUsed,
+} from './support/rappel.js';
+import {
+  JUST_AFTER_NINE,
+  TestLocks,
+  bookForNine,
+  expectOnlyDueJobActive,
+  waitBlockedOnEvents,
+  waitQueueQuiet,
+} from './support/mid-job.js';
+import {
+  checkLedger,
+  eventCounts,
+  expectNothingLostOrDuplicated,
+  openQueue,
+  statuses,
+  clearQueue,
+} from './support/verify.js';
+
+/**
+ * Scenario 6: SIGTERM while work is under way. A worker finishes its running job, then exits 0,
+ * leaving no active (stalled-to-be) job behind and nothing half-written; an API under steady
+ * intake finishes its requests in flight, exits 0, and every 201 it gave is in the database.
+ */
+describe.each(BACKENDS)('SIGTERM with work in progress (%s backend)', (backend) => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let sql: pg.Pool;
+  let stack: Stack;
+  let api: Started;
+  const ledger = new Ledger();
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = new pg.Pool({ connectionString: db.url, max: 3 });
+    stack = {
+      databaseUrl: db.url,
+      redisUrl: backend === 'redis' ? TEST_REDIS_URL : null,
+      prefix: newPrefix(),
+      clock: new BusinessClock('2026-11-23T08:59:00+01:00'),
+    };
+    api = await startRappel(stack, 'api');
+  });
+  afterAll(async () => {
+    await killAllChildren();
+    await Promise.all(takeStacksUsed().map(clearQueue));
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it('a worker exits 0 after its running job is done', async () => {
+    const { id, jobId } = await bookForNine(api, ledger);
+    const locks = await TestLocks.open(db.url);
+    const { queue, close } = await openQueue(stack);
+    try {
+      await locks.holdRow(id);
+      stack.clock.set(JUST_AFTER_NINE);
+      const worker = await startRappel(stack, 'worker');
+      await waitQueueQuiet(queue);
+      await locks.holdEvents();
+      await locks.releaseRow();
+      await (await queue.getJob(jobId))!.promote();
+      await waitBlockedOnEvents(sql);
+      await expectOnlyDueJobActive(queue, jobId);
+
+      worker.proc.kill('SIGTERM');
+      await sleep(1_500);
+      expect(worker.hasExited(), 'the worker waits for its running job').toBe(false);
+      await locks.releaseEvents();
+      expect(await worker.exited).toBe(0);
+
+      expect(await (await queue.getJob(jobId))!.getState()).toBe('completed');
+      expect((await queue.counts()).active ?? 0).toBe(0);
+    } finally {
+      await locks.close();
+      await close();
+    }
+    expect((await statuses(sql, [id])).get(id)).toBe('queued');
+    expect((await eventCounts(sql, [id])).get(id)).toEqual({ created: 1, queued: 1 });
+  });
+
+  it('an API under steady intake exits 0 and keeps every 201', async () => {
+    for (const d of ['interieur', 'justice', 'logement']) await createAgent(api.baseUrl, [d]);
+    let target = api.baseUrl;
+    const load = steadyIntake({
+      target: () => target,
+      ledger,
+      next: spread(ledger, windowsOfMonday('10:00')),
+      concurrency: 6,
+    });
+    await waitFor('some acknowledged requests', async () => (ledger.acked().length >= 20 ? true : undefined));
+    api.proc.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+    await load.stop();
+    expect(ledger.statuses()['500'] ?? 0).toBe(0);
+
+    const next = await startRappel(stack, 'api', { name: 'api-2' });
+    target = next.baseUrl;
+    const unanswered = ledger.requests.filter((r) => !r.answers.some((a) => a.status === 201));
+    await eachConcurrently(unanswered, 8, async (req) => {
+      const a = await submit(next.baseUrl, req);
+      expect(a.status, JSON.stringify(a.body)).toBe(201);
+    });
+    const report = await checkLedger(sql, ledger);
+    expectNothingLostOrDuplicated(report, 20);
+    expect(report.acknowledged).toBe(ledger.requests.length);
+  });
+});
