@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DateTime } from 'luxon';
+import type { DateTime } from 'luxon';
 import { openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
 import { decideRetry } from '../domain/retry.js';
 import { AppError } from '../http/errors.js';
-import { findByReference, type CallbackRecord } from '../repositories/callbacks.js';
+import { findByReference } from '../repositories/callbacks.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { queueIfDue } from '../repositories/callbacks-due.js';
 import { listClosures } from '../repositories/closures.js';
@@ -21,45 +21,15 @@ import {
 import { setAgentStatus } from '../repositories/agents.js';
 import { normaliseReference } from '../domain/reference.js';
 import { callbackDueJobId } from '../queue/jobs.js';
-import { isoParis, type Core } from './core.js';
+import type { Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { DispatchMetrics } from './metrics.js';
+import { deskView, iso, type DeskCallback } from './desk-view.js';
+
+export type { DeskCallback } from './desk-view.js';
 
 export type Outcome = 'reached' | 'no_answer' | 'wrong_number' | 'redirected';
-
-/** What an informateur sees of the callback on their desk: the full number, to call it. */
-export interface DeskCallback {
-  reference: string;
-  status: string;
-  phone: string;
-  domain: string;
-  ficheId: string | null;
-  subject: string | null;
-  window: { start: string; end: string };
-  attempts: number;
-  outcome: string | null;
-  redirectedTo: string | null;
-  nextAttemptAt: string | null;
-}
-
-const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
-
-export function deskView(c: CallbackRecord): DeskCallback {
-  return {
-    reference: c.reference,
-    status: c.status,
-    phone: c.phone ?? '',
-    domain: c.domain,
-    ficheId: c.ficheId,
-    subject: c.subject,
-    window: { start: iso(c.windowStart), end: iso(c.windowEnd) },
-    attempts: c.attempts,
-    outcome: c.outcome,
-    redirectedTo: c.redirectedTo,
-    nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
-  };
-}
 
 export function createDispatchService(
   core: Core,

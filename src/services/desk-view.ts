@@ -1,0 +1,36 @@
+import { DateTime } from 'luxon';
+import type { CallbackRecord } from '../repositories/callbacks.js';
+import { isoParis } from './core.js';
+
+/** What an informateur sees of the callback on their desk: the full number, to call it. */
+export interface DeskCallback {
+  reference: string;
+  status: string;
+  phone: string;
+  domain: string;
+  ficheId: string | null;
+  subject: string | null;
+  window: { start: string; end: string };
+  attempts: number;
+  outcome: string | null;
+  redirectedTo: string | null;
+  nextAttemptAt: string | null;
+}
+
+export const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
+
+export function deskView(c: CallbackRecord): DeskCallback {
+  return {
+    reference: c.reference,
+    status: c.status,
+    phone: c.phone ?? '',
+    domain: c.domain,
+    ficheId: c.ficheId,
+    subject: c.subject,
+    window: { start: iso(c.windowStart), end: iso(c.windowEnd) },
+    attempts: c.attempts,
+    outcome: c.outcome,
+    redirectedTo: c.redirectedTo,
+    nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
+  };
+}
