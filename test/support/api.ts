@@ -33,7 +33,8 @@ export async function setStatus(
 }
 
 // Random start: numbers differ between runs, so nothing keyed on a phone carries over.
-let phoneCounter = 10_000_000 + Math.floor(Math.random() * 80_000_000);
+// Mainland mobiles only (06 40 … – 06 87 …): 06 39 is Mayotte, 06 90–06 99 overseas.
+let phoneCounter = 40_000_000 + Math.floor(Math.random() * 47_000_000);
 /** A distinct valid mobile number per call. */
 export function nextPhone(): string {
   phoneCounter += 1;
