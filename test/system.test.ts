@@ -48,7 +48,7 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
   it('relays an outbox row into a real job and the job runs', async () => {
     // A callback-due job for an unknown callback is a harmless no-op: it proves the round trip.
     const { enqueueOutbox } = await import('../src/repositories/outbox.js');
-    const id = await enqueueOutbox(
+    await enqueueOutbox(
       t.rt.db,
       {
         jobName: 'callback-due',
@@ -58,10 +58,33 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
       },
       new Date(),
     );
-    const relayed = await t.rt.services.outbox.relay([id]);
+    const relayed = await t.rt.services.outbox.relay();
     expect(relayed).toBe(1);
     const job = await t.rt.queue.getJob('due-probe-1');
     expect(job?.name).toBe('callback-due');
-    expect(await t.rt.services.outbox.relay([id])).toBe(0);
+    expect(await t.rt.services.outbox.relay()).toBe(0);
+  });
+
+  it('relays right after a commit and marks the row sent in a later batch', async () => {
+    const { enqueueOutbox } = await import('../src/repositories/outbox.js');
+    const id = await enqueueOutbox(
+      t.rt.db,
+      {
+        jobName: 'callback-due',
+        jobId: 'due-probe-2',
+        payload: { callbackId: '00000000-0000-0000-0000-000000000000', dueAt: 'x' },
+        runAt: new Date(0),
+      },
+      new Date(),
+    );
+    const sentAt = async () =>
+      (await t.rt.db.selectFrom('outbox').select('sent_at').where('id', '=', id).executeTakeFirstOrThrow())
+        .sent_at;
+    await t.rt.services.outbox.relayNow([id]);
+    expect((await t.rt.queue.getJob('due-probe-2'))?.name).toBe('callback-due');
+    await t.rt.services.outbox.flush();
+    expect(await sentAt()).toBeInstanceOf(Date);
+    // Already sent: nothing left for the sweep, and a second relayNow adds nothing.
+    expect(await t.rt.services.outbox.relay()).toBe(0);
   });
 });

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { createKysely } from '../../src/db/kysely.js';
 import type { Db } from '../../src/db/schema.js';
-import { insertCallback, countWaiting } from '../../src/repositories/callbacks.js';
+import { countWaiting } from '../../src/repositories/callbacks.js';
+import { insertBooking, readIntakeContext, type NewBooking } from '../../src/repositories/intake.js';
 import { queueIfDue } from '../../src/repositories/callbacks-due.js';
 import { assignHeadToIdlest, claimNext, releaseExpiredLeases } from '../../src/repositories/dispatch.js';
 import { bookedInRange, takePlace } from '../../src/repositories/window-load.js';
@@ -100,14 +101,18 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
   const cases: [string, (tx: Db) => Promise<unknown>][] = [
     ['claim (claimNext, pull next)', (tx) => claimNext(tx, agent, [x.domain], x.now, x.now)],
     [
-      'intake insert, new phone (insertCallback)',
-      (tx) => insertCallback(tx, newCallback(x, '+33612399999', x.windowStart)),
+      "intake's reads: stored key, closures of the day, staffing (readIntakeContext)",
+      (tx) => readIntakeContext(tx, { key: 'explain-key', now: x.now, date: '2026-11-23', domain: x.domain }),
+    ],
+    ['intake write, new phone (insertBooking)', (tx) => insertBooking(tx, newBooking(x, '+33612399999'))],
+    [
+      'intake write, duplicate phone: nothing written (insertBooking)',
+      (tx) => insertBooking(tx, newBooking(x, x.activePhone)),
     ],
     [
-      'intake insert, duplicate phone + duplicate check (insertCallback)',
-      (tx) => insertCallback(tx, newCallback(x, x.activePhone, x.windowStart)),
+      'window_load upsert (takePlace, closure moves)',
+      (tx) => takePlace(tx, x.domain, x.windowStart, x.capacity),
     ],
-    ['window_load upsert (takePlace)', (tx) => takePlace(tx, x.domain, x.windowStart, x.capacity)],
     [
       "slots' booked counts (bookedInRange)",
       (tx) => bookedInRange(tx, x.domain, x.windowStart, x.windowLast),
@@ -146,21 +151,38 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
   writeFileSync(file, out.join('\n') + '\n');
 }
 
-function newCallback(x: ExplainInputs, phone: string, start: Date) {
+function newBooking(x: ExplainInputs, phone: string): NewBooking {
+  const id = randomUUID();
   return {
-    id: randomUUID(),
-    reference: 'RAP-XXXXXX',
-    domain: x.domain,
-    mode: 'slot' as const,
-    status: 'scheduled' as const,
-    phone,
-    phoneRegion: 'FR',
-    ficheId: null,
-    subject: null,
-    windowStart: start,
-    windowEnd: new Date(start.getTime() + 30 * 60_000),
-    dueAt: start,
-    cancelTokenHash: Buffer.from('explain'),
+    callback: {
+      id,
+      reference: 'RAP-XXXXXX',
+      domain: x.domain,
+      mode: 'slot',
+      status: 'scheduled',
+      phone,
+      phoneRegion: 'FR',
+      ficheId: null,
+      subject: null,
+      windowStart: x.windowStart,
+      windowEnd: new Date(x.windowStart.getTime() + 30 * 60_000),
+      cancelTokenHash: Buffer.from('explain'),
+    },
+    capacity: x.capacity,
+    event: { type: 'created', toStatus: 'scheduled', actor: 'citizen', data: { mode: 'slot' } },
+    outbox: {
+      jobName: 'callback-due',
+      jobId: `due-${id}`,
+      payload: { callbackId: id },
+      runAt: x.windowStart,
+    },
+    idempotency: {
+      key: `explain-${id}`,
+      requestHash: Buffer.from('explain'),
+      status: 201,
+      body: {},
+      expiresAt: x.now,
+    },
     now: x.now,
   };
 }

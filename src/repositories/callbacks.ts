@@ -92,51 +92,6 @@ export function toCallback(r: Row): CallbackRecord {
   };
 }
 
-export interface NewCallback {
-  id: string;
-  reference: string;
-  domain: string;
-  mode: 'slot' | 'asap';
-  status: 'scheduled' | 'queued';
-  phone: string;
-  phoneRegion: string;
-  ficheId: string | null;
-  subject: string | null;
-  windowStart: Date;
-  windowEnd: Date;
-  dueAt: Date;
-  cancelTokenHash: Buffer;
-  now: Date;
-}
-
-export type InsertResult = { ok: true } | { ok: false; conflict: 'duplicate' | 'reference' };
-
-/**
- * Inserts a callback. Any unique conflict leaves nothing written: the partial unique index on
- * (phone, domain) for active callbacks turns an earlier or concurrent duplicate into
- * 'duplicate' (a concurrent insert waits for the other transaction, then conflicts), and a
- * reference that happens to exist already into 'reference' (the caller draws another).
- */
-export async function insertCallback(db: Db, c: NewCallback): Promise<InsertResult> {
-  const res = await sql<{ id: string }>`
-    INSERT INTO callbacks (id, reference, domain, mode, status, phone, phone_region, fiche_id, subject,
-      window_start, window_end, due_at, queued_at, cancel_token_hash, created_at, updated_at)
-    VALUES (${c.id}, ${c.reference}, ${c.domain}, ${c.mode}, ${c.status}, ${c.phone}, ${c.phoneRegion},
-      ${c.ficheId}, ${c.subject}, ${c.windowStart}, ${c.windowEnd}, ${c.dueAt},
-      ${c.status === 'queued' ? c.now : null}, ${c.cancelTokenHash}, ${c.now}, ${c.now})
-    ON CONFLICT DO NOTHING
-    RETURNING id`.execute(db);
-  if (res.rows.length === 1) return { ok: true };
-  const active = await db
-    .selectFrom('callbacks')
-    .select('id')
-    .where('phone', '=', c.phone)
-    .where('domain', '=', c.domain)
-    .where('status', 'in', ['scheduled', 'queued', 'assigned'])
-    .executeTakeFirst();
-  return { ok: false, conflict: active ? 'duplicate' : 'reference' };
-}
-
 export async function findByReference(
   db: Db,
   reference: string,

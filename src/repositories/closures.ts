@@ -71,12 +71,8 @@ export async function deleteClosure(db: Db, id: string): Promise<boolean> {
   return Number(res.numDeletedRows) > 0;
 }
 
-const CALENDAR_LOCK = 0x434c4f53; // 'CLOS'
-
-/** Taken (shared) by every booking transaction. */
-export async function lockCalendarShared(db: Db): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock_shared(${CALENDAR_LOCK})`.execute(db);
-}
+/** Taken shared by every booking (repositories/intake.ts), exclusively by a closure change. */
+export const CALENDAR_LOCK = 0x434c4f53; // 'CLOS'
 
 /** Taken (exclusive) by a closure change: waits for bookings in flight, holds new ones back. */
 export async function lockCalendarExclusive(db: Db): Promise<void> {

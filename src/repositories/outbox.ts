@@ -23,30 +23,54 @@ export async function enqueueOutbox(db: Db, row: Omit<OutboxRow, 'id'>, createdA
   return r.id;
 }
 
+const toRow = (r: {
+  id: number;
+  job_name: string;
+  job_id: string;
+  payload: Record<string, unknown>;
+  run_at: Date;
+}): OutboxRow => ({
+  id: r.id,
+  jobName: r.job_name,
+  jobId: r.job_id,
+  payload: r.payload,
+  runAt: r.run_at,
+});
+
 /** Locks up to `limit` unsent rows (skipping rows another relay holds). Call inside a transaction. */
-export async function lockUnsent(db: Db, limit: number, onlyIds?: number[]): Promise<OutboxRow[]> {
-  let q = db
+export async function lockUnsent(db: Db, limit: number): Promise<OutboxRow[]> {
+  const rows = await db
     .selectFrom('outbox')
     .select(['id', 'job_name', 'job_id', 'payload', 'run_at'])
     .where('sent_at', 'is', null)
     .orderBy('id')
     .limit(limit)
     .forUpdate()
-    .skipLocked();
-  if (onlyIds) q = q.where('id', 'in', onlyIds);
-  const rows = await q.execute();
-  return rows.map((r) => ({
-    id: r.id,
-    jobName: r.job_name,
-    jobId: r.job_id,
-    payload: r.payload,
-    runAt: r.run_at,
-  }));
+    .skipLocked()
+    .execute();
+  return rows.map(toRow);
+}
+
+/** These rows if still unsent, without locking them (a concurrent sweep may send them too). */
+export async function readUnsent(db: Db, ids: number[]): Promise<OutboxRow[]> {
+  const rows = await db
+    .selectFrom('outbox')
+    .select(['id', 'job_name', 'job_id', 'payload', 'run_at'])
+    .where('id', 'in', ids)
+    .where('sent_at', 'is', null)
+    .orderBy('id')
+    .execute();
+  return rows.map(toRow);
 }
 
 export async function markSent(db: Db, ids: number[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable('outbox').set({ sent_at: at }).where('id', 'in', ids).execute();
+  await db
+    .updateTable('outbox')
+    .set({ sent_at: at })
+    .where('id', 'in', ids)
+    .where('sent_at', 'is', null)
+    .execute();
 }
 
 /** Sent rows are only a trace: drop them after a day. */

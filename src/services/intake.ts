@@ -5,16 +5,15 @@ import type { DB } from '../db/schema.js';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
 import { decideAsap, waitingThatMatters } from '../domain/asap.js';
-import { openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
+import { checkSlotStart, openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
-import { insertCallback, countWaiting } from '../repositories/callbacks.js';
-import { recordEvents } from '../repositories/callback-events.js';
-import { enqueueOutbox } from '../repositories/outbox.js';
-import { bookedInRange, takePlace } from '../repositories/window-load.js';
+import { countWaiting } from '../repositories/callbacks.js';
+import type { OutboxRow } from '../repositories/outbox.js';
 import { countAvailableInDomain } from '../repositories/agents.js';
-import { findLiveKey, storeKey, tryLockKey } from '../repositories/idempotency.js';
-import { listClosures, lockCalendarShared } from '../repositories/closures.js';
+import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
+import { insertBooking, readIntakeContext, takeIntakeLocks } from '../repositories/intake.js';
+import { windowCapacity } from '../domain/capacity.js';
 import { callbackDueJobId } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
@@ -66,6 +65,12 @@ class SlotRefusal extends Error {
   }
 }
 
+const duplicateRequest = () =>
+  new AppError(
+    'DUPLICATE_REQUEST',
+    'Une demande de rappel est déjà en cours pour ce numéro dans ce domaine.',
+  );
+
 /** Hash of what makes two requests "the same": the body, canonically ordered. */
 function requestHash(req: CallbackRequest): Buffer {
   const canonical = JSON.stringify(
@@ -98,61 +103,81 @@ export function createIntakeService(
   }
 
   /**
-   * Refuses inside the transaction; `create` adds nextSlots once it has rolled back. Computing
-   * them inside would hold the window's load row (locked by takePlace, even when full) for
-   * several more queries, serialising a burst on one window until pool waits time out (503).
+   * Decides and writes one callback inside the transaction: locks, one read of everything the
+   * decision needs, the pure calendar/asap rules, then one write statement (see
+   * repositories/intake.ts). Slot refusals are thrown as SlotRefusal: `create` adds nextSlots
+   * once the transaction has rolled back, so no lock is held while they are computed.
    */
-  async function refuseSlot(
-    _tx: Transaction<DB>,
-    domain: DomainCode,
-    code: SlotRefusal['code'],
-    detail: string,
-    extra: Record<string, unknown> = {},
-  ): Promise<never> {
-    throw new SlotRefusal(code, detail, extra, domain);
-  }
-
   async function createInTx(
     tx: Transaction<DB>,
     req: CallbackRequest,
     phone: { e164: string; region: string },
+    hash: Buffer,
+    idempotencyKey: string | undefined,
     now: DateTime,
-  ) {
+  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow }> {
+    const slot = req.mode === 'slot';
+    const keyLock = idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`).readBigInt64BE(0);
+    // Bookings share the calendar lock; a new closure takes it exclusively, so a booking is
+    // either seen by the closure (and moved or reported) or sees the closure.
+    if (!(await takeIntakeLocks(tx, keyLock, slot)).keyLocked) {
+      throw new AppError(
+        'IDEMPOTENCY_KEY_IN_USE',
+        'Une requête avec cette clé d’idempotence est encore en cours.',
+      );
+    }
+    const start = slot ? DateTime.fromISO(req.slotStart!, { setZone: true }) : null;
+    const ctx = await readIntakeContext(tx, {
+      key: idempotencyKey ?? null,
+      now: now.toJSDate(),
+      date: (start ?? now).setZone(ZONE).toISODate()!,
+      domain: req.domain,
+    });
+    if (ctx.stored) {
+      if (!ctx.stored.requestHash.equals(hash)) {
+        throw new AppError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'Cette clé d’idempotence a déjà servi pour une autre demande.',
+        );
+      }
+      return { replay: ctx.stored };
+    }
+
     let status: 'scheduled' | 'queued';
     let windowStart: DateTime;
     let windowEnd: DateTime;
-
-    if (req.mode === 'slot') {
-      // Bookings share this lock; a new closure takes it exclusively, so a booking is either
-      // seen by the closure (and moved or reported) or sees the closure.
-      await lockCalendarShared(tx);
-      const start = DateTime.fromISO(req.slotStart!, { setZone: true });
-      const check = await calendar.checkSlot(tx, start, now);
+    if (start) {
+      const check = checkSlotStart(start.setZone(ZONE), now, calendar.settings, ctx.closures);
       if (!check.ok) {
         switch (check.code) {
           case 'CENTRE_CLOSED':
-            return refuseSlot(tx, req.domain, 'CENTRE_CLOSED', closedDetail(check.reason), {
-              reason: check.reason,
-            });
-          case 'OUTSIDE_OPENING_HOURS':
-            return refuseSlot(
-              tx,
+            throw new SlotRefusal(
+              'CENTRE_CLOSED',
+              closedDetail(check.reason),
+              { reason: check.reason },
               req.domain,
+            );
+          case 'OUTSIDE_OPENING_HOURS':
+            throw new SlotRefusal(
               'OUTSIDE_OPENING_HOURS',
               "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
+              {},
+              req.domain,
             );
           case 'SLOT_NOT_AVAILABLE':
-            return refuseSlot(tx, req.domain, 'SLOT_NOT_AVAILABLE', slotDetail(check.reason), {
-              reason: check.reason,
-            });
+            throw new SlotRefusal(
+              'SLOT_NOT_AVAILABLE',
+              slotDetail(check.reason),
+              { reason: check.reason },
+              req.domain,
+            );
         }
       }
       status = 'scheduled';
       windowStart = check.window.start;
       windowEnd = check.window.end;
     } else {
-      const today = now.setZone(ZONE).toISODate()!;
-      const interval = openIntervalAt(now, calendar.settings, await listClosures(tx, today, today));
+      const interval = openIntervalAt(now, calendar.settings, ctx.closures);
       const available = await countAvailableInDomain(tx, req.domain);
       const decision = decideAsap({
         now,
@@ -166,12 +191,11 @@ export function createIntakeService(
         promiseMinutes: config.asapPromiseMinutes,
       });
       if (!decision.ok) {
-        return refuseSlot(
-          tx,
-          req.domain,
+        throw new SlotRefusal(
           'ASAP_UNAVAILABLE',
           asapDetail(decision.reason, config.asapPromiseMinutes),
           { reason: decision.reason },
+          req.domain,
         );
       }
       status = 'queued';
@@ -181,12 +205,19 @@ export function createIntakeService(
 
     const id = randomUUID();
     const cancelToken = newToken();
-    let reference = '';
-    for (let attempt = 0; ; attempt++) {
-      reference = makeReference(randomBytes);
-      const inserted = await insertCallback(tx, {
+    const body: CreatedCallback = {
+      id,
+      reference: makeReference(randomBytes),
+      status,
+      domain: req.domain,
+      mode: req.mode,
+      window: { start: isoParis(windowStart), end: isoParis(windowEnd) },
+      cancelToken,
+    };
+    const result = await insertBooking(tx, {
+      callback: {
         id,
-        reference,
+        reference: body.reference,
         domain: req.domain,
         mode: req.mode,
         status,
@@ -196,87 +227,50 @@ export function createIntakeService(
         subject: req.subject ?? null,
         windowStart: windowStart.toJSDate(),
         windowEnd: windowEnd.toJSDate(),
-        dueAt: windowStart.toJSDate(),
         cancelTokenHash: sha256(cancelToken),
-        now: now.toJSDate(),
-      });
-      if (inserted.ok) break;
-      if (inserted.conflict === 'duplicate') {
-        throw new AppError(
-          'DUPLICATE_REQUEST',
-          'Une demande de rappel est déjà en cours pour ce numéro dans ce domaine.',
-        );
-      }
-      if (attempt >= 5) throw new Error('could not draw a free reference');
-    }
-
-    if (req.mode === 'slot') {
-      // After the duplicate check, as the contract orders refusals; guarded, never overbooks.
-      const capacity = await calendar.capacityOf(tx, req.domain);
-      // A window already full is refused from a plain read, without queueing on its row lock
-      // (a burst on one window would otherwise serialise); takePlace decides the last places.
-      const booked = await bookedInRange(tx, req.domain, windowStart.toJSDate(), windowEnd.toJSDate());
-      const full = (booked.get(windowStart.toMillis()) ?? 0) >= capacity;
-      if (full || !(await takePlace(tx, req.domain, windowStart.toJSDate(), capacity))) {
-        return refuseSlot(
-          tx,
-          req.domain,
-          'SLOT_FULL',
-          'Ce créneau est complet. Choisissez un autre créneau.',
-        );
-      }
-    }
-
-    await recordEvents(tx, [
-      {
-        callbackId: id,
-        type: 'created',
-        fromStatus: null,
-        toStatus: status,
-        actor: 'citizen',
-        at: now.toJSDate(),
-        data: { mode: req.mode },
       },
-    ]);
-    const outboxIds: number[] = [];
-    if (status === 'scheduled') {
-      outboxIds.push(
-        await enqueueOutbox(
-          tx,
-          {
-            jobName: 'callback-due',
-            jobId: callbackDueJobId(id, windowStart.toJSDate()),
-            payload: { callbackId: id, dueAt: windowStart.toISO() },
-            runAt: windowStart.toJSDate(),
-          },
-          now.toJSDate(),
-        ),
-      );
-    } else {
-      // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
-      outboxIds.push(
-        await enqueueOutbox(
-          tx,
-          {
-            jobName: 'dispatch',
-            jobId: `dispatch-${req.domain}-${id}`,
-            payload: { domain: req.domain },
-            runAt: now.toJSDate(),
-          },
-          now.toJSDate(),
-        ),
+      // After the duplicate check, as the contract orders refusals; guarded, never overbooks.
+      capacity: slot
+        ? windowCapacity({ activeInformateurs: ctx.activeInDomain }, config.callbacksPerAgentPerSlot)
+        : null,
+      event: { type: 'created', toStatus: status, actor: 'citizen', data: { mode: req.mode } },
+      outbox:
+        status === 'scheduled'
+          ? {
+              jobName: 'callback-due',
+              jobId: callbackDueJobId(id, windowStart.toJSDate()),
+              payload: { callbackId: id, dueAt: windowStart.toISO() },
+              runAt: windowStart.toJSDate(),
+            }
+          : {
+              // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
+              jobName: 'dispatch',
+              jobId: `dispatch-${req.domain}-${id}`,
+              payload: { domain: req.domain },
+              runAt: now.toJSDate(),
+            },
+      idempotency:
+        idempotencyKey === undefined
+          ? null
+          : {
+              key: idempotencyKey,
+              requestHash: hash,
+              status: 201,
+              body,
+              expiresAt: now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
+            },
+      now: now.toJSDate(),
+    });
+    if (!result.ok) {
+      if (result.refusal === 'duplicate') throw duplicateRequest();
+      throw new SlotRefusal(
+        'SLOT_FULL',
+        'Ce créneau est complet. Choisissez un autre créneau.',
+        {},
+        req.domain,
       );
     }
-    const body: CreatedCallback = {
-      id,
-      reference,
-      status,
-      domain: req.domain,
-      mode: req.mode,
-      window: { start: isoParis(windowStart), end: isoParis(windowEnd) },
-      cancelToken,
-    };
-    return { body, outboxIds };
+    return { created: body, outbox: result.outbox };
   }
 
   return {
@@ -289,7 +283,7 @@ export function createIntakeService(
       // A replay is the first answer again, not a new demand: it is not counted against the
       // phone's daily limit (the transaction below still settles races on the key).
       const earlier =
-        idempotencyKey === undefined
+        idempotencyKey === undefined || config.rateLimitPerPhonePerDay <= 0
           ? null
           : await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
       if (earlier && earlier.requestHash.equals(hash)) {
@@ -310,59 +304,35 @@ export function createIntakeService(
           );
         }
       }
-      const keyHash = idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`);
-      const outcome = await core.db
-        .transaction()
-        .execute(async (tx) => {
-          const now = core.clock.now();
-          if (keyHash && idempotencyKey !== undefined) {
-            if (!(await tryLockKey(tx, keyHash))) {
-              throw new AppError(
-                'IDEMPOTENCY_KEY_IN_USE',
-                'Une requête avec cette clé d’idempotence est encore en cours.',
-              );
-            }
-            const stored = await findLiveKey(tx, idempotencyKey, now.toJSDate());
-            if (stored) {
-              if (!stored.requestHash.equals(hash)) {
-                throw new AppError(
-                  'IDEMPOTENCY_KEY_REUSED',
-                  'Cette clé d’idempotence a déjà servi pour une autre demande.',
-                );
-              }
-              return { replay: stored, created: null };
-            }
+      for (let attempt = 0; ; attempt++) {
+        let outcome: Awaited<ReturnType<typeof createInTx>>;
+        try {
+          outcome = await core.db
+            .transaction()
+            .execute((tx) => createInTx(tx, req, phone, hash, idempotencyKey, core.clock.now()));
+        } catch (err) {
+          if (err instanceof SlotRefusal) {
+            const nextSlots = await nextSlotsOf(err.domain);
+            throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
           }
-          const created = await createInTx(tx, req, phone, now);
-          if (idempotencyKey !== undefined) {
-            await storeKey(
-              tx,
-              idempotencyKey,
-              hash,
-              201,
-              created.body,
-              now.toJSDate(),
-              now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
-            );
-          }
-          return { replay: null, created };
-        })
-        .catch(async (err: unknown) => {
-          if (!(err instanceof SlotRefusal)) throw err;
-          const nextSlots = await nextSlotsOf(err.domain);
-          throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
-        });
-      if (outcome.replay) {
-        return {
-          status: outcome.replay.status,
-          body: outcome.replay.body as CreatedCallback,
-          replayed: true,
-        };
+          const e = err as { code?: string; constraint?: string };
+          // Committed concurrently by another request for the same phone and domain.
+          if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain')
+            throw duplicateRequest();
+          // The drawn reference exists already (about 1 in 10^9 per booking): draw again.
+          if (e.code === '23505' && e.constraint === 'callbacks_reference_key' && attempt < 5) continue;
+          throw err;
+        }
+        if ('replay' in outcome) {
+          return {
+            status: outcome.replay.status,
+            body: outcome.replay.body as CreatedCallback,
+            replayed: true,
+          };
+        }
+        await outbox.sendNow([outcome.outbox]);
+        return { status: 201, body: outcome.created, replayed: false };
       }
-      const { created } = outcome;
-      if (!created) throw new Error('unreachable');
-      await outbox.relayNow(created.outboxIds);
-      return { status: 201, body: created.body, replayed: false };
     },
   };
 }

@@ -1,28 +1,47 @@
 import type { QueueHandle } from '../queue/connection.js';
-import { lockUnsent, markSent, purgeSent } from '../repositories/outbox.js';
+import { lockUnsent, markSent, purgeSent, readUnsent, type OutboxRow } from '../repositories/outbox.js';
 import type { Core } from './core.js';
+
+/** Sent marks are written in batches: one UPDATE per this many ms (or rows), not one per request. */
+const MARK_EVERY_MS = 50;
+const MARK_BATCH = 500;
 
 /**
  * Turns outbox rows into BullMQ jobs. The row was committed with the state change; the job is
  * added with a deterministic jobId, then the row is marked sent. A crash between the two only
  * re-sends the row later, and BullMQ (same jobId) or the idempotent handler absorbs it.
+ *
+ * Two paths:
+ *  - `relay()` (reconciler, start-up sweep): locks unsent rows, adds their jobs, marks them
+ *    sent, in one transaction, 500 at a time.
+ *  - `sendNow()` / `relayNow()` right after the commit that wrote the rows: the jobs are added
+ *    at once, and the rows are marked sent in a batch a few milliseconds later, outside any
+ *    request's transaction. Until the mark lands, a sweep may add the same job again: same
+ *    jobId, so nothing happens twice. If the process dies first, the next sweep re-sends them.
  */
 export function createOutboxRelay(core: Core, queue: QueueHandle) {
-  async function relay(onlyIds?: number[]): Promise<number> {
-    if (onlyIds && onlyIds.length === 0) return 0; // nothing written: no transaction at all
+  const toMark: number[] = [];
+  let markTimer: NodeJS.Timeout | undefined;
+  let marking: Promise<void> = Promise.resolve();
+
+  async function addJobs(rows: OutboxRow[]): Promise<void> {
+    const now = core.clock.now().toMillis();
+    await queue.addBulk(
+      rows.map((r) => ({
+        name: r.jobName,
+        data: r.payload,
+        opts: { jobId: r.jobId, delay: Math.max(0, r.runAt.getTime() - now) },
+      })),
+    );
+  }
+
+  async function relay(): Promise<number> {
     let total = 0;
     for (;;) {
       const sent = await core.db.transaction().execute(async (tx) => {
-        const rows = await lockUnsent(tx, 500, onlyIds);
+        const rows = await lockUnsent(tx, 500);
         if (rows.length === 0) return 0;
-        const now = core.clock.now().toMillis();
-        await queue.addBulk(
-          rows.map((r) => ({
-            name: r.jobName,
-            data: r.payload,
-            opts: { jobId: r.jobId, delay: Math.max(0, r.runAt.getTime() - now) },
-          })),
-        );
+        await addJobs(rows);
         await markSent(
           tx,
           rows.map((r) => r.id),
@@ -31,22 +50,64 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
         return rows.length;
       });
       total += sent;
-      if (sent < 500 || onlyIds) return total;
+      if (sent < 500) return total;
     }
   }
+
+  /** Writes the pending sent marks now (one statement). A failure leaves them for the sweep. */
+  function flushMarks(): Promise<void> {
+    if (markTimer) clearTimeout(markTimer);
+    markTimer = undefined;
+    const ids = toMark.splice(0);
+    if (ids.length === 0) return marking;
+    marking = marking
+      .then(() => markSent(core.db, ids, core.clock.now().toJSDate()))
+      .catch((err: unknown) => {
+        core.log.warn(
+          { err: { message: (err as Error).message }, rows: ids.length },
+          'outbox rows sent but not marked: the next sweep re-sends them (same jobIds)',
+        );
+      });
+    return marking;
+  }
+
+  function markLater(ids: number[]): void {
+    toMark.push(...ids);
+    if (toMark.length >= MARK_BATCH) void flushMarks();
+    else markTimer ??= setTimeout(() => void flushMarks(), MARK_EVERY_MS);
+  }
+
+  async function sendNow(rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await addJobs(rows);
+      markLater(rows.map((r) => r.id));
+    } catch (err) {
+      core.log.warn({ err: { message: (err as Error).message } }, 'outbox relay deferred to the reconciler');
+    }
+  }
+
   return {
     relay,
-    /** Best effort right after a commit; the reconciler relays whatever this misses. */
+    /** Best effort right after the commit that wrote these rows; the reconciler relays what this misses. */
+    sendNow,
+    /** As `sendNow`, for rows known by id only (one read, no lock). */
     async relayNow(ids: number[]): Promise<void> {
+      if (ids.length === 0) return;
+      let rows: OutboxRow[];
       try {
-        await relay(ids);
+        rows = await readUnsent(core.db, ids);
       } catch (err) {
         core.log.warn(
           { err: { message: (err as Error).message } },
           'outbox relay deferred to the reconciler',
         );
+        return;
       }
+      await sendNow(rows);
     },
+    /** Writes the sent marks still pending (at shutdown). */
+    flush: flushMarks,
     purge: () => purgeSent(core.db, core.clock.now().minus({ days: 1 }).toJSDate()),
   };
 }
