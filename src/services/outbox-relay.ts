@@ -15,8 +15,8 @@ const MARK_BATCH = 500;
  *  - `relay()` (reconciler, start-up sweep): locks unsent rows, adds their jobs, marks them
  *    sent, in one transaction, 500 at a time.
  *  - `sendNow()` / `relayNow()` right after the commit that wrote the rows: the jobs are added
- *    at once, and the rows are marked sent in a batch a few milliseconds later, outside any
- *    request's transaction. Until the mark lands, a sweep may add the same job again: same
+ *    at once (rows of concurrent requests together, in one addBulk), and the rows are marked
+ *    sent in a batch a few milliseconds later, outside any request's transaction. Until the mark lands, a sweep may add the same job again: same
  *    jobId, so nothing happens twice. If the process dies first, the next sweep re-sends them.
  */
 export function createOutboxRelay(core: Core, queue: QueueHandle) {
@@ -77,14 +77,33 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
     else markTimer ??= setTimeout(() => void flushMarks(), MARK_EVERY_MS);
   }
 
-  async function sendNow(rows: OutboxRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  // Rows handed to sendNow in the same turn of the event loop go out in one addBulk: under
+  // load, concurrent requests share one round trip to the queue instead of one each.
+  let batch: { rows: OutboxRow[]; done: Promise<void> } | null = null;
+
+  async function sendBatch(rows: OutboxRow[]): Promise<void> {
     try {
       await addJobs(rows);
       markLater(rows.map((r) => r.id));
     } catch (err) {
       core.log.warn({ err: { message: (err as Error).message } }, 'outbox relay deferred to the reconciler');
     }
+  }
+
+  function sendNow(rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    if (!batch) {
+      const b: { rows: OutboxRow[]; done: Promise<void> } = { rows: [], done: Promise.resolve() };
+      b.done = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          if (batch === b) batch = null;
+          void sendBatch(b.rows).finally(resolve);
+        }),
+      );
+      batch = b;
+    }
+    batch.rows.push(...rows);
+    return batch.done;
   }
 
   return {
