@@ -31,6 +31,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** BullMQ job lock (and stalled-check period): a job whose worker died runs again after it. */
   readonly jobLockMs: number;
+  /** How long an API process may serve a slot list from memory (0: never); see slot-cache.ts. */
+  readonly slotsCacheMs: number;
 }
 
 export class ConfigError extends Error {
@@ -161,5 +163,6 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: str(env, 'QUEUE_PREFIX') ?? 'rappel',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1_000, 600_000),
+    slotsCacheMs: int(env, 'SLOTS_CACHE_MS', 1_000, 0, 3_600_000),
   });
 }

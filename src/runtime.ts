@@ -19,6 +19,8 @@ import {
 } from './queue/connection.js';
 import { MAIN_QUEUE } from './queue/jobs.js';
 import { createServices, type Services } from './services/index.js';
+import { SLOTS_CHANNEL, SlotCache } from './services/slot-cache.js';
+import { createListener } from './db/listener.js';
 import { seedDemo } from './services/seed.js';
 import type { HealthCheck } from './app.js';
 import { sql } from 'kysely';
@@ -43,6 +45,9 @@ export interface Runtime {
   opsToken: string;
   close(): Promise<void>;
 }
+
+/** application_name of the connection that LISTENs for slot changes (see pg_stat_activity). */
+export const SLOT_LISTENER_NAME = 'rappel-slot-listener';
 
 export interface RuntimeOptions {
   clock?: Clock;
@@ -137,7 +142,23 @@ export async function createRuntime(
         config.queuePrefix,
       );
     }
-    const services = createServices({ config, clock, log, db, queue }, { limiter });
+    // API processes keep slot listings in memory, dropped on PostgreSQL's change notifications.
+    let slotCache: SlotCache | undefined;
+    if (config.role !== 'worker' && config.slotsCacheMs > 0) {
+      const cache = new SlotCache(config.slotsCacheMs);
+      const listener = createListener({
+        connectionString: databaseUrl,
+        channel: SLOTS_CHANNEL,
+        applicationName: SLOT_LISTENER_NAME,
+        log,
+        onNotification: (payload) => cache.onNotification(payload),
+        onLive: (live) => cache.setLive(live),
+      });
+      closers.push(() => listener.close());
+      await listener.start();
+      slotCache = cache;
+    }
+    const services = createServices({ config, clock, log, db, queue }, { limiter, slotCache });
 
     if (config.seedDemo) {
       const file = await seedDemo({ config, clock, log, db, queue }, services.agents);

@@ -18,6 +18,7 @@ import { bookedInRange } from '../repositories/window-load.js';
 import { countActiveInDomain } from '../repositories/agents.js';
 import { AppError } from '../http/errors.js';
 import { calendarSettingsOf, isoParis, type Core } from './core.js';
+import type { SlotCache, SlotList } from './slot-cache.js';
 
 export const FIRST_DATE = '2000-01-01';
 export const LAST_DATE = '2100-12-31';
@@ -63,8 +64,28 @@ export function dateRange(from: string, days: number): { from: string; to: strin
   return { from, to };
 }
 
-export function createCalendarService(core: Core) {
+export interface SlotListing {
+  domain: DomainCode;
+  timezone: string;
+  slots: SlotView[];
+}
+
+/**
+ * The slot listing as JSON, as the route's response schema serializes it: same fields, same
+ * order (test/slot-cache/same-process.test.ts compares the two byte for byte).
+ */
+function listingJson(listing: SlotListing): string {
+  return JSON.stringify({
+    domain: listing.domain,
+    timezone: listing.timezone,
+    slots: listing.slots.map((s) => ({ start: s.start, end: s.end, remaining: s.remaining })),
+  });
+}
+
+/** `slotCache`: the API process's cache of slot listings; none in workers, nor when disabled. */
+export function createCalendarService(core: Core, slotCache?: SlotCache) {
   const settings = calendarSettingsOf(core.config);
+  const noticeMillis = settings.minNoticeMinutes * 60_000;
 
   async function closuresBetween(db: Db, from: string, to: string): Promise<Closure[]> {
     return listClosures(db, from, to);
@@ -102,6 +123,45 @@ export function createCalendarService(core: Core) {
     return out;
   }
 
+  /** The bookable windows of a GET /v1/slots query (`from` defaults to today, `days` to the horizon). */
+  function listed(domain: DomainCode, from: string | undefined, days: number | undefined, now: DateTime) {
+    return bookable(core.db, domain, from ?? todayIn(now), days ?? settings.bookingHorizonDays + 1, now);
+  }
+
+  const viewOf = (s: BookableSlot): SlotView => ({
+    start: isoParis(s.window.start),
+    end: isoParis(s.window.end),
+    remaining: s.remaining,
+  });
+
+  /**
+   * The listing at `now` and until when it holds without a change in the database: the TTL;
+   * the instant its first window falls within the minimum notice (windows only ever leave the
+   * list with time, earliest first); and the next Paris midnight, when the horizon takes one
+   * more day (and, without `from`, "today" changes).
+   */
+  async function listingAt(
+    domain: DomainCode,
+    from: string | undefined,
+    days: number | undefined,
+    now: DateTime,
+    ttlMs: number,
+  ): Promise<SlotList> {
+    const nowMs = now.toMillis();
+    const slots = await listed(domain, from, days, now);
+    let expiresAt = Math.min(
+      nowMs + ttlMs,
+      DateTime.fromISO(addDays(todayIn(now), 1), { zone: ZONE }).toMillis(),
+    );
+    const first = slots[0];
+    if (first !== undefined) expiresAt = Math.min(expiresAt, first.window.start.toMillis() - noticeMillis);
+    return {
+      body: listingJson({ domain, timezone: ZONE, slots: slots.map(viewOf) }),
+      computedAt: nowMs,
+      expiresAt,
+    };
+  }
+
   return {
     domains: () => DOMAINS,
 
@@ -118,19 +178,26 @@ export function createCalendarService(core: Core) {
     },
 
     async slots(domain: DomainCode, from: string | undefined, days: number | undefined): Promise<SlotView[]> {
+      return (await listed(domain, from, days, core.clock.now())).map(viewOf);
+    },
+
+    /**
+     * GET /v1/slots's body, pre-serialized, from the process's cache when it may be trusted; null
+     * when there is no cache or it is not live (LISTEN connection down): use `slots` then.
+     */
+    async slotsJson(
+      domain: DomainCode,
+      from: string | undefined,
+      days: number | undefined,
+    ): Promise<string | null> {
+      if (slotCache === undefined || !slotCache.live) return null;
+      const cache = slotCache;
       const now = core.clock.now();
-      const slots = await bookable(
-        core.db,
-        domain,
-        from ?? todayIn(now),
-        days ?? settings.bookingHorizonDays + 1,
-        now,
+      const nowMs = now.toMillis();
+      // Without `from` the list starts today: the entry is cut at midnight (see listingAt).
+      return cache.lookup(domain, `${from ?? ''}/${days ?? ''}`, nowMs, () =>
+        listingAt(domain, from, days, now, cache.ttlMs),
       );
-      return slots.map((s) => ({
-        start: isoParis(s.window.start),
-        end: isoParis(s.window.end),
-        remaining: s.remaining,
-      }));
     },
 
     bookable,

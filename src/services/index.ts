@@ -12,15 +12,45 @@ import { createDispatchMetrics } from './metrics.js';
 import { createOpsViewService } from './ops-view.js';
 import { createRetentionService } from './retention.js';
 import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
+import type { SlotCache } from './slot-cache.js';
 
 export interface ServiceOptions {
   /** Shared limiter (Redis) when configured; PostgreSQL otherwise. */
   limiter?: RateLimiter;
+  /** The API process's slot listings (runtime.ts); none in workers or when SLOTS_CACHE_MS=0. */
+  slotCache?: SlotCache;
+}
+
+/**
+ * `service` whose `methods` empty the slot cache once they have settled (committed or not).
+ * PostgreSQL's notification of the same change reaches this process a few milliseconds later;
+ * dropping the lists here as well lets the caller's next listing show its own change at once.
+ */
+function droppingSlots<T extends object>(
+  service: T,
+  methods: readonly (keyof T)[],
+  cache: SlotCache | undefined,
+): T {
+  if (cache === undefined) return service;
+  const wrapped: T = { ...service };
+  for (const name of methods) {
+    const method = service[name];
+    if (typeof method !== 'function') continue;
+    wrapped[name] = (async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => Promise<unknown>).apply(service, args);
+      } finally {
+        cache.invalidateAll();
+      }
+    }) as T[keyof T];
+  }
+  return wrapped;
 }
 
 export function createServices(core: Core, opts: ServiceOptions = {}) {
   const limiter = opts.limiter ?? createPostgresRateLimiter(core.db, core.clock);
-  const calendar = createCalendarService(core);
+  const slotCache = opts.slotCache;
+  const calendar = createCalendarService(core, slotCache);
   const outbox = createOutboxRelay(core, core.queue);
   const due = createDueService(core);
   const metrics = createDispatchMetrics();
@@ -31,17 +61,18 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const intake = createIntakeService(core, calendar, outbox, limiter);
   const callbackAccess = createCallbackAccessService(core);
   const closures = createClosureService(core, calendar, outbox);
+  // The writes of this process that change what GET /v1/slots lists (see droppingSlots).
   return {
-    agents,
-    closures,
-    dispatch,
+    agents: droppingSlots(agents, ['create', 'update'], slotCache),
+    closures: droppingSlots(closures, ['create', 'remove'], slotCache),
+    dispatch: droppingSlots(dispatch, ['reportOutcome'], slotCache),
     opsView,
     retention: createRetentionService(core),
     calendar,
     outbox,
     reconciler,
-    intake,
-    callbackAccess,
+    intake: droppingSlots(intake, ['create'], slotCache),
+    callbackAccess: droppingSlots(callbackAccess, ['cancel'], slotCache),
     limiter,
     callbacks: { markDue: due.markDue },
   };

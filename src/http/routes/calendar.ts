@@ -1,9 +1,17 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DateString, DomainCode, errors, InstantString } from '../schemas/common.js';
 import { ZONE } from '../../domain/calendar/index.js';
+
+/**
+ * Sends a body already serialized as JSON: a string with a JSON content type skips the
+ * response serializer (the typed reply only knows the schema's object, hence the plain type).
+ */
+function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}
 
 const DomainSchema = Type.Object(
   { code: DomainCode, label: Type.String(), description: Type.String() },
@@ -103,11 +111,13 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           },
         },
       },
-      async (req) => ({
-        domain: req.query.domain,
-        timezone: ZONE,
-        slots: await calendar.slots(req.query.domain, req.query.from, req.query.days),
-      }),
+      async (req, reply) => {
+        const { domain, from, days } = req.query;
+        // From the process's cache: already the serialized body (same bytes as the schema's).
+        const json = await calendar.slotsJson(domain, from, days);
+        if (json !== null) return sendSerialized(reply, json);
+        return { domain, timezone: ZONE, slots: await calendar.slots(domain, from, days) };
+      },
     );
   };
 }
