@@ -25,6 +25,11 @@ export interface AddOptions {
   jobId: string;
   delay?: number;
   attempts?: number;
+  /**
+   * Remove the job once completed instead of keeping it an hour. A kept job makes any later add
+   * with its jobId a no-op; a removed one lets that add run the job again.
+   */
+  removeOnComplete?: boolean;
 }
 
 export interface QueueHandle {
@@ -72,6 +77,7 @@ function jobOpts(o: AddOptions) {
     jobId: o.jobId,
     delay: Math.max(0, Math.round(o.delay ?? 0)),
     attempts: o.attempts ?? JOB_DEFAULTS.attempts,
+    ...(o.removeOnComplete ? { removeOnComplete: true } : {}),
   };
 }
 

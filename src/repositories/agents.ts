@@ -103,6 +103,23 @@ export async function findAgent(db: Db, id: string): Promise<AgentRecord | null>
   return row ? toAgent(row) : null;
 }
 
+/**
+ * Who acts at the desk: an informateur by id (jobs, tests), or by the hash of the bearer token
+ * they presented. The desk statements check it themselves, with `active`, so a deactivation or
+ * a token rotation is refused at once, without a lookup of its own.
+ */
+export type AgentRef = { agentId: string } | { tokenHash: Buffer };
+
+/** The condition on `agents` that selects the informateur `who` designates. */
+export const agentIs = (who: AgentRef) =>
+  'agentId' in who ? sql`id = ${who.agentId}` : sql`token_hash = ${who.tokenHash}`;
+
+/** The id of the active informateur `who` designates, or null. */
+export async function activeAgentId(db: Db, who: AgentRef): Promise<string | null> {
+  const res = await sql<{ id: string }>`SELECT id FROM agents WHERE ${agentIs(who)} AND active`.execute(db);
+  return res.rows[0]?.id ?? null;
+}
+
 export async function findActiveAgentByTokenHash(db: Db, tokenHash: Buffer): Promise<AgentRecord | null> {
   const row = await db
     .selectFrom('agents')

@@ -1,38 +1,142 @@
 import { sql } from 'kysely';
+import { PREPARED } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
+import type { CallbackStatus } from '../domain/callback-status.js';
 import { CALLBACK_COLUMNS, toCallback, type CallbackRecord } from './callbacks.js';
+import { agentIs, type AgentRef } from './agents.js';
+
+export type { AgentRef } from './agents.js';
+
+type CallbackRow = Parameters<typeof toCallback>[0];
 
 const RETURNING = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(`c.${c}`)));
+const COLUMNS = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(c)));
 
-/** Locks the informateur's row: every pull of one informateur runs one at a time. */
-export async function lockAgent(
-  db: Db,
-  agentId: string,
-): Promise<{ domains: string[]; status: string } | null> {
-  const row = await db
-    .selectFrom('agents')
-    .select(['domains', 'status'])
-    .where('id', '=', agentId)
-    .where('active', '=', true)
-    .forUpdate()
-    .executeTakeFirst();
-  return row ?? null;
+/**
+ * Queued callbacks read per domain as claim candidates. They are read without locks, from the
+ * statement's snapshot; only the one claimed is locked. Candidates another claimer holds
+ * (SKIP LOCKED) or took since the snapshot are passed over, so this many per domain let that
+ * many claimers of one domain run at once without one of them finding nothing (and if they all
+ * were taken, the result says so: `contended`).
+ */
+export const CLAIM_CANDIDATES_PER_DOMAIN = 64;
+
+interface PullOptions {
+  /** Claim from these domains; null: the informateur's own. */
+  domains: string[] | null;
+  /** Pulling makes the informateur available (available_since moves only if they were not). */
+  makeAvailable: boolean;
+  /**
+   * Claim nothing while an overdue scheduled callback of these domains is not queued yet (its
+   * timer late or lost): the caller queues them, then pulls again, so the queue order holds.
+   */
+  overdueFirst: boolean;
 }
 
-export async function deskOf(db: Db, agentId: string): Promise<CallbackRecord | null> {
-  const row = await db
-    .selectFrom('callbacks')
-    .select(CALLBACK_COLUMNS)
-    .where('assigned_agent_id', '=', agentId)
-    .where('status', '=', 'assigned')
-    .executeTakeFirst();
-  return row ? toCallback(row as Parameters<typeof toCallback>[0]) : null;
+type PullRow = Partial<CallbackRow> & {
+  agent_id: string | null;
+  agent_domains: string[] | null;
+  fresh: boolean | null;
+  contended: boolean;
+  overdue: boolean;
+};
+
+/**
+ * The pull statement: for the informateur (active, designated by id or by token), returns what
+ * is on their desk, or else locks their row and claims the next queued callback of the domains
+ * (carried over first, then earliest due, then fewest attempts), writing its 'assigned' event.
+ * Returning the desk, or finding nothing to claim, writes nothing (no lock, no commit to flush):
+ * the CASEs take the lock only when there is a candidate to claim.
+ *
+ * Claim: the head candidates of each domain (unlocked) are joined back to callbacks in queue
+ * order and only the first row that can be locked (FOR UPDATE OF c SKIP LOCKED, still queued)
+ * is taken: no other domain's head stays locked, so concurrent claimers never wait on nor take
+ * the same row, and none skips a row that is free.
+ *
+ * The desk is read from the statement's snapshot: if another claim for this informateur
+ * committed while this one waited for the lock, the one-desk unique index refuses the second
+ * (23505 callbacks_one_per_desk, nothing written) and the caller asks again.
+ */
+function pullStatement(who: AgentRef, now: Date, leaseUntil: Date, o: PullOptions) {
+  const domains = o.domains ? sql`${o.domains}::text[]` : sql`(SELECT domains FROM me)::text[]`;
+  return sql<PullRow>`${PREPARED}
+    WITH me AS (
+      SELECT id, domains, status FROM agents WHERE ${agentIs(who)} AND active
+    ), ${
+      o.makeAvailable
+        ? sql`made_available AS (
+      UPDATE agents a SET status = 'available', available_since = ${now}, updated_at = ${now}
+      WHERE a.id = (SELECT id FROM me) AND a.active AND a.status <> 'available'
+    ), `
+        : sql``
+    }desk AS (
+      SELECT ${COLUMNS} FROM callbacks WHERE assigned_agent_id = (SELECT id FROM me) AND status = 'assigned'
+    ), locked AS (
+      SELECT id FROM agents WHERE id = (SELECT id FROM me) AND active FOR NO KEY UPDATE
+    ), overdue AS (
+      SELECT ${
+        o.overdueFirst
+          ? sql`EXISTS (
+          SELECT 1 FROM unnest(${domains}) AS d(domain)
+          CROSS JOIN LATERAL (
+            SELECT due_at FROM callbacks WHERE status = 'scheduled' AND domain = d.domain
+            ORDER BY due_at LIMIT 1
+          ) first_due
+          WHERE first_due.due_at <= ${now})`
+          : sql`false`
+      } AS found
+    ), cand AS (
+      SELECT q.id, q.carried_over, q.due_at, q.attempts FROM unnest(${domains}) AS d(domain)
+      CROSS JOIN LATERAL (
+        SELECT id, carried_over, due_at, attempts FROM callbacks
+        WHERE status = 'queued' AND domain = d.domain
+        ORDER BY carried_over DESC, due_at, attempts
+        LIMIT ${sql.lit(CLAIM_CANDIDATES_PER_DOMAIN)}
+      ) q
+      WHERE CASE WHEN EXISTS (SELECT 1 FROM desk) THEN false ELSE NOT (SELECT found FROM overdue) END
+    ), pick AS (
+      SELECT c.id FROM (SELECT * FROM cand ORDER BY carried_over DESC, due_at, attempts) s
+      JOIN callbacks c ON c.id = s.id
+      WHERE c.status = 'queued'
+        AND CASE WHEN NOT EXISTS (SELECT 1 FROM cand) THEN false ELSE EXISTS (SELECT 1 FROM locked) END
+      ORDER BY s.carried_over DESC, s.due_at, s.attempts
+      LIMIT 1 FOR UPDATE OF c SKIP LOCKED
+    ), claimed AS (
+      UPDATE callbacks c SET status = 'assigned', assigned_agent_id = l.id, assigned_at = ${now},
+        lease_expires_at = ${leaseUntil}, updated_at = ${now}
+      FROM pick, locked l WHERE c.id = pick.id AND c.status = 'queued'
+      RETURNING ${RETURNING}
+    ), claimed_event AS (
+      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
+      SELECT id, 'assigned', 'queued', 'assigned', 'agent:' || assigned_agent_id, ${now}, '{"via":"pull"}'::jsonb
+      FROM claimed
+    ), result AS (
+      SELECT true AS fresh, * FROM claimed
+      UNION ALL
+      SELECT false AS fresh, * FROM desk
+    )
+    SELECT me.id AS agent_id, me.domains AS agent_domains, r.*,
+      CASE WHEN r.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM cand) THEN false
+        ELSE EXISTS (SELECT 1 FROM locked) END AS contended,
+      CASE WHEN r.id IS NOT NULL OR me.id IS NULL THEN false ELSE (SELECT found FROM overdue) END AS overdue
+    FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN result r ON true`;
 }
 
 /**
- * Claims the next queued callback of the given domains for one informateur, in one statement:
- * the head of each domain's queue (carried over first, then earliest due, then fewest attempts)
- * is locked with SKIP LOCKED, so concurrent claimers never wait on nor take the same row.
+ * - `callback` and `fresh`: claimed now (its 'assigned' event written), or already on the desk.
+ * - `callback: null`: nothing claimed; `contended` says queued callbacks of these domains were
+ *   there but all taken by concurrent claimers: asking again at once may find one.
+ */
+export type Claim = { callback: CallbackRecord; fresh: boolean } | { callback: null; contended: boolean };
+
+function toClaim(row: PullRow | undefined): Claim {
+  if (!row?.id) return { callback: null, contended: row?.contended ?? false };
+  return { callback: toCallback(row as CallbackRow), fresh: row.fresh === true };
+}
+
+/**
+ * Claims the next queued callback of the given domains for one active informateur, in one
+ * statement (see pullStatement), or returns the one already on their desk.
  */
 export async function claimNext(
   db: Db,
@@ -40,31 +144,50 @@ export async function claimNext(
   domains: string[],
   now: Date,
   leaseUntil: Date,
-): Promise<CallbackRecord | null> {
-  const res = await sql<Parameters<typeof toCallback>[0]>`
-    WITH pick AS (
-      SELECT q.id FROM unnest(${domains}::text[]) AS d(domain)
-      CROSS JOIN LATERAL (
-        SELECT id, carried_over, due_at, attempts FROM callbacks
-        WHERE status = 'queued' AND domain = d.domain
-        ORDER BY carried_over DESC, due_at, attempts
-        LIMIT 1 FOR UPDATE SKIP LOCKED
-      ) q
-      ORDER BY q.carried_over DESC, q.due_at, q.attempts
-      LIMIT 1
-    )
-    UPDATE callbacks c SET status = 'assigned', assigned_agent_id = ${agentId}, assigned_at = ${now},
-      lease_expires_at = ${leaseUntil}, updated_at = ${now}
-    FROM pick WHERE c.id = pick.id AND c.status = 'queued'
-    RETURNING ${RETURNING}`.execute(db);
+): Promise<Claim> {
+  const res = await pullStatement({ agentId }, now, leaseUntil, {
+    domains,
+    makeAvailable: false,
+    overdueFirst: false,
+  }).execute(db);
+  return toClaim(res.rows[0]);
+}
+
+export type PullResult =
+  { agent: null } | ({ agent: { id: string; domains: string[] }; overdue: boolean } & Claim);
+
+/**
+ * Pull next, in one statement: the claim of `claimNext` over the informateur's own domains,
+ * which also makes them available. With `overdueFirst`, nothing is claimed while an overdue
+ * scheduled callback of their domains is not queued yet (`overdue`). `agent: null` for an
+ * unknown or inactive informateur, or a token that is no longer theirs.
+ */
+export async function pullDesk(
+  db: Db,
+  who: AgentRef,
+  now: Date,
+  leaseUntil: Date,
+  overdueFirst: boolean,
+): Promise<PullResult> {
+  const res = await pullStatement(who, now, leaseUntil, {
+    domains: null,
+    makeAvailable: true,
+    overdueFirst,
+  }).execute(db);
   const row = res.rows[0];
-  return row ? toCallback(row) : null;
+  if (!row?.agent_id) return { agent: null };
+  return {
+    agent: { id: row.agent_id, domains: row.agent_domains ?? [] },
+    overdue: row.overdue,
+    ...toClaim(row),
+  };
 }
 
 /**
- * Push dispatch for one domain: the informateur of the domain who is available, has an empty
- * desk and has been idle longest gets the head of the domain's queue. Returns null when there
- * is no such informateur or nothing queued.
+ * Push dispatch for one domain, in one statement: the informateur of the domain who is
+ * available, has an empty desk and has been idle longest gets the head of the domain's queue,
+ * and the 'assigned' event is written with it. Returns null when there is no such informateur
+ * or nothing queued.
  */
 export async function assignHeadToIdlest(
   db: Db,
@@ -72,7 +195,7 @@ export async function assignHeadToIdlest(
   now: Date,
   leaseMinutes: number,
 ): Promise<{ callbackId: string; agentId: string; dueAt: Date } | null> {
-  const res = await sql<{ callback_id: string; agent_id: string; due_at: Date }>`
+  const res = await sql<{ callback_id: string; agent_id: string; due_at: Date }>`${PREPARED}
     WITH agent AS (
       SELECT a.id FROM agents a
       WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[${domain}]::text[]
@@ -83,11 +206,17 @@ export async function assignHeadToIdlest(
       SELECT id FROM callbacks WHERE status = 'queued' AND domain = ${domain}
       ORDER BY carried_over DESC, due_at, attempts
       LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), assigned AS (
+      UPDATE callbacks c SET status = 'assigned', assigned_agent_id = agent.id, assigned_at = ${now},
+        lease_expires_at = ${now}::timestamptz + make_interval(mins => ${leaseMinutes}), updated_at = ${now}
+      FROM agent, head WHERE c.id = head.id AND c.status = 'queued'
+      RETURNING c.id AS callback_id, agent.id AS agent_id, c.due_at
+    ), assigned_event AS (
+      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
+      SELECT callback_id, 'assigned', 'queued', 'assigned', 'agent:' || agent_id, ${now}, '{"via":"dispatch"}'::jsonb
+      FROM assigned
     )
-    UPDATE callbacks c SET status = 'assigned', assigned_agent_id = agent.id, assigned_at = ${now},
-      lease_expires_at = ${now}::timestamptz + make_interval(mins => ${leaseMinutes}), updated_at = ${now}
-    FROM agent, head WHERE c.id = head.id AND c.status = 'queued'
-    RETURNING c.id AS callback_id, agent.id AS agent_id, c.due_at`.execute(db);
+    SELECT callback_id, agent_id, due_at FROM assigned`.execute(db);
   const row = res.rows[0];
   return row ? { callbackId: row.callback_id, agentId: row.agent_id, dueAt: row.due_at } : null;
 }
@@ -133,45 +262,79 @@ export interface OutcomeUpdate {
   dueAt: Date | null;
 }
 
+export interface OutcomeResult {
+  /** The informateur, if active (and still holding the presented token). */
+  agent: { id: string; domains: string[] } | null;
+  /** The callback as it was (statement snapshot), if the reference exists. */
+  prior: { status: CallbackStatus; assignedAgentId: string | null } | null;
+  /** The callback after the outcome; null if the compare-and-set did not apply. */
+  updated: CallbackRecord | null;
+}
+
 /**
- * Compare-and-set on (status, assigned informateur): an outcome is recorded once. The first
- * call of a slot booking also gives its window's place back, in the same statement: a place is
- * held only until the first call is made (as a cancel before it gives it back).
+ * An outcome in one statement: compare-and-set on (reference, status 'assigned', assigned to
+ * this active informateur, and `expectAttempts` when the decision depended on it), the
+ * 'outcome' event (`data`: the reported outcome and the attempt number, plus `extra`), and the
+ * informateur idle from now (for "idle longest"). The first call of a slot booking also gives
+ * its window's place back: a place is held only until the first call is made (as a cancel
+ * before it gives it back). When nothing applied, `agent` and `prior` say why.
  */
 export async function applyOutcome(
   db: Db,
-  callbackId: string,
-  agentId: string,
+  who: AgentRef,
+  reference: string,
   u: OutcomeUpdate,
+  event: { reported: string; extra: Record<string, unknown> },
   now: Date,
-): Promise<CallbackRecord | null> {
+  expectAttempts?: number,
+): Promise<OutcomeResult> {
   const terminal = u.status !== 'scheduled';
-  const res = await sql<Parameters<typeof toCallback>[0]>`
-    WITH c AS (
+  const res = await sql<
+    Partial<CallbackRow> & {
+      agent_id: string | null;
+      agent_domains: string[] | null;
+      prior_status: CallbackStatus | null;
+      prior_agent_id: string | null;
+    }
+  >`${PREPARED}
+    WITH me AS (
+      SELECT id, domains FROM agents WHERE ${agentIs(who)} AND active
+    ), prior AS (
+      SELECT id, status, assigned_agent_id FROM callbacks WHERE reference = ${reference}
+    ), c AS (
       UPDATE callbacks c SET status = ${u.status}, outcome = ${u.outcome}, redirected_to = ${u.redirectedTo},
         attempts = c.attempts + 1, assigned_agent_id = NULL, assigned_at = NULL, lease_expires_at = NULL,
         due_at = COALESCE(${u.dueAt}::timestamptz, c.due_at), carried_over = false,
         ended_at = ${terminal ? now : null}, updated_at = ${now}
-      WHERE c.id = ${callbackId} AND c.status = 'assigned' AND c.assigned_agent_id = ${agentId}
+      FROM me
+      WHERE c.id = (SELECT id FROM prior) AND c.status = 'assigned'
+        AND c.assigned_agent_id = (SELECT id FROM me)
+        ${expectAttempts === undefined ? sql`` : sql`AND c.attempts = ${expectAttempts}`}
       RETURNING ${RETURNING}
     ), released AS (
       UPDATE window_load w SET booked = w.booked - 1 FROM c
       WHERE c.mode = 'slot' AND c.attempts = 1 AND w.domain = c.domain
         AND w.window_start = c.window_start AND w.booked > 0
+    ), outcome_event AS (
+      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
+      SELECT c.id, 'outcome', 'assigned', c.status, 'agent:' || me.id, ${now},
+        jsonb_build_object('outcome', ${event.reported}::text, 'attempt', c.attempts) || ${JSON.stringify(event.extra)}::jsonb
+      FROM c, me
+    ), idle AS (
+      UPDATE agents a SET available_since = ${now}, updated_at = ${now}
+      FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
     )
-    SELECT * FROM c`.execute(db);
+    SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,
+      prior.assigned_agent_id AS prior_agent_id, c.*
+    FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`.execute(db);
   const row = res.rows[0];
-  return row ? toCallback(row) : null;
-}
-
-/** The informateur has just finished a call: idle from now (for "idle longest"). */
-export async function markIdle(db: Db, agentId: string, now: Date): Promise<void> {
-  await db
-    .updateTable('agents')
-    .set({ available_since: now, updated_at: now })
-    .where('id', '=', agentId)
-    .where('status', '=', 'available')
-    .execute();
+  return {
+    agent: row?.agent_id ? { id: row.agent_id, domains: row.agent_domains ?? [] } : null,
+    prior: row?.prior_status
+      ? { status: row.prior_status, assignedAgentId: row.prior_agent_id ?? null }
+      : null,
+    updated: row?.id ? toCallback(row as CallbackRow) : null,
+  };
 }
 
 /** A deactivated informateur's desk goes back to the queue at once. */

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DomainCode, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
 import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
-import { requireAgent } from './agents.js';
+import { agentByToken } from '../auth.js';
 
 const DeskCallbackSchema = Type.Object(
   {
@@ -42,8 +42,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const agent = await requireAgent(req, deps);
-        const c = await dispatch.pullNext(agent.id);
+        const c = await dispatch.pullNext(agentByToken(req));
         return c ? c : reply.code(204).send(null);
       },
     );
@@ -80,9 +79,8 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const agent = await requireAgent(req, deps);
         return dispatch.reportOutcome(
-          agent.id,
+          agentByToken(req),
           req.params.reference,
           req.body.outcome,
           req.body.redirectedTo,

@@ -1,0 +1,146 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeReference } from '../src/domain/reference.js';
+import { claimNext } from '../src/repositories/dispatch.js';
+import { DISPATCH_BUCKET_MS } from '../src/services/dispatch.js';
+import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { createAgent, nextPhone, ops } from './support/api.js';
+import { outcome, pull } from './support/desk.js';
+
+const NOW = '2026-11-23T09:00:00+01:00';
+
+/** A queued callback of `domain`, due `minutesAgo` before NOW (inserted as intake would leave it). */
+async function queued(t: TestContext, domain: string, minutesAgo: number): Promise<string> {
+  const reference = makeReference(randomBytes);
+  const due = new Date(Date.parse(NOW) - minutesAgo * 60_000);
+  await t.rt.db
+    .insertInto('callbacks')
+    .values({
+      id: randomUUID(),
+      reference,
+      domain,
+      mode: 'asap',
+      status: 'queued',
+      phone: `+33${nextPhone().slice(1)}`,
+      phone_region: 'FR',
+      window_start: due,
+      window_end: new Date(due.getTime() + 45 * 60_000),
+      due_at: due,
+      queued_at: due,
+      cancel_token_hash: randomBytes(32),
+      created_at: due,
+      updated_at: due,
+    })
+    .execute();
+  return reference;
+}
+
+describe('the desk: pull next and outcome', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'redis', { now: NOW, env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('refuses a rotated token and a deactivated informateur at once', async () => {
+    const a = await createAgent(t.app, ['interieur'], 'Inès');
+    const first = await queued(t, 'interieur', 10);
+    const second = await queued(t, 'interieur', 5);
+    expect((await pull(t.app, a.token))?.reference).toBe(first);
+
+    const rotated = await t.app.inject({ method: 'POST', url: `/v1/agents/${a.id}/token`, headers: ops });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const token = rotated.json().token as string;
+    const old = { authorization: `Bearer ${a.token}` };
+    expect((await t.app.inject({ method: 'POST', url: '/v1/agents/me/next', headers: old })).statusCode).toBe(
+      401,
+    );
+    expect((await outcome(t.app, a.token, first, { outcome: 'reached' })).statusCode).toBe(401);
+    // The new token works at once, on the same desk.
+    expect((await pull(t.app, token))?.reference).toBe(first);
+    expect((await outcome(t.app, token, first, { outcome: 'reached' })).json().status).toBe('completed');
+    expect((await pull(t.app, token))?.reference).toBe(second);
+
+    const off = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/agents/${a.id}`,
+      headers: ops,
+      payload: { active: false },
+    });
+    expect(off.statusCode, off.body).toBe(200);
+    const auth = { authorization: `Bearer ${token}` };
+    expect(
+      (await t.app.inject({ method: 'POST', url: '/v1/agents/me/next', headers: auth })).statusCode,
+    ).toBe(401);
+    expect((await outcome(t.app, token, second, { outcome: 'reached' })).statusCode).toBe(401);
+    // Its desk went back to the queue, with its history.
+    const view = (await t.app.inject({ url: `/v1/callbacks/${second}`, headers: ops })).json();
+    expect(view.status).toBe('queued');
+    expect(view.history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'unassigned']);
+  });
+
+  it('answers an outcome with 401, 404, 409 and 403 in that order', async () => {
+    const a = await createAgent(t.app, ['logement'], 'Louis');
+    const b = await createAgent(t.app, ['logement'], 'Lina');
+    const ref = await queued(t, 'logement', 3);
+    expect((await outcome(t.app, 'not-a-token', 'RAP-XXXXXX', { outcome: 'reached' })).statusCode).toBe(401);
+    expect((await outcome(t.app, a.token, 'RAP-0', { outcome: 'reached' })).statusCode).toBe(404);
+    expect((await outcome(t.app, a.token, 'RAP-333333', { outcome: 'reached' })).statusCode).toBe(404);
+    const notYet = await outcome(t.app, a.token, ref, { outcome: 'reached' });
+    expect(notYet.statusCode).toBe(409);
+    expect(notYet.json()).toMatchObject({ code: 'INVALID_TRANSITION', callbackStatus: 'queued' });
+    expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    expect((await outcome(t.app, b.token, ref, { outcome: 'reached' })).statusCode).toBe(403);
+    expect((await outcome(t.app, 'not-a-token', ref, { outcome: 'redirected' })).statusCode).toBe(401);
+    expect((await outcome(t.app, a.token, ref, { outcome: 'redirected' })).statusCode).toBe(400);
+    expect((await outcome(t.app, a.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
+    const history = (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json().history;
+    expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);
+  });
+
+  it('locks only the callback it claims, not the head of every domain of the informateur', async () => {
+    const both = await createAgent(t.app, ['justice', 'travail'], 'Jules');
+    const travailOnly = await createAgent(t.app, ['travail'], 'Théo');
+    const justice = await queued(t, 'justice', 30); // Jules's head: due first
+    const travail = await queued(t, 'travail', 20);
+    const now = new Date(NOW);
+    await t.rt.db.transaction().execute(async (tx) => {
+      const mine = await claimNext(tx, both.id, ['justice', 'travail'], now, now);
+      expect(mine.callback?.reference).toBe(justice);
+      // Jules's claim is not committed yet: Théo still finds the travail callback free.
+      const other = await claimNext(t.rt.db, travailOnly.id, ['travail'], now, now);
+      expect(other.callback?.reference).toBe(travail);
+    });
+    const events = await t.rt.db
+      .selectFrom('callback_events')
+      .innerJoin('callbacks', 'callbacks.id', 'callback_events.callback_id')
+      .select(['callbacks.reference', 'callback_events.type', 'callback_events.actor'])
+      .where('callbacks.reference', 'in', [justice, travail])
+      .execute();
+    expect(events).toHaveLength(2);
+    expect(events).toContainEqual({ reference: justice, type: 'assigned', actor: `agent:${both.id}` });
+    expect(events).toContainEqual({ reference: travail, type: 'assigned', actor: `agent:${travailOnly.id}` });
+  });
+
+  it('coalesces the dispatch signals of one bucket into one job per domain', async () => {
+    for (let attempt = 0; ; attempt++) {
+      await t.rt.queue.obliterate().catch(() => undefined);
+      const bucket = Math.floor(Date.now() / DISPATCH_BUCKET_MS);
+      for (let i = 0; i < 20; i++)
+        await t.rt.services.dispatch.signalDispatch(['justice', 'justice', 'logement']);
+      // A bucket boundary crossed during the burst makes a second job: that is allowed, try again.
+      if (Math.floor(Date.now() / DISPATCH_BUCKET_MS) !== bucket && attempt < 5) continue;
+      const counts = await t.rt.queue.counts();
+      expect((counts.delayed ?? 0) + (counts.waiting ?? 0)).toBe(2);
+      expect(await t.rt.queue.getJob(`dispatch-justice-${bucket}`)).toBeDefined();
+      expect(await t.rt.queue.getJob(`dispatch-logement-${bucket}`)).toBeDefined();
+      return;
+    }
+  });
+});
