@@ -34,7 +34,8 @@ async function informateur(agentId: string): Promise<void> {
     );
     const t0 = performance.now();
     try {
-      const res = await pool.query<{ id: string }>(spec.sql, values);
+      // A named prepared statement, as the service sends its hot statements (src/db/kysely.ts).
+      const res = await pool.query<{ id: string }>({ name: 'bench_claim', text: spec.sql, values });
       const ms = performance.now() - t0;
       const id = res.rows[0]?.id;
       if (measuring) {

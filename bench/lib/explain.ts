@@ -5,7 +5,7 @@ import { createKysely } from '../../src/db/kysely.js';
 import type { Db } from '../../src/db/schema.js';
 import { countWaiting } from '../../src/repositories/callbacks.js';
 import { insertBooking, readIntakeContext, type NewBooking } from '../../src/repositories/intake.js';
-import { queueIfDue } from '../../src/repositories/callbacks-due.js';
+import { queueIfDue, queueOverdueOf } from '../../src/repositories/callbacks-due.js';
 import { assignHeadToIdlest, claimNext, releaseExpiredLeases } from '../../src/repositories/dispatch.js';
 import { bookedInRange, takePlace } from '../../src/repositories/window-load.js';
 import { countActiveInDomain } from '../../src/repositories/agents.js';
@@ -120,8 +120,8 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
     ["slots' capacity (countActiveInDomain)", (tx) => countActiveInDomain(tx, x.domain)],
     ["reconciler's queueIfDue (all domains, limit 1000)", (tx) => queueIfDue(tx, null, x.now)],
     [
-      "pull next's queueIfDue (agent's domains, limit 200)",
-      (tx) => queueIfDue(tx, null, x.now, 200, [x.domain]),
+      "pull next's promotion of overdue callbacks (queueOverdueOf, agent's domains, limit 200)",
+      (tx) => queueOverdueOf(tx, [x.domain], x.now, 200),
     ],
     ['releaseExpiredLeases', (tx) => releaseExpiredLeases(tx, x.now)],
     ['push dispatch (assignHeadToIdlest)', (tx) => assignHeadToIdlest(tx, x.domain, x.now, 30)],
