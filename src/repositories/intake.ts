@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { PREPARED } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import type { ClosureRecord } from './closures.js';
 import { CALENDAR_LOCK } from './closures.js';
@@ -6,7 +7,7 @@ import type { StoredResponse } from './idempotency.js';
 import type { OutboxRow } from './outbox.js';
 
 /**
- * Intake's statements, merged so that a booking is four round trips (BEGIN, locks, reads, one
+ * Intake's statements (prepared once per connection: their text never varies), merged so that a booking is four round trips (BEGIN, locks, reads, one
  * write statement, COMMIT) instead of a dozen: inside a transaction every round trip is time
  * the rows stay locked and the connection stays busy.
  */
@@ -22,7 +23,7 @@ export async function takeIntakeLocks(
   keyLock: bigint | null,
   calendar: boolean,
 ): Promise<{ keyLocked: boolean }> {
-  const res = await sql<{ key_locked: boolean | null }>`
+  const res = await sql<{ key_locked: boolean | null }>`${PREPARED}
     SELECT CASE WHEN ${keyLock?.toString() ?? null}::bigint IS NULL THEN NULL
                 ELSE pg_try_advisory_xact_lock(${keyLock?.toString() ?? null}::bigint) END AS key_locked,
            CASE WHEN ${calendar} THEN pg_advisory_xact_lock_shared(${CALENDAR_LOCK}) END AS calendar`.execute(
@@ -56,7 +57,7 @@ export async function readIntakeContext(
       created_at: string;
     }[];
     active: number;
-  }>`
+  }>`${PREPARED}
     SELECT
       (SELECT json_build_object('hash', encode(request_hash, 'hex'), 'status', response_status, 'body', response_body)
          FROM idempotency_keys WHERE key = ${p.key} AND expires_at > ${p.now}) AS stored,
@@ -129,7 +130,7 @@ export async function insertBooking(db: Db, b: NewBooking): Promise<BookingResul
   const slot = b.capacity !== null;
   const capacity = b.capacity ?? 0;
   const idem = b.idempotency;
-  const res = await sql<{ duplicate: boolean; created: number; outbox_id: number | null }>`
+  const res = await sql<{ duplicate: boolean; created: number; outbox_id: number | null }>`${PREPARED}
     WITH dup AS (
       SELECT EXISTS (SELECT 1 FROM callbacks WHERE phone = ${c.phone} AND domain = ${c.domain}
                      AND status IN ('scheduled','queued','assigned')) AS v
