@@ -23,4 +23,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # exec form: node is PID 1's child via tini-less exec, receives SIGTERM directly
-CMD ["node", "dist/src/server.js"]
+# A 4 MB young-generation semi-space (V8's default grows to 16 MB): ~10-20 MB less RSS under
+# load for no measurable throughput cost (bench/README.md). npm start uses the same flag.
+CMD ["node", "--max-semi-space-size=4", "dist/src/server.js"]

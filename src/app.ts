@@ -63,6 +63,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
   });
 
+  // Overload: past MAX_IN_FLIGHT_REQUESTS, answer 503 at once rather than queue requests in
+  // memory until they time out (they would raise memory and every caller's wait alike). Health
+  // checks are never refused: an overloaded process is alive and still ready.
+  const maxInFlight = deps.config.maxInFlightRequests;
+  if (maxInFlight > 0) {
+    let inFlight = 0;
+    const counted = new WeakSet<object>();
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz' || req.url === '/readyz') return;
+      if (inFlight >= maxInFlight) {
+        const problem = problemOf(
+          'SERVICE_UNAVAILABLE',
+          'Le service reçoit trop de demandes en ce moment. Réessayez dans quelques secondes.',
+        );
+        return reply.code(503).header('retry-after', '1').type('application/problem+json').send(problem);
+      }
+      inFlight++;
+      counted.add(req);
+    });
+    app.addHook('onResponse', async (req) => {
+      if (counted.delete(req)) inFlight--;
+    });
+    app.addHook('onRequestAbort', async (req) => {
+      if (counted.delete(req)) inFlight--;
+    });
+  }
+
   registerErrorHandling(app);
   app.addSchema(ProblemSchema);
 

@@ -33,6 +33,8 @@ export interface Config {
   readonly jobLockMs: number;
   /** How long an API process may serve a slot list from memory (0: never); see slot-cache.ts. */
   readonly slotsCacheMs: number;
+  /** Requests an API process works on at once; past it, 503 at once with Retry-After (0: no cap). */
+  readonly maxInFlightRequests: number;
 }
 
 export class ConfigError extends Error {
@@ -164,5 +166,6 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1_000, 600_000),
     slotsCacheMs: int(env, 'SLOTS_CACHE_MS', 1_000, 0, 3_600_000),
+    maxInFlightRequests: int(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000),
   });
 }

@@ -71,15 +71,18 @@ function clockOffset(child: Child, appNow: string): number | null {
  * little as possible (its reconciler sweeps must not queue callbacks early). Started again with a
  * longer gap when the worker's clock came out behind. The skew is measured and corrected for.
  */
+/** The V8 flags `npm start` and the Dockerfile run the service with (package.json). */
+const NODE_FLAGS = ['--max-semi-space-size=4'];
+
 export async function startService(o: ServiceOptions, rss: RssSampler): Promise<Service> {
   for (let attempt = 1, gapMs = 300; ; attempt++, gapMs *= 2) {
     const tag = attempt === 1 ? o.tag : `${o.tag}${attempt}`; // a log file per process
-    const worker = startChild(`worker-${tag}`, ['dist/src/worker.js'], serviceEnv('worker', o), o.logDir);
+    const worker = startChild(`worker-${tag}`, [...NODE_FLAGS, 'dist/src/worker.js'], serviceEnv('worker', o), o.logDir);
     rss.track('worker', worker);
     await sleep(gapMs);
     const api = startChild(
       `api-${tag}`,
-      [...(o.apiNodeArgs ?? []), 'dist/src/server.js'],
+      [...NODE_FLAGS, ...(o.apiNodeArgs ?? []), 'dist/src/server.js'],
       serviceEnv('api', o),
       o.logDir,
     );

@@ -1,0 +1,49 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALENDAR_LOCK } from '../src/repositories/closures.js';
+import { booking } from './support/api.js';
+import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+
+/**
+ * MAX_IN_FLIGHT_REQUESTS: past the cap an API process answers 503 at once (problem+json,
+ * Retry-After) instead of queueing requests in memory; health checks still answer; the count
+ * goes back down when requests end.
+ */
+describe('overload: in-flight request cap', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let holder: pg.Client;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', { env: { MAX_IN_FLIGHT_REQUESTS: '2' } });
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+  });
+  afterAll(async () => {
+    await holder?.end();
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('refuses the request past the cap with 503 SERVICE_UNAVAILABLE, then recovers', async () => {
+    // Two bookings wait on the calendar lock (as behind a closure being written): two in flight.
+    await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
+    const post = () => t.app.inject({ method: 'POST', url: '/v1/callbacks', payload: booking() });
+    const waiting = [post(), post()];
+    await new Promise((r) => setTimeout(r, 300));
+
+    const refused = await t.app.inject('/v1/domains');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+    expect((await t.app.inject('/healthz')).statusCode).toBe(200);
+    expect((await t.app.inject('/readyz')).statusCode).toBe(200);
+
+    await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
+    for (const res of await Promise.all(waiting)) expect(res.statusCode).not.toBe(503);
+    // Both finished: the count is back to zero, so two more can run at once.
+    const again = await Promise.all([t.app.inject('/v1/domains'), t.app.inject('/v1/domains')]);
+    expect(again.map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+});
