@@ -77,7 +77,12 @@ const NODE_FLAGS = ['--max-semi-space-size=4'];
 export async function startService(o: ServiceOptions, rss: RssSampler): Promise<Service> {
   for (let attempt = 1, gapMs = 300; ; attempt++, gapMs *= 2) {
     const tag = attempt === 1 ? o.tag : `${o.tag}${attempt}`; // a log file per process
-    const worker = startChild(`worker-${tag}`, [...NODE_FLAGS, 'dist/src/worker.js'], serviceEnv('worker', o), o.logDir);
+    const worker = startChild(
+      `worker-${tag}`,
+      [...NODE_FLAGS, 'dist/src/worker.js'],
+      serviceEnv('worker', o),
+      o.logDir,
+    );
     rss.track('worker', worker);
     await sleep(gapMs);
     const api = startChild(
