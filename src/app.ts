@@ -69,7 +69,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const maxInFlight = deps.config.maxInFlightRequests;
   if (maxInFlight > 0) {
     let inFlight = 0;
-    const counted = new WeakSet<object>();
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
       if (inFlight >= maxInFlight) {
@@ -80,13 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         return reply.code(503).header('retry-after', '1').type('application/problem+json').send(problem);
       }
       inFlight++;
-      counted.add(req);
-    });
-    app.addHook('onResponse', async (req) => {
-      if (counted.delete(req)) inFlight--;
-    });
-    app.addHook('onRequestAbort', async (req) => {
-      if (counted.delete(req)) inFlight--;
+      // 'close' comes once for every response, sent or cut off by the client. (Counting down in
+      // onResponse/onRequestAbort leaked: under an open-loop load whose clients time out, the
+      // count stuck at the cap and every later request got 503.)
+      reply.raw.once('close', () => inFlight--);
     });
   }
 

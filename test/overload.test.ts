@@ -46,4 +46,26 @@ describe('overload: in-flight request cap', () => {
     const again = await Promise.all([t.app.inject('/v1/domains'), t.app.inject('/v1/domains')]);
     expect(again.map((r) => r.statusCode)).toEqual([200, 200]);
   });
+
+  it('counts down requests whose client went away, on a real socket', async () => {
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
+    const aborts = [new AbortController(), new AbortController()];
+    const gone = aborts.map((a) =>
+      fetch(`${address}/v1/callbacks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(booking()),
+        signal: a.signal,
+      }).catch(() => null),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fetch(`${address}/v1/domains`)).status).toBe(503);
+    for (const a of aborts) a.abort();
+    await Promise.all(gone);
+    await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await Promise.all([fetch(`${address}/v1/domains`), fetch(`${address}/v1/domains`)]);
+    expect(again.map((r) => r.status)).toEqual([200, 200]);
+  });
 });
