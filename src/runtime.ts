@@ -159,6 +159,8 @@ export async function createRuntime(
       slotCache = cache;
     }
     const services = createServices({ config, clock, log, db, queue }, { limiter, slotCache });
+    // Sent marks still batched go out before the pool closes (else the next sweep re-sends them).
+    closers.push(() => services.outbox.flush());
 
     if (config.seedDemo) {
       const file = await seedDemo({ config, clock, log, db, queue }, services.agents);

@@ -1,24 +1,14 @@
 import type { DateTime } from 'luxon';
-import { openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
+import { todayIn, ZONE } from '../domain/calendar/index.js';
 import { decideRetry } from '../domain/retry.js';
 import { AppError } from '../http/errors.js';
 import { findByReference } from '../repositories/callbacks.js';
-import { recordEvents } from '../repositories/callback-events.js';
 import { listClosures } from '../repositories/closures.js';
 import { queueOverdueOf } from '../repositories/callbacks-due.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
 import { activeAgentId } from '../repositories/agents.js';
-import {
-  applyOutcome,
-  assignHeadToIdlest,
-  carryOverQueued,
-  pullDesk,
-  releaseExpiredLeases,
-  type AgentRef,
-  type PullResult,
-  type OutcomeResult,
-  type OutcomeUpdate,
-} from '../repositories/dispatch.js';
+import { assignHeadToIdlest, pullDesk, type AgentRef, type PullResult } from '../repositories/dispatch.js';
+import { applyOutcome, type OutcomeResult, type OutcomeUpdate } from '../repositories/outcome.js';
 import { normaliseReference } from '../domain/reference.js';
 import { callbackDueJobId } from '../queue/jobs.js';
 import type { Db } from '../db/schema.js';
@@ -297,49 +287,6 @@ export function createDispatchService(
       await outbox.relayNow(outboxIds);
       await signalDispatch(result.agent.domains);
       return deskView(result.updated);
-    },
-
-    /** Expired leases back to the queue (informateurs paused); queued callbacks carried over at closing. */
-    async housekeeping(): Promise<{ leasesReleased: number; carriedOver: number }> {
-      const now = core.clock.now();
-      const released = await core.db.transaction().execute(async (tx) => {
-        const r = await releaseExpiredLeases(tx, now.toJSDate());
-        await recordEvents(
-          tx,
-          r.map((x) => ({
-            callbackId: x.id,
-            type: 'lease_expired',
-            fromStatus: 'assigned',
-            toStatus: 'queued',
-            actor: 'system',
-            at: now.toJSDate(),
-            data: { agentId: x.agentId },
-          })),
-        );
-        return r;
-      });
-      let carried = 0;
-      const today = todayIn(now);
-      const open = openIntervalAt(now, calendar.settings, await listClosures(core.db, today, today));
-      if (!open) {
-        carried = await core.db.transaction().execute(async (tx) => {
-          const ids = await carryOverQueued(tx, now.toJSDate());
-          await recordEvents(
-            tx,
-            ids.map((id) => ({
-              callbackId: id,
-              type: 'carried_over',
-              fromStatus: 'queued',
-              toStatus: 'queued',
-              actor: 'system',
-              at: now.toJSDate(),
-            })),
-          );
-          return ids.length;
-        });
-      }
-      if (released.length > 0) await signalDispatch(released.map((r) => r.domain));
-      return { leasesReleased: released.length, carriedOver: carried };
     },
   };
 }

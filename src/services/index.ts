@@ -8,6 +8,7 @@ import { createCallbackAccessService } from './callback-access.js';
 import { createAgentService } from './agents.js';
 import { createClosureService } from './closures.js';
 import { createDispatchService } from './dispatch.js';
+import { createHousekeeping } from './housekeeping.js';
 import { createDispatchMetrics } from './metrics.js';
 import { createOpsViewService } from './ops-view.js';
 import { createRetentionService } from './retention.js';
@@ -55,7 +56,8 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const due = createDueService(core);
   const metrics = createDispatchMetrics();
   const dispatch = createDispatchService(core, calendar, outbox, metrics);
-  const reconciler = createReconciler(core, outbox, due, dispatch);
+  const housekeeping = createHousekeeping(core, calendar, dispatch.signalDispatch);
+  const reconciler = createReconciler(core, outbox, due, dispatch, housekeeping);
   const opsView = createOpsViewService(core, metrics);
   const agents = createAgentService(core, dispatch.signalDispatch);
   const intake = createIntakeService(core, calendar, outbox, limiter);

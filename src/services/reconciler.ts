@@ -25,12 +25,13 @@ export function createReconciler(
   relay: OutboxRelay,
   due: { queueOverdue(): Promise<string[]> },
   dispatch: DispatchService,
+  housekeeping: () => Promise<{ leasesReleased: number; carriedOver: number }>,
 ) {
   return {
     async sweep(): Promise<SweepReport> {
       const relayed = await relay.relay();
       const requeued = (await due.queueOverdue()).length;
-      const { leasesReleased, carriedOver } = await dispatch.housekeeping();
+      const { leasesReleased, carriedOver } = await housekeeping();
       let dispatched = 0;
       for (const d of DOMAIN_CODES) dispatched += await dispatch.dispatchDomain(d);
       const now = core.clock.now().toJSDate();

@@ -1,0 +1,57 @@
+import { openIntervalAt, todayIn } from '../domain/calendar/index.js';
+import { recordEvents } from '../repositories/callback-events.js';
+import { listClosures } from '../repositories/closures.js';
+import { carryOverQueued, releaseExpiredLeases } from '../repositories/dispatch.js';
+import type { CalendarService } from './calendar.js';
+import type { Core } from './core.js';
+
+/** The desk's timers, run by the reconciler's sweep. */
+export function createHousekeeping(
+  core: Core,
+  calendar: CalendarService,
+  signalDispatch: (domains: Iterable<string>) => Promise<void>,
+) {
+  /** Expired leases back to the queue (informateurs paused); queued callbacks carried over at closing. */
+  async function housekeeping(): Promise<{ leasesReleased: number; carriedOver: number }> {
+    const now = core.clock.now();
+    const released = await core.db.transaction().execute(async (tx) => {
+      const r = await releaseExpiredLeases(tx, now.toJSDate());
+      await recordEvents(
+        tx,
+        r.map((x) => ({
+          callbackId: x.id,
+          type: 'lease_expired',
+          fromStatus: 'assigned',
+          toStatus: 'queued',
+          actor: 'system',
+          at: now.toJSDate(),
+          data: { agentId: x.agentId },
+        })),
+      );
+      return r;
+    });
+    let carried = 0;
+    const today = todayIn(now);
+    const open = openIntervalAt(now, calendar.settings, await listClosures(core.db, today, today));
+    if (!open) {
+      carried = await core.db.transaction().execute(async (tx) => {
+        const ids = await carryOverQueued(tx, now.toJSDate());
+        await recordEvents(
+          tx,
+          ids.map((id) => ({
+            callbackId: id,
+            type: 'carried_over',
+            fromStatus: 'queued',
+            toStatus: 'queued',
+            actor: 'system',
+            at: now.toJSDate(),
+          })),
+        );
+        return ids.length;
+      });
+    }
+    if (released.length > 0) await signalDispatch(released.map((r) => r.domain));
+    return { leasesReleased: released.length, carriedOver: carried };
+  }
+  return housekeeping;
+}
