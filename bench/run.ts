@@ -37,6 +37,10 @@ import { APP_NOW, DOMAIN, REDIS_URL, settingsFor, TARGETS } from './lib/settings
 
 const smoke = process.argv.includes('--smoke');
 const cpuProf = process.argv.includes('--cpu-prof');
+/** `--only=intake` or `--only=pull`: that scenario alone on small tables, printed, no results file (for working on one path). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+if (only !== undefined && only !== 'intake' && only !== 'pull')
+  throw new Error(`--only=${only}: intake or pull`);
 const s = settingsFor(smoke);
 const RESULTS = path.resolve('bench/results');
 const prefixBase = `rappelbench${process.pid}`;
@@ -143,6 +147,12 @@ async function main(logDir: string): Promise<void> {
     await refillQueue(run);
     await startCeilingServer(run);
     const tables: Record<string, TableState> = {};
+    if (only !== undefined) {
+      step(`only: ${only}`);
+      const r = only === 'intake' ? await measureIntake(run, 'small') : await measurePull(run, 'small');
+      console.log(JSON.stringify(r, null, 2));
+      return;
+    }
 
     step('scenario 2: slot listing');
     const slots = await measureSlots(run);

@@ -161,6 +161,8 @@ export async function createRuntime(
     const services = createServices({ config, clock, log, db, queue }, { limiter, slotCache });
     // Sent marks still batched go out before the pool closes (else the next sweep re-sends them).
     closers.push(() => services.outbox.flush());
+    // Slot changes not yet announced go too (else other processes hold stale lists until TTL).
+    closers.push(() => services.slotAnnouncer.flush());
 
     if (config.seedDemo) {
       const file = await seedDemo({ config, clock, log, db, queue }, services.agents);

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type pg from 'pg';
+import { DateTime } from 'luxon';
+import { ZONE } from '../../src/domain/calendar/index.js';
 import { createKysely } from '../../src/db/kysely.js';
 import type { Db } from '../../src/db/schema.js';
 import { countWaiting } from '../../src/repositories/callbacks.js';
-import { insertBooking, readIntakeContext, type NewBooking } from '../../src/repositories/intake.js';
+import { bookCallback, readIntakeContext, type DecidedOn } from '../../src/repositories/intake.js';
+import { CALENDAR_LOCK } from '../../src/repositories/closures.js';
 import { queueIfDue, queueOverdueOf } from '../../src/repositories/callbacks-due.js';
 import { assignHeadToIdlest, claimNext, releaseExpiredLeases } from '../../src/repositories/dispatch.js';
 import { bookedInRange, takePlace } from '../../src/repositories/window-load.js';
@@ -86,6 +89,7 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
   // What an INSERT "returns" to the repository function: one row means it went in.
   let insertRows: unknown[] = [];
   const db = interceptingDb(client, async (text, params) => {
+    if (/\brappel_book\(/.test(text)) return explainNested(client, label, text, params, out);
     const plan = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
     out.push(
       `## ${label}`,
@@ -101,13 +105,16 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
   const cases: [string, (tx: Db) => Promise<unknown>][] = [
     ['claim (claimNext, pull next)', (tx) => claimNext(tx, agent, [x.domain], x.now, x.now)],
     [
-      "intake's reads: stored key, closures of the day, staffing (readIntakeContext)",
-      (tx) => readIntakeContext(tx, { key: 'explain-key', now: x.now, date: '2026-11-23', domain: x.domain }),
+      "intake's reads: closures of the day, staffing (readIntakeContext)",
+      (tx) => readIntakeContext(tx, { date: '2026-11-23', domain: x.domain }),
     ],
-    ['intake write, new phone (insertBooking)', (tx) => insertBooking(tx, newBooking(x, '+33612399999'))],
     [
-      'intake write, duplicate phone: nothing written (insertBooking)',
-      (tx) => insertBooking(tx, newBooking(x, x.activePhone)),
+      'intake booking, new phone (bookCallback: the statements inside rappel_book)',
+      async (tx) => bookCallback(tx, newBooking(x, '+33612399999', await decidedOnNow(client, x))),
+    ],
+    [
+      'intake booking, duplicate phone: nothing written (bookCallback: the statements inside rappel_book)',
+      async (tx) => bookCallback(tx, newBooking(x, x.activePhone, await decidedOnNow(client, x))),
     ],
     [
       'window_load upsert (takePlace, closure moves)',
@@ -151,9 +158,57 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
   writeFileSync(file, out.join('\n') + '\n');
 }
 
-function newBooking(x: ExplainInputs, phone: string): NewBooking {
+/**
+ * rappel_book is a plpgsql function: EXPLAIN of its call shows a Function Scan only. Its inner
+ * statements are run for real (the transaction is rolled back) with auto_explain reporting each
+ * plan to this client as a NOTICE.
+ */
+async function explainNested(
+  client: pg.PoolClient,
+  label: string,
+  text: string,
+  params: unknown[],
+  out: string[],
+): Promise<unknown[]> {
+  const notices: string[] = [];
+  const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+  client.on('notice', onNotice);
+  try {
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(`SET LOCAL auto_explain.log_min_duration = 0`);
+    await client.query(`SET LOCAL auto_explain.log_analyze = on`);
+    await client.query(`SET LOCAL auto_explain.log_buffers = on`);
+    await client.query(`SET LOCAL auto_explain.log_nested_statements = on`);
+    await client.query(`SET LOCAL auto_explain.log_level = 'notice'`);
+    const res = await client.query(text, params);
+    out.push(`## ${label}`, '', text.replace(/\s+/g, ' ').trim(), '');
+    out.push(`outcome: ${JSON.stringify(res.rows[0])}`, '', ...notices.flatMap((n) => [n, '']));
+    return res.rows;
+  } finally {
+    client.off('notice', onNotice);
+  }
+}
+
+/** What intake reads before booking (inside the case's transaction: its informateur counts). */
+async function decidedOnNow(client: pg.PoolClient, x: ExplainInputs): Promise<DecidedOn> {
+  const date = DateTime.fromJSDate(x.windowStart).setZone(ZONE).toISODate()!;
+  const r = await client.query<{ md5: string; active: number }>(
+    'SELECT md5(rappel_closures_of($1::date)::text) AS md5, rappel_active_in_domain($2) AS active',
+    [date, x.domain],
+  );
+  return { date, closuresMd5: r.rows[0]!.md5, activeInDomain: r.rows[0]!.active };
+}
+
+function newBooking(
+  x: ExplainInputs,
+  phone: string,
+  decidedOn: DecidedOn,
+): Parameters<typeof bookCallback>[1] {
   const id = randomUUID();
   return {
+    keyLock: null,
+    calendarLock: CALENDAR_LOCK,
+    decidedOn,
     callback: {
       id,
       reference: 'RAP-XXXXXX',
@@ -169,7 +224,7 @@ function newBooking(x: ExplainInputs, phone: string): NewBooking {
       cancelTokenHash: Buffer.from('explain'),
     },
     capacity: x.capacity,
-    event: { type: 'created', toStatus: 'scheduled', actor: 'citizen', data: { mode: 'slot' } },
+    event: { type: 'created', actor: 'citizen', data: { mode: 'slot' } },
     outbox: {
       jobName: 'callback-due',
       jobId: `due-${id}`,

@@ -46,3 +46,11 @@ export async function releasePlace(db: Db, domain: string, windowStart: Date): P
     .where('booked', '>', 0)
     .execute();
 }
+
+/**
+ * Announces on `channel` that the windows of `domains` changed, for changes whose own
+ * transaction deferred it (rappel_book: see migrations/0004). One statement, its own commit.
+ */
+export async function announceSlotChanges(db: Db, channel: string, domains: string[]): Promise<void> {
+  await sql`SELECT pg_notify(${channel}, d) FROM unnest(${domains}::text[]) AS d`.execute(db);
+}

@@ -14,6 +14,7 @@ import { createOpsViewService } from './ops-view.js';
 import { createRetentionService } from './retention.js';
 import { createPostgresRateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { SlotCache } from './slot-cache.js';
+import { createSlotAnnouncer } from './slot-announcer.js';
 
 export interface ServiceOptions {
   /** Shared limiter (Redis) when configured; PostgreSQL otherwise. */
@@ -60,7 +61,8 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const reconciler = createReconciler(core, outbox, due, dispatch, housekeeping);
   const opsView = createOpsViewService(core, metrics);
   const agents = createAgentService(core, dispatch.signalDispatch);
-  const intake = createIntakeService(core, calendar, outbox, limiter);
+  const slotAnnouncer = createSlotAnnouncer(core.db, core.log);
+  const intake = createIntakeService(core, calendar, outbox, limiter, slotAnnouncer);
   const callbackAccess = createCallbackAccessService(core);
   const closures = createClosureService(core, calendar, outbox);
   // The writes of this process that change what GET /v1/slots lists (see droppingSlots).
@@ -72,6 +74,7 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
     retention: createRetentionService(core),
     calendar,
     outbox,
+    slotAnnouncer,
     reconciler,
     intake: droppingSlots(intake, ['create'], slotCache),
     callbackAccess: droppingSlots(callbackAccess, ['cancel'], slotCache),

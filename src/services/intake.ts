@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
-import type { Transaction } from 'kysely';
-import type { DB } from '../db/schema.js';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
 import { decideAsap, waitingThatMatters } from '../domain/asap.js';
@@ -12,13 +10,15 @@ import { countWaiting } from '../repositories/callbacks.js';
 import type { OutboxRow } from '../repositories/outbox.js';
 import { countAvailableInDomain } from '../repositories/agents.js';
 import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
-import { insertBooking, readIntakeContext, takeIntakeLocks } from '../repositories/intake.js';
+import { CALENDAR_LOCK } from '../repositories/closures.js';
+import { bookCallback, readIntakeContext, type IntakeContext } from '../repositories/intake.js';
 import { windowCapacity } from '../domain/capacity.js';
 import { callbackDueJobId } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { SlotAnnouncer } from './slot-announcer.js';
 import { phoneBucket } from './rate-limiter.js';
 import { newToken, sha256 } from './tokens.js';
 import { asapDetail, closedDetail, phoneDetail, slotDetail } from './intake-messages.js';
@@ -50,6 +50,14 @@ export interface IntakeResult {
 }
 
 const IDEMPOTENCY_TTL_HOURS = 24;
+/** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
+const MAX_ATTEMPTS = 5;
+/** How long intake trusts the closures and staffing it read (see contextOf). */
+const CONTEXT_MEMORY_MS = 5_000;
+const CONTEXT_MEMORY_MAX = 500;
+
+/** What a booking decision rests on; `remembered`: read by an earlier request. */
+type Context = IntakeContext & { date: string; remembered: boolean };
 
 /** A refusal that offers the next bookable windows (added after the transaction). */
 class SlotRefusal extends Error {
@@ -88,6 +96,7 @@ export function createIntakeService(
   calendar: CalendarService,
   outbox: OutboxRelay,
   limiter: RateLimiter,
+  slotAnnouncer: SlotAnnouncer,
 ) {
   const { config } = core;
 
@@ -103,73 +112,59 @@ export function createIntakeService(
   }
 
   /**
-   * Decides and writes one callback inside the transaction: locks, one read of everything the
-   * decision needs, the pure calendar/asap rules, then one write statement (see
-   * repositories/intake.ts). Slot refusals are thrown as SlotRefusal: `create` adds nextSlots
-   * once the transaction has rolled back, so no lock is held while they are computed.
+   * Decides on what `ctx` says (the pure calendar/asap rules), then books in one call that
+   * re-checks, under its locks, what the decision used (repositories/intake.ts): 'stale' means
+   * the closures or the staffing changed in between, and the caller reads and decides again.
+   * Slot refusals are thrown as SlotRefusal: `create` adds nextSlots to them.
    */
-  async function createInTx(
-    tx: Transaction<DB>,
+  async function decideAndBook(
     req: CallbackRequest,
     phone: { e164: string; region: string },
     hash: Buffer,
     idempotencyKey: string | undefined,
+    ctx: Context,
     now: DateTime,
-  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow }> {
+  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'> {
     const slot = req.mode === 'slot';
-    const keyLock = idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`).readBigInt64BE(0);
-    // Bookings share the calendar lock; a new closure takes it exclusively, so a booking is
-    // either seen by the closure (and moved or reported) or sees the closure.
-    if (!(await takeIntakeLocks(tx, keyLock, slot)).keyLocked) {
-      throw new AppError(
-        'IDEMPOTENCY_KEY_IN_USE',
-        'Une requête avec cette clé d’idempotence est encore en cours.',
-      );
-    }
-    const start = slot ? DateTime.fromISO(req.slotStart!, { setZone: true }) : null;
-    const ctx = await readIntakeContext(tx, {
-      key: idempotencyKey ?? null,
-      now: now.toJSDate(),
-      date: (start ?? now).setZone(ZONE).toISODate()!,
-      domain: req.domain,
-    });
-    if (ctx.stored) {
-      if (!ctx.stored.requestHash.equals(hash)) {
-        throw new AppError(
-          'IDEMPOTENCY_KEY_REUSED',
-          'Cette clé d’idempotence a déjà servi pour une autre demande.',
-        );
-      }
-      return { replay: ctx.stored };
-    }
-
+    // A refusal is never made on remembered closures or staffing: read them again first.
+    const refuse = (r: SlotRefusal) => {
+      if (ctx.remembered) return 'stale' as const;
+      throw r;
+    };
     let status: 'scheduled' | 'queued';
     let windowStart: DateTime;
     let windowEnd: DateTime;
-    if (start) {
-      const check = checkSlotStart(start.setZone(ZONE), now, calendar.settings, ctx.closures);
+    if (slot) {
+      const start = DateTime.fromISO(req.slotStart!, { setZone: true }).setZone(ZONE);
+      const check = checkSlotStart(start, now, calendar.settings, ctx.closures);
       if (!check.ok) {
         switch (check.code) {
           case 'CENTRE_CLOSED':
-            throw new SlotRefusal(
-              'CENTRE_CLOSED',
-              closedDetail(check.reason),
-              { reason: check.reason },
-              req.domain,
+            return refuse(
+              new SlotRefusal(
+                'CENTRE_CLOSED',
+                closedDetail(check.reason),
+                { reason: check.reason },
+                req.domain,
+              ),
             );
           case 'OUTSIDE_OPENING_HOURS':
-            throw new SlotRefusal(
-              'OUTSIDE_OPENING_HOURS',
-              "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
-              {},
-              req.domain,
+            return refuse(
+              new SlotRefusal(
+                'OUTSIDE_OPENING_HOURS',
+                "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
+                {},
+                req.domain,
+              ),
             );
           case 'SLOT_NOT_AVAILABLE':
-            throw new SlotRefusal(
-              'SLOT_NOT_AVAILABLE',
-              slotDetail(check.reason),
-              { reason: check.reason },
-              req.domain,
+            return refuse(
+              new SlotRefusal(
+                'SLOT_NOT_AVAILABLE',
+                slotDetail(check.reason),
+                { reason: check.reason },
+                req.domain,
+              ),
             );
         }
       }
@@ -178,24 +173,26 @@ export function createIntakeService(
       windowEnd = check.window.end;
     } else {
       const interval = openIntervalAt(now, calendar.settings, ctx.closures);
-      const available = await countAvailableInDomain(tx, req.domain);
+      const available = await countAvailableInDomain(core.db, req.domain);
       const decision = decideAsap({
         now,
         closingAt: interval?.end ?? null,
         availableInformateurs: available,
         waitingCallbacks: await countWaiting(
-          tx,
+          core.db,
           req.domain,
           waitingThatMatters(available, config.asapPromiseMinutes),
         ),
         promiseMinutes: config.asapPromiseMinutes,
       });
       if (!decision.ok) {
-        throw new SlotRefusal(
-          'ASAP_UNAVAILABLE',
-          asapDetail(decision.reason, config.asapPromiseMinutes),
-          { reason: decision.reason },
-          req.domain,
+        return refuse(
+          new SlotRefusal(
+            'ASAP_UNAVAILABLE',
+            asapDetail(decision.reason, config.asapPromiseMinutes),
+            { reason: decision.reason },
+            req.domain,
+          ),
         );
       }
       status = 'queued';
@@ -214,7 +211,12 @@ export function createIntakeService(
       window: { start: isoParis(windowStart), end: isoParis(windowEnd) },
       cancelToken,
     };
-    const result = await insertBooking(tx, {
+    const result = await bookCallback(core.db, {
+      keyLock: idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`).readBigInt64BE(0),
+      // Bookings share the calendar lock; a new closure takes it exclusively, so a booking is
+      // either seen by the closure (and moved or reported) or sees the closure.
+      calendarLock: slot ? CALENDAR_LOCK : null,
+      decidedOn: { date: ctx.date, closuresMd5: ctx.closuresMd5, activeInDomain: ctx.activeInDomain },
       callback: {
         id,
         reference: body.reference,
@@ -233,7 +235,7 @@ export function createIntakeService(
       capacity: slot
         ? windowCapacity({ activeInformateurs: ctx.activeInDomain }, config.callbacksPerAgentPerSlot)
         : null,
-      event: { type: 'created', toStatus: status, actor: 'citizen', data: { mode: req.mode } },
+      event: { type: 'created', actor: 'citizen', data: { mode: req.mode } },
       outbox:
         status === 'scheduled'
           ? {
@@ -261,16 +263,58 @@ export function createIntakeService(
             },
       now: now.toJSDate(),
     });
-    if (!result.ok) {
-      if (result.refusal === 'duplicate') throw duplicateRequest();
-      throw new SlotRefusal(
-        'SLOT_FULL',
-        'Ce créneau est complet. Choisissez un autre créneau.',
-        {},
-        req.domain,
+    switch (result.outcome) {
+      case 'created':
+        return { created: body, outbox: result.outbox };
+      case 'stored':
+        return { replay: result.stored };
+      case 'stale':
+        return 'stale';
+      case 'key_in_use':
+        throw new AppError(
+          'IDEMPOTENCY_KEY_IN_USE',
+          'Une requête avec cette clé d’idempotence est encore en cours.',
+        );
+      case 'duplicate':
+        throw duplicateRequest();
+      case 'full':
+        throw new SlotRefusal(
+          'SLOT_FULL',
+          'Ce créneau est complet. Choisissez un autre créneau.',
+          {},
+          req.domain,
+        );
+    }
+  }
+
+  /**
+   * The closures of a date and the staffing of a domain, as last read, for CONTEXT_MEMORY_MS:
+   * they change a few times a day, and rappel_book checks them again under its locks anyway
+   * (a change makes it answer 'stale', and they are read again). Saves a round trip per booking.
+   */
+  const remembered = new Map<string, { ctx: Context; readAt: number }>();
+
+  async function contextOf(req: CallbackRequest, now: DateTime, fresh: boolean): Promise<Context> {
+    const day = req.mode === 'slot' ? DateTime.fromISO(req.slotStart!, { setZone: true }) : now;
+    const date = day.setZone(ZONE).toISODate()!;
+    const key = `${date}|${req.domain}`;
+    const hit = remembered.get(key);
+    if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;
+    const read = await readIntakeContext(core.db, { date, domain: req.domain });
+    if (remembered.size >= CONTEXT_MEMORY_MAX) remembered.clear();
+    remembered.set(key, { ctx: { ...read, date, remembered: true }, readAt: performance.now() });
+    return { ...read, date, remembered: false };
+  }
+
+  /** The stored first answer again, if this is the same request; a reused key otherwise. */
+  function replayOf(stored: StoredResponse, hash: Buffer): IntakeResult {
+    if (!stored.requestHash.equals(hash)) {
+      throw new AppError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'Cette clé d’idempotence a déjà servi pour une autre demande.',
       );
     }
-    return { created: body, outbox: result.outbox };
+    return { status: stored.status, body: stored.body as CreatedCallback, replayed: true };
   }
 
   return {
@@ -281,13 +325,11 @@ export function createIntakeService(
       }
       const hash = requestHash(req);
       // A replay is the first answer again, not a new demand: it is not counted against the
-      // phone's daily limit (the transaction below still settles races on the key).
-      const earlier =
-        idempotencyKey === undefined || config.rateLimitPerPhonePerDay <= 0
-          ? null
-          : await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
-      if (earlier && earlier.requestHash.equals(hash)) {
-        return { status: earlier.status, body: earlier.body as CreatedCallback, replayed: true };
+      // phone's daily limit (rappel_book still settles races on the key, and answers replays
+      // itself when the limit is off).
+      if (idempotencyKey !== undefined && config.rateLimitPerPhonePerDay > 0) {
+        const earlier = await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
+        if (earlier) return replayOf(earlier, hash);
       }
       if (config.rateLimitPerPhonePerDay > 0) {
         const r = await limiter.hit(
@@ -304,14 +346,21 @@ export function createIntakeService(
           );
         }
       }
-      for (let attempt = 0; ; attempt++) {
-        let outcome: Awaited<ReturnType<typeof createInTx>>;
+      let fresh = false;
+      for (let attempt = 1; ; attempt++) {
+        let outcome: Awaited<ReturnType<typeof decideAndBook>>;
         try {
-          outcome = await core.db
-            .transaction()
-            .execute((tx) => createInTx(tx, req, phone, hash, idempotencyKey, core.clock.now()));
+          const now = core.clock.now();
+          const ctx = await contextOf(req, now, fresh);
+          outcome = await decideAndBook(req, phone, hash, idempotencyKey, ctx, now);
         } catch (err) {
           if (err instanceof SlotRefusal) {
+            // A key's first answer is replayed even if the same request would be refused now
+            // (its slot has passed, say): rappel_book checks the key only when it is called.
+            if (idempotencyKey !== undefined) {
+              const earlier = await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
+              if (earlier) return replayOf(earlier, hash);
+            }
             const nextSlots = await nextSlotsOf(err.domain);
             throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
           }
@@ -320,16 +369,28 @@ export function createIntakeService(
           if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain')
             throw duplicateRequest();
           // The drawn reference exists already (about 1 in 10^9 per booking): draw again.
-          if (e.code === '23505' && e.constraint === 'callbacks_reference_key' && attempt < 5) continue;
+          if (e.code === '23505' && e.constraint === 'callbacks_reference_key' && attempt < MAX_ATTEMPTS)
+            continue;
           throw err;
         }
-        if ('replay' in outcome) {
-          return {
-            status: outcome.replay.status,
-            body: outcome.replay.body as CreatedCallback,
-            replayed: true,
-          };
+        if (outcome === 'stale') {
+          // A closure or an informateur's activation committed since the closures and staffing
+          // were read (or a refusal was about to rest on remembered ones): nothing was written;
+          // read them again and decide again.
+          if (attempt >= MAX_ATTEMPTS) {
+            throw new AppError(
+              'SERVICE_UNAVAILABLE',
+              'Le calendrier change en ce moment. Réessayez dans un instant.',
+              {},
+              { 'retry-after': '1' },
+            );
+          }
+          fresh = true;
+          continue;
         }
+        if ('replay' in outcome) return replayOf(outcome.replay, hash);
+        // Its window's new count, which its transaction left to announce (migrations/0004).
+        if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
         await outbox.sendNow([outcome.outbox]);
         return { status: 201, body: outcome.created, replayed: false };
       }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/runtime.js';
 import { SLOTS_CHANNEL } from '../../src/services/slot-cache.js';
 
-/** What migrations/0002_slot_change_notify.sql announces, seen from a LISTEN of the test's own. */
+/** What migrations/0002_slot_change_notify.sql (and 0004's deferral) announces, seen from a LISTEN of the test's own. */
 describe('slot change notifications (migration 0002)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let listener: pg.Client;
@@ -74,6 +74,21 @@ describe('slot change notifications (migration 0002)', () => {
     ).toEqual([]);
     expect(await announced([`DELETE FROM window_load WHERE domain = 'travail'`])).toEqual(['travail']);
     expect(await announced(['TRUNCATE window_load'])).toEqual(['*']);
+  });
+
+  it("window_load: nothing when the transaction deferred its announcement (rappel_book's bookings)", async () => {
+    expect(
+      await announced([
+        `SELECT set_config('rappel.slots_notify', 'deferred', true)`,
+        `INSERT INTO window_load VALUES ('travail', '2026-11-24T10:00+01', 1)`,
+      ]),
+    ).toEqual([]);
+    // Transaction-local: the next transaction on the same connection announces again.
+    expect(
+      await announced([
+        `UPDATE window_load SET booked = booked + 1 WHERE window_start = '2026-11-24T10:00+01'`,
+      ]),
+    ).toEqual(['travail']);
   });
 
   it('closures: every domain', async () => {

@@ -31,6 +31,17 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
       const c = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
       await c.connect();
       try {
+        // Sessions still closing (a queue backend's pool ends asynchronously) are let go first:
+        // FORCE terminates them, and a client ending at that moment reports the termination as
+        // an error nobody awaits any more.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0]!.n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();
