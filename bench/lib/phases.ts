@@ -13,7 +13,7 @@ import {
   POOL_MAX,
   type BenchSettings,
 } from './settings.js';
-import type { ClaimResult, ClaimSpec, LoadSpec, OpenLoopSpec } from './specs.js';
+import type { ClaimResult, ClaimSpec, LoadSpec, OpenLoopSpec, PacedPullSpec } from './specs.js';
 import type { LoadResult } from './stats.js';
 
 /** Everything the scenarios share during one run. */
@@ -39,6 +39,7 @@ export interface Run {
 const LOAD = 'bench/load.ts';
 const OPEN_LOOP = 'bench/open-loop.ts';
 const CLAIM = 'bench/claim-ceiling.ts';
+const PULL_PACED = 'bench/pull-paced.ts';
 
 /** Business time now, on the API's APP_NOW clock. */
 export function businessNow(run: Run): Date {
@@ -162,6 +163,8 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
 
 export interface PullResult {
   service: LoadResult;
+  /** Small tables only: informateurs pausing between calls (s.pullPauseMs on average). */
+  paced: LoadResult | null;
   /** The raw claim statement by pool size; `best` is the ceiling. */
   ceilings: Record<string, ClaimResult>;
   best: ClaimResult;
@@ -176,6 +179,23 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
     warmupS: run.s.warmupS,
     durationS: run.s.durationS,
   });
+  // The same informateurs pausing between calls, at a fraction of the saturated rate: the
+  // latency of a desk that is not queueing behind 99 others (see bench/README.md).
+  let paced: LoadResult | null = null;
+  if (tag === 'small') {
+    await refillQueue(run);
+    const spec: PacedPullSpec = {
+      url: run.service.url,
+      tokens: run.informateurs.map((i) => i.token),
+      pauseMs: run.s.pullPauseMs,
+      warmupS: run.s.warmupS,
+      durationS: run.s.durationS,
+    };
+    const name = `load-pull-paced-${tag}`;
+    paced = await measured(run, name, 'service', () =>
+      runJsonChild<LoadResult>(name, PULL_PACED, spec, run.logDir),
+    );
+  }
   const ceilings: Record<string, ClaimResult> = {};
   for (const poolMax of run.s.claimPools) {
     // The raw claim runs alone: desks emptied, informateurs offline so the worker pushes nothing.
@@ -204,5 +224,5 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
   }
   await clearDesks(run.pool, businessNow(run).toISOString());
   const best = Object.values(ceilings).reduce((a, b) => (b.claimsPerS > a.claimsPerS ? b : a));
-  return { service, ceilings, best };
+  return { service, paced, ceilings, best };
 }

@@ -102,7 +102,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   );
   add(
     {
-      scenario: 'Pull next, latency',
+      scenario: 'Pull next, latency, informateurs looping without pause',
       rappel: `p50 ${ms(p.service.byKind?.pull?.p50 ?? NaN)} · p99 ${ms(pullP99(p))}`,
       reference: '',
       ratio: '',
@@ -110,6 +110,20 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
     },
     pullP99(p) <= TARGETS.pullP99Ms,
   );
+  const pp = r.pull.small.paced;
+  if (pp) {
+    const pace = pp.byKind?.pull;
+    add(
+      {
+        scenario: 'Pull next, latency, informateurs pausing between calls',
+        rappel: `${rps(pace?.okPerS ?? 0)} claims · p50 ${ms(pace?.p50 ?? NaN)} · p99 ${ms(pace?.p99 ?? NaN)} · outcome p99 ${ms(pp.byKind?.outcome?.p99 ?? NaN)}${errs(pp)}`,
+        reference: `${ratio(pace?.okPerS ?? 0, pullRate(p)) > 0 ? pct(ratio(pace?.okPerS ?? 0, pullRate(p))) : '?'} of the saturated rate`,
+        ratio: '',
+        target: `p99 ≤ ${TARGETS.pullP99Ms} ms`,
+      },
+      (pace?.p99 ?? NaN) <= TARGETS.pullP99Ms,
+    );
+  }
   const is = r.intake.scale;
   const isRatio = is ? ratio(is.saturation.okPerS, i.saturation.okPerS) : NaN;
   add(

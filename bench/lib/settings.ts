@@ -14,6 +14,8 @@ export interface BenchSettings {
   slotsConnections: number;
   /** Fixed offered load of the open-loop intake run. */
   fixedRate: number;
+  /** Paced pull run: mean pause of each informateur between two calls (ms). */
+  pullPauseMs: number;
   /** Pool sizes the raw claim ceiling is measured with (the best one is the ceiling). */
   claimPools: number[];
   /** Asap requests of the dispatch-latency scenario, sent at asapPerSecond. */
@@ -54,6 +56,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
       intakeConnections: 10,
       slotsConnections: 10,
       fixedRate: 200,
+      pullPauseMs: 500,
       claimPools: [10],
       asapCallbacks: 5,
       asapPerSecond: 10,
@@ -70,6 +73,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
     intakeConnections: 50,
     slotsConnections: 50,
     fixedRate: 500,
+    pullPauseMs: 500,
     claimPools: [10, 50],
     asapCallbacks: 50,
     asapPerSecond: 5,

@@ -28,6 +28,13 @@ export type LoadSpec = Timing &
       }
   );
 
+/** bench/pull-paced.ts: informateurs pausing between calls (random, mean pauseMs). */
+export interface PacedPullSpec extends Timing {
+  url: string;
+  tokens: string[];
+  pauseMs: number;
+}
+
 /** bench/open-loop.ts: a fixed offered load, latency counted from when each request was due. */
 export interface OpenLoopSpec extends Timing {
   url: string;
