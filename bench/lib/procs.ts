@@ -49,10 +49,17 @@ export function startChild(
 export async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
   if (child.done) return;
   child.proc.kill('SIGTERM');
-  const timer = sleep(graceMs).then(() => 'timeout' as const);
-  if ((await Promise.race([child.exited, timer])) === 'timeout' && !child.done) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
+  // Cancelled once the child has exited: a pending grace timer kept the benchmark alive for up
+  // to graceMs after its last line (15 s of the CI smoke's 40).
+  const grace = new AbortController();
+  const timer = sleep(graceMs, 'timeout' as const, { signal: grace.signal }).catch(() => 'exited' as const);
+  try {
+    if ((await Promise.race([child.exited, timer])) === 'timeout' && !child.done) {
+      child.proc.kill('SIGKILL');
+      await child.exited;
+    }
+  } finally {
+    grace.abort();
   }
 }
 
