@@ -1,17 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DateTime } from 'luxon';
+import type { DateTime } from 'luxon';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
-import { decideAsap, waitingThatMatters } from '../domain/asap.js';
-import { checkSlotStart, openIntervalAt, todayIn, ZONE } from '../domain/calendar/index.js';
+import { todayIn } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
-import { countWaiting } from '../repositories/callbacks.js';
 import type { OutboxRow } from '../repositories/outbox.js';
-import { countAvailableInDomain } from '../repositories/agents.js';
 import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
 import { CALENDAR_LOCK } from '../repositories/closures.js';
-import { bookCallback, readIntakeContext, type IntakeContext } from '../repositories/intake.js';
+import { bookCallback } from '../repositories/intake.js';
 import { windowCapacity } from '../domain/capacity.js';
 import { callbackDueJobId } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
@@ -21,7 +18,8 @@ import type { RateLimiter } from './rate-limiter.js';
 import type { SlotAnnouncer } from './slot-announcer.js';
 import { phoneBucket } from './rate-limiter.js';
 import { newToken, sha256 } from './tokens.js';
-import { asapDetail, closedDetail, phoneDetail, slotDetail } from './intake-messages.js';
+import { phoneDetail } from './intake-messages.js';
+import { createContextMemory, decideWindow, SlotRefusal, type Context } from './intake-decision.js';
 
 export interface CallbackRequest {
   domain: DomainCode;
@@ -52,26 +50,6 @@ export interface IntakeResult {
 const IDEMPOTENCY_TTL_HOURS = 24;
 /** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
 const MAX_ATTEMPTS = 5;
-/** How long intake trusts the closures and staffing it read (see contextOf). */
-const CONTEXT_MEMORY_MS = 5_000;
-const CONTEXT_MEMORY_MAX = 500;
-
-/** What a booking decision rests on; `remembered`: read by an earlier request. */
-type Context = IntakeContext & { date: string; remembered: boolean };
-
-/** A refusal that offers the next bookable windows (added after the transaction). */
-class SlotRefusal extends Error {
-  constructor(
-    readonly code:
-      'CENTRE_CLOSED' | 'OUTSIDE_OPENING_HOURS' | 'SLOT_NOT_AVAILABLE' | 'SLOT_FULL' | 'ASAP_UNAVAILABLE',
-    readonly detail: string,
-    readonly extra: Record<string, unknown>,
-    readonly domain: DomainCode,
-  ) {
-    super(`${code}: ${detail}`);
-    this.name = 'SlotRefusal';
-  }
-}
 
 const duplicateRequest = () =>
   new AppError(
@@ -99,6 +77,7 @@ export function createIntakeService(
   slotAnnouncer: SlotAnnouncer,
 ) {
   const { config } = core;
+  const contextOf = createContextMemory(core);
 
   /**
    * The first three bookable windows, as calendar.nextSlots gives them, looked for in the next
@@ -112,7 +91,7 @@ export function createIntakeService(
   }
 
   /**
-   * Decides on what `ctx` says (the pure calendar/asap rules), then books in one call that
+   * Decides on what `ctx` says (intake-decision.ts), then books in one call that
    * re-checks, under its locks, what the decision used (repositories/intake.ts): 'stale' means
    * the closures or the staffing changed in between, and the caller reads and decides again.
    * Slot refusals are thrown as SlotRefusal: `create` adds nextSlots to them.
@@ -131,74 +110,9 @@ export function createIntakeService(
       if (ctx.remembered) return 'stale' as const;
       throw r;
     };
-    let status: 'scheduled' | 'queued';
-    let windowStart: DateTime;
-    let windowEnd: DateTime;
-    if (slot) {
-      const start = DateTime.fromISO(req.slotStart!, { setZone: true }).setZone(ZONE);
-      const check = checkSlotStart(start, now, calendar.settings, ctx.closures);
-      if (!check.ok) {
-        switch (check.code) {
-          case 'CENTRE_CLOSED':
-            return refuse(
-              new SlotRefusal(
-                'CENTRE_CLOSED',
-                closedDetail(check.reason),
-                { reason: check.reason },
-                req.domain,
-              ),
-            );
-          case 'OUTSIDE_OPENING_HOURS':
-            return refuse(
-              new SlotRefusal(
-                'OUTSIDE_OPENING_HOURS',
-                "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
-                {},
-                req.domain,
-              ),
-            );
-          case 'SLOT_NOT_AVAILABLE':
-            return refuse(
-              new SlotRefusal(
-                'SLOT_NOT_AVAILABLE',
-                slotDetail(check.reason),
-                { reason: check.reason },
-                req.domain,
-              ),
-            );
-        }
-      }
-      status = 'scheduled';
-      windowStart = check.window.start;
-      windowEnd = check.window.end;
-    } else {
-      const interval = openIntervalAt(now, calendar.settings, ctx.closures);
-      const available = await countAvailableInDomain(core.db, req.domain);
-      const decision = decideAsap({
-        now,
-        closingAt: interval?.end ?? null,
-        availableInformateurs: available,
-        waitingCallbacks: await countWaiting(
-          core.db,
-          req.domain,
-          waitingThatMatters(available, config.asapPromiseMinutes),
-        ),
-        promiseMinutes: config.asapPromiseMinutes,
-      });
-      if (!decision.ok) {
-        return refuse(
-          new SlotRefusal(
-            'ASAP_UNAVAILABLE',
-            asapDetail(decision.reason, config.asapPromiseMinutes),
-            { reason: decision.reason },
-            req.domain,
-          ),
-        );
-      }
-      status = 'queued';
-      windowStart = decision.window.start;
-      windowEnd = decision.window.end;
-    }
+    const decided = await decideWindow(core, calendar.settings, req, ctx.closures, now);
+    if ('refusal' in decided) return refuse(decided.refusal);
+    const { status, windowStart, windowEnd } = decided;
 
     const id = randomUUID();
     const cancelToken = newToken();
@@ -287,25 +201,6 @@ export function createIntakeService(
     }
   }
 
-  /**
-   * The closures of a date and the staffing of a domain, as last read, for CONTEXT_MEMORY_MS:
-   * they change a few times a day, and rappel_book checks them again under its locks anyway
-   * (a change makes it answer 'stale', and they are read again). Saves a round trip per booking.
-   */
-  const remembered = new Map<string, { ctx: Context; readAt: number }>();
-
-  async function contextOf(req: CallbackRequest, now: DateTime, fresh: boolean): Promise<Context> {
-    const day = req.mode === 'slot' ? DateTime.fromISO(req.slotStart!, { setZone: true }) : now;
-    const date = day.setZone(ZONE).toISODate()!;
-    const key = `${date}|${req.domain}`;
-    const hit = remembered.get(key);
-    if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;
-    const read = await readIntakeContext(core.db, { date, domain: req.domain });
-    if (remembered.size >= CONTEXT_MEMORY_MAX) remembered.clear();
-    remembered.set(key, { ctx: { ...read, date, remembered: true }, readAt: performance.now() });
-    return { ...read, date, remembered: false };
-  }
-
   /** The stored first answer again, if this is the same request; a reused key otherwise. */
   function replayOf(stored: StoredResponse, hash: Buffer): IntakeResult {
     if (!stored.requestHash.equals(hash)) {
@@ -368,9 +263,16 @@ export function createIntakeService(
           // Committed concurrently by another request for the same phone and domain.
           if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain')
             throw duplicateRequest();
-          // The drawn reference exists already (about 1 in 10^9 per booking): draw again.
-          if (e.code === '23505' && e.constraint === 'callbacks_reference_key' && attempt < MAX_ATTEMPTS)
-            continue;
+          // The drawn reference exists already (one in 300 at a million callbacks): draw again.
+          if (e.code === '23505' && e.constraint === 'callbacks_reference_key') {
+            if (attempt < MAX_ATTEMPTS) continue;
+            throw new AppError(
+              'SERVICE_UNAVAILABLE',
+              'Aucune référence libre n’a pu être tirée. Réessayez dans un instant.',
+              {},
+              { 'retry-after': '1' },
+            );
+          }
           throw err;
         }
         if (outcome === 'stale') {

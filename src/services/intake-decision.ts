@@ -1,0 +1,131 @@
+import { DateTime } from 'luxon';
+import { decideAsap, waitingThatMatters } from '../domain/asap.js';
+import {
+  checkSlotStart,
+  openIntervalAt,
+  ZONE,
+  type CalendarSettings,
+  type Closure,
+} from '../domain/calendar/index.js';
+import type { DomainCode } from '../domain/domains.js';
+import { countAvailableInDomain } from '../repositories/agents.js';
+import { countWaiting } from '../repositories/callbacks.js';
+import { readIntakeContext, type IntakeContext } from '../repositories/intake.js';
+import type { Core } from './core.js';
+import type { CallbackRequest } from './intake.js';
+import { asapDetail, closedDetail, slotDetail } from './intake-messages.js';
+
+/** How long intake trusts the closures and staffing it read (see createContextMemory). */
+const CONTEXT_MEMORY_MS = 5_000;
+const CONTEXT_MEMORY_MAX = 500;
+
+/** What a booking decision rests on; `remembered`: read by an earlier request. */
+export type Context = IntakeContext & { date: string; remembered: boolean };
+
+/**
+ * The closures of a date and the staffing of a domain, as last read, for CONTEXT_MEMORY_MS:
+ * they change a few times a day, and rappel_book checks them again under its locks anyway
+ * (a change makes it answer 'stale', and they are read again, `fresh`). Saves a round trip per
+ * booking.
+ */
+export function createContextMemory(core: Core) {
+  const remembered = new Map<string, { ctx: Context; readAt: number }>();
+  return async function contextOf(req: CallbackRequest, now: DateTime, fresh: boolean): Promise<Context> {
+    const day = req.mode === 'slot' ? DateTime.fromISO(req.slotStart!, { setZone: true }) : now;
+    const date = day.setZone(ZONE).toISODate()!;
+    const key = `${date}|${req.domain}`;
+    const hit = remembered.get(key);
+    if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;
+    const read = await readIntakeContext(core.db, { date, domain: req.domain });
+    if (remembered.size >= CONTEXT_MEMORY_MAX) remembered.clear();
+    remembered.set(key, { ctx: { ...read, date, remembered: true }, readAt: performance.now() });
+    return { ...read, date, remembered: false };
+  };
+}
+
+/** A refusal that offers the next bookable windows (intake adds them once it has decided). */
+export class SlotRefusal extends Error {
+  constructor(
+    readonly code:
+      'CENTRE_CLOSED' | 'OUTSIDE_OPENING_HOURS' | 'SLOT_NOT_AVAILABLE' | 'SLOT_FULL' | 'ASAP_UNAVAILABLE',
+    readonly detail: string,
+    readonly extra: Record<string, unknown>,
+    readonly domain: DomainCode,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'SlotRefusal';
+  }
+}
+
+export type WindowDecision =
+  { status: 'scheduled' | 'queued'; windowStart: DateTime; windowEnd: DateTime } | { refusal: SlotRefusal };
+
+/**
+ * The callback's window, by the calendar rules (slot: the requested window, bookable given the
+ * closures of its day) or the asap promise (the centre open now, informateurs available, the
+ * waiting queue short enough). Reads only what the asap estimate needs; the window's places
+ * are the booking's business (rappel_book).
+ */
+export async function decideWindow(
+  core: Core,
+  settings: CalendarSettings,
+  req: CallbackRequest,
+  closures: readonly Closure[],
+  now: DateTime,
+): Promise<WindowDecision> {
+  if (req.mode === 'slot') {
+    const start = DateTime.fromISO(req.slotStart!, { setZone: true }).setZone(ZONE);
+    const check = checkSlotStart(start, now, settings, closures);
+    if (check.ok)
+      return { status: 'scheduled', windowStart: check.window.start, windowEnd: check.window.end };
+    switch (check.code) {
+      case 'CENTRE_CLOSED':
+        return {
+          refusal: new SlotRefusal(
+            'CENTRE_CLOSED',
+            closedDetail(check.reason),
+            { reason: check.reason },
+            req.domain,
+          ),
+        };
+      case 'OUTSIDE_OPENING_HOURS':
+        return {
+          refusal: new SlotRefusal(
+            'OUTSIDE_OPENING_HOURS',
+            "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
+            {},
+            req.domain,
+          ),
+        };
+      case 'SLOT_NOT_AVAILABLE':
+        return {
+          refusal: new SlotRefusal(
+            'SLOT_NOT_AVAILABLE',
+            slotDetail(check.reason),
+            { reason: check.reason },
+            req.domain,
+          ),
+        };
+    }
+  }
+  const promise = core.config.asapPromiseMinutes;
+  const interval = openIntervalAt(now, settings, closures);
+  const available = await countAvailableInDomain(core.db, req.domain);
+  const decision = decideAsap({
+    now,
+    closingAt: interval?.end ?? null,
+    availableInformateurs: available,
+    waitingCallbacks: await countWaiting(core.db, req.domain, waitingThatMatters(available, promise)),
+    promiseMinutes: promise,
+  });
+  if (decision.ok)
+    return { status: 'queued', windowStart: decision.window.start, windowEnd: decision.window.end };
+  return {
+    refusal: new SlotRefusal(
+      'ASAP_UNAVAILABLE',
+      asapDetail(decision.reason, promise),
+      { reason: decision.reason },
+      req.domain,
+    ),
+  };
+}
