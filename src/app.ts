@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { Services } from './services/index.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { problemOf } from './http/errors.js';
+import { partAwareValidator } from './http/validator.js';
 import { ProblemSchema } from './http/schemas/common.js';
 import { systemRoutes } from './http/routes/system.js';
 import { calendarRoutes } from './http/routes/calendar.js';
@@ -43,9 +44,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // Query strings, path parameters and headers are text: their values are coerced to the declared
+    // types. JSON bodies are not (partAwareValidator: same options, coerceTypes false).
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
+    schemaController: { compilersFactory: { buildValidator: partAwareValidator() } },
     return503OnClosing: true,
     // Malformed or over-long paths never reach a route: answer them as problem+json too.
     frameworkErrors: (err, _req, reply) => {

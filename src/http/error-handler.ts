@@ -5,14 +5,135 @@ export function sendProblem(reply: FastifyReply, problem: Problem, headers: Reco
   return reply.code(problem.status).headers(headers).type('application/problem+json').send(problem);
 }
 
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+const PARTS: Record<string, string> = {
+  body: 'corps de la requête',
+  querystring: "paramètres de l'adresse",
+  headers: 'en-têtes',
+  params: 'chemin',
+};
+
+const TYPES: Record<string, string> = {
+  string: 'une chaîne de caractères',
+  boolean: 'un booléen (true ou false)',
+  integer: 'un nombre entier',
+  number: 'un nombre',
+  array: 'un tableau',
+  object: 'un objet JSON',
+  null: 'null',
+};
+
+/** A name given by the client (an unexpected field), shown back only short. */
+function clip(name: string): string {
+  return name.length > 40 ? `${name.slice(0, 40)}…` : name;
+}
+
+/** `/domains/0` → `domains[0]` (JSON pointer escapes undone). */
+function fieldOf(instancePath: string, child?: unknown): string {
+  const segments = instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (typeof child === 'string') segments.push(child);
+  return segments.reduce(
+    (acc, s) => (/^\d+$/.test(s) && acc ? `${acc}[${s}]` : acc ? `${acc}.${clip(s)}` : clip(s)),
+    '',
+  );
+}
+
+function typeNames(type: unknown): string {
+  const types = Array.isArray(type) ? type : String(type).split(',');
+  return types.map((t: string) => TYPES[t] ?? t).join(' ou ');
+}
+
+function quoted(values: unknown[]): string {
+  return values.map((v) => (typeof v === 'string' ? `« ${v} »` : JSON.stringify(v))).join(', ');
+}
+
+function plural(n: unknown, word: string): string {
+  return `${String(n)} ${word}${Number(n) > 1 ? 's' : ''}`;
+}
+
+/** Ajv's error, said in French (Ajv's own messages are English). */
+function explain(e: AjvError, errors: AjvError[]): string {
+  const p = e.params ?? {};
+  switch (e.keyword) {
+    case 'type':
+      return `doit être ${typeNames(p.type)}`;
+    case 'required':
+      return 'champ obligatoire manquant';
+    case 'additionalProperties':
+      return 'champ non prévu';
+    case 'const':
+      return `valeur admise : ${quoted([p.allowedValue])}`;
+    case 'enum':
+      return `valeurs admises : ${quoted(Array.isArray(p.allowedValues) ? p.allowedValues : [])}`;
+    case 'anyOf':
+    case 'oneOf': {
+      // Ajv lists each alternative's failure before this one: for a set of literals, name them.
+      const branches = errors.filter((b) => b !== e && b.instancePath === e.instancePath);
+      if (branches.length > 0 && branches.every((b) => b.keyword === 'const')) {
+        return `valeurs admises : ${quoted(branches.map((b) => b.params?.allowedValue))}`;
+      }
+      if (branches.length > 0 && branches.every((b) => b.keyword === 'type')) {
+        return `doit être ${[...new Set(branches.map((b) => typeNames(b.params?.type)))].join(' ou ')}`;
+      }
+      return branches[0] ? explain(branches[0], []) : 'aucune des formes admises';
+    }
+    case 'format':
+      return p.format === 'date-time'
+        ? 'date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00)'
+        : `format ${String(p.format)} attendu`;
+    case 'pattern':
+      return 'format non respecté';
+    case 'minLength':
+      return `au moins ${plural(p.limit, 'caractère')}`;
+    case 'maxLength':
+      return `au plus ${plural(p.limit, 'caractère')}`;
+    case 'minimum':
+      return `valeur minimale ${String(p.limit)}`;
+    case 'maximum':
+      return `valeur maximale ${String(p.limit)}`;
+    case 'exclusiveMinimum':
+      return `valeur supérieure à ${String(p.limit)} attendue`;
+    case 'exclusiveMaximum':
+      return `valeur inférieure à ${String(p.limit)} attendue`;
+    case 'minItems':
+      return `au moins ${plural(p.limit, 'élément')}`;
+    case 'maxItems':
+      return `au plus ${plural(p.limit, 'élément')}`;
+    case 'uniqueItems':
+      return 'éléments en double';
+    case 'minProperties':
+      return `au moins ${plural(p.limit, 'champ')}`;
+    case 'maxProperties':
+      return `au plus ${plural(p.limit, 'champ')}`;
+    default:
+      return 'format attendu non respecté';
+  }
+}
+
 function describeValidation(err: FastifyError): string {
-  const first = err.validation?.[0];
+  const errors = (err.validation ?? []) as AjvError[];
+  // Ajv stops at the first failure (allErrors false), but an anyOf/oneOf lists each alternative's
+  // failure before its own: the last error is the one that failed the request.
+  const first = errors[errors.length - 1];
   if (!first) return 'La requête ne respecte pas le format attendu.';
-  const where = err.validationContext ?? 'requête';
-  const path = first.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : '';
-  const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
-  const field = missing ?? path;
-  return `Champ ${field ? `« ${field} » ` : ''}non valide (${where}) : ${first.message ?? 'format attendu non respecté'}.`;
+  const where = PARTS[err.validationContext ?? ''] ?? 'requête';
+  const field = fieldOf(
+    first.instancePath,
+    first.params?.missingProperty ?? first.params?.additionalProperty,
+  );
+  const why = explain(first, errors);
+  return field
+    ? `Champ « ${field} » non valide (${where}) : ${why}.`
+    : `Requête non valide (${where}) : ${why}.`;
 }
 
 /** One handler for every error: application/problem+json, French texts, no 5xx message leaks. */

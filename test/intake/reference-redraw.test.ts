@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import type * as ReferenceModule from '../../src/domain/reference.js';
 import { booking, createAgent } from '../support/api.js';
 import { book, expectProblem, intakeFixture, postCallback, rowCounts } from './support.js';
 
@@ -8,7 +9,7 @@ import { book, expectProblem, intakeFixture, postCallback, rowCounts } from './s
  */
 const draws = vi.hoisted(() => ({ forced: [] as string[] }));
 vi.mock('../../src/domain/reference.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/domain/reference.js')>();
+  const real = await importOriginal<typeof ReferenceModule>();
   return {
     ...real,
     makeReference: (rb: (n: number) => Uint8Array) => draws.forced.shift() ?? real.makeReference(rb),

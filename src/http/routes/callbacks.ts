@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AppDeps } from '../../app.js';
@@ -18,32 +18,6 @@ const IdempotencyHeaders = Type.Object({
     Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' }),
   ),
 });
-
-function jsonTypeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-}
-
-/**
- * The app's Ajv coerces types (needed for query strings), so `"consent": "true"`, `1` or
- * `["06…"]` would pass the body schema. A JSON body must carry the JSON types it declares.
- */
-async function refuseCoercibleBody(req: FastifyRequest): Promise<void> {
-  const body = req.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
-  for (const [name, prop] of Object.entries(CreateCallbackBody.properties) as [
-    string,
-    { type?: string; anyOf?: { type?: string }[] },
-  ][]) {
-    const value = (body as Record<string, unknown>)[name];
-    const declared = prop.type ? [prop.type] : (prop.anyOf ?? []).map((p) => p.type);
-    if (value !== undefined && declared.length > 0 && !declared.includes(jsonTypeOf(value))) {
-      throw new AppError(
-        'VALIDATION_ERROR',
-        `Champ « ${name} » non valide (body) : type ${declared[0]} attendu.`,
-      );
-    }
-  }
-}
 
 export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
   const { intake, callbackAccess, limiter } = deps.services;
@@ -68,7 +42,6 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
             ...errors(409, 422, 429, 503),
           },
         },
-        preValidation: refuseCoercibleBody,
         // Counted before anything else, so floods of malformed requests are limited too.
         onRequest: async (req) => {
           if (perIp <= 0) return;

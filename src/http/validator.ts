@@ -1,0 +1,23 @@
+import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
+
+/**
+ * Fastify's own Ajv compiler (the one it uses by default: ajv-formats, shared schemas added with
+ * addSchema, one compiler per set of options), with one Ajv instance per kind of request part:
+ * - query string, path parameters and headers arrive as text, so their values are coerced to the
+ *   declared types (`?days=14` is the number 14), with the server's `ajv.customOptions`;
+ * - a JSON body carries JSON types: it is validated with the same options but no coercion, so
+ *   `{"cancelToken": 123}`, `{"moveBookings": "true"}` or `{"domains": "travail"}` are refused.
+ */
+export function partAwareValidator(): ValidatorFactory {
+  const pool = AjvCompiler();
+  return (externalSchemas, options) => {
+    const forText = pool(externalSchemas, options);
+    // JSON Type Definition schemas never coerce: nothing to change for them.
+    if (options?.mode === 'JTD') return forText;
+    const forBody = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options?.customOptions, coerceTypes: false },
+    });
+    return (route) => (route.httpPart === 'body' ? forBody(route) : forText(route));
+  };
+}
