@@ -121,8 +121,13 @@ export function createDispatchService(
         a = await assignHeadToIdlest(core.db, domain, now.toJSDate(), config.assignmentTimeoutMinutes);
       } catch (err) {
         // The informateur pulled a callback between our desk check and our lock: the
-        // one-desk index refused the second one. Nothing was written; look again.
-        if (deskConflict(err)) continue;
+        // one-desk index refused the second one, nothing was written. Informateurs are pulling
+        // by themselves: racing them costs both sides a statement, so this run stops and the
+        // next bucket's run looks again for those who wait.
+        if (deskConflict(err)) {
+          await signalDispatch([domain]);
+          break;
+        }
         throw err;
       }
       if (!a) break;
