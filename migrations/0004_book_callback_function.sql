@@ -11,11 +11,19 @@
 -- the read: decide again), 'duplicate', 'full'. A concurrent insert of the same active phone
 -- and domain, or a reference already taken, raise unique_violation (23505) as before.
 
--- The closures of a Paris date, as intake and the booking check both see them; md5 of its
--- text is the fingerprint the decision was made with.
+-- The closures of a Paris date, as intake reads them.
 CREATE FUNCTION rappel_closures_of(p_date date) RETURNS json LANGUAGE sql STABLE AS $$
   SELECT coalesce(json_agg(c ORDER BY c.start_time NULLS FIRST, c.id), '[]'::json)
   FROM (SELECT id, date, start_time, end_time, reason, created_at FROM closures WHERE date = p_date) c
+$$;
+
+-- Their fingerprint: md5 over text that does not depend on the session (created_at as epoch,
+-- not as timestamptz text, which follows the session's TimeZone).
+CREATE FUNCTION rappel_closures_md5(p_date date) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT md5(coalesce(string_agg(concat_ws('|', id, date, start_time, end_time, reason,
+                                           extract(epoch FROM created_at)),
+                                 ',' ORDER BY start_time NULLS FIRST, id), ''))
+  FROM closures WHERE date = p_date
 $$;
 
 -- Active informateurs of a domain: the staffing window capacity comes from.
@@ -44,6 +52,10 @@ DECLARE
   v_booked integer;
   v_outbox bigint;
 BEGIN
+  -- The re-checks below rely on each statement seeing what committed before it began.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'rappel_book needs READ COMMITTED, not %', current_setting('transaction_isolation');
+  END IF;
   IF p_key_lock IS NOT NULL AND NOT pg_try_advisory_xact_lock(p_key_lock) THEN
     RETURN QUERY SELECT 'key_in_use'::text, NULL::bigint, NULL::json;
     RETURN;
@@ -63,7 +75,7 @@ BEGIN
     END IF;
   END IF;
 
-  IF md5(rappel_closures_of(p_date)::text) IS DISTINCT FROM p_closures_md5
+  IF rappel_closures_md5(p_date) IS DISTINCT FROM p_closures_md5
      OR (p_capacity IS NOT NULL AND rappel_active_in_domain(p_domain) <> p_active) THEN
     RETURN QUERY SELECT 'stale'::text, NULL::bigint, NULL::json;
     RETURN;
@@ -90,6 +102,13 @@ BEGIN
       ON CONFLICT (domain, window_start) DO UPDATE SET booked = w.booked + 1 WHERE w.booked < p_capacity
       RETURNING booked INTO v_booked;
     IF NOT FOUND THEN
+      -- The last place may have gone to the same phone, committed since the check above: the
+      -- contract answers a duplicate before a full window.
+      IF EXISTS (SELECT 1 FROM callbacks WHERE phone = p_phone AND domain = p_domain
+                 AND status IN ('scheduled','queued','assigned')) THEN
+        RETURN QUERY SELECT 'duplicate'::text, NULL::bigint, NULL::json;
+        RETURN;
+      END IF;
       RETURN QUERY SELECT 'full'::text, NULL::bigint, NULL::json;
       RETURN;
     END IF;

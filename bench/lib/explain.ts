@@ -193,7 +193,7 @@ async function explainNested(
 async function decidedOnNow(client: pg.PoolClient, x: ExplainInputs): Promise<DecidedOn> {
   const date = DateTime.fromJSDate(x.windowStart).setZone(ZONE).toISODate()!;
   const r = await client.query<{ md5: string; active: number }>(
-    'SELECT md5(rappel_closures_of($1::date)::text) AS md5, rappel_active_in_domain($2) AS active',
+    'SELECT rappel_closures_md5($1::date) AS md5, rappel_active_in_domain($2) AS active',
     [date, x.domain],
   );
   return { date, closuresMd5: r.rows[0]!.md5, activeInDomain: r.rows[0]!.active };

@@ -36,7 +36,7 @@ export async function readIntakeContext(db: Db, p: { date: string; domain: strin
     closures_md5: string;
     active: number;
   }>`${PREPARED}
-    SELECT c.closures, md5(c.closures::text) AS closures_md5, rappel_active_in_domain(${p.domain}) AS active
+    SELECT c.closures, rappel_closures_md5(${p.date}::date) AS closures_md5, rappel_active_in_domain(${p.domain}) AS active
     FROM (SELECT rappel_closures_of(${p.date}::date) AS closures) c`.execute(db);
   const row = res.rows[0]!;
   return {

@@ -78,9 +78,14 @@ export function createDispatchService(
    * Asks the workers to offer queued callbacks of these domains to idle informateurs: at most
    * one job per domain and bucket, and one call to the queue per bucket from this process.
    */
-  async function signalDispatch(domains: Iterable<string>): Promise<void> {
+  async function signalDispatch(
+    domains: Iterable<string>,
+    opts: { nextBucket?: boolean } = {},
+  ): Promise<void> {
+    // nextBucket: from a run itself, whose own jobId (this bucket's, if this process's clock is
+    // a little behind the one that signalled) would be taken and the signal dropped.
     const wall = Date.now();
-    const bucket = Math.floor(wall / DISPATCH_BUCKET_MS);
+    const bucket = Math.floor(wall / DISPATCH_BUCKET_MS) + (opts.nextBucket ? 1 : 0);
     const fresh = [...new Set(domains)].filter((d) => signalled.get(d) !== bucket);
     if (fresh.length === 0) return;
     for (const d of fresh) signalled.set(d, bucket);
@@ -125,7 +130,7 @@ export function createDispatchService(
         // by themselves: racing them costs both sides a statement, so this run stops and the
         // next bucket's run looks again for those who wait.
         if (deskConflict(err)) {
-          await signalDispatch([domain]);
+          await signalDispatch([domain], { nextBucket: true });
           break;
         }
         throw err;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { DateTime } from 'luxon';
+import { DateTime } from 'luxon';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
 import { todayIn } from '../domain/calendar/index.js';
@@ -56,6 +56,20 @@ const duplicateRequest = () =>
     'DUPLICATE_REQUEST',
     'Une demande de rappel est déjà en cours pour ce numéro dans ce domaine.',
   );
+
+/**
+ * The schema's date-time format admits writings the calendar cannot read (a space for the `T`,
+ * a leap second `:60`) and years PostgreSQL has no date for: refused as the schema would.
+ */
+function checkSlotStartReadable(slotStart: string | undefined): void {
+  const start = slotStart === undefined ? null : DateTime.fromISO(slotStart, { setZone: true });
+  if (!start?.isValid || start.year < 1000 || start.year > 9999) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
+    );
+  }
+}
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */
 function requestHash(req: CallbackRequest): Buffer {
@@ -219,6 +233,7 @@ export function createIntakeService(
         throw new AppError('INVALID_PHONE', phoneDetail(phone.reason), { reason: phone.reason });
       }
       const hash = requestHash(req);
+      if (req.mode === 'slot') checkSlotStartReadable(req.slotStart);
       // A replay is the first answer again, not a new demand: it is not counted against the
       // phone's daily limit (rappel_book still settles races on the key, and answers replays
       // itself when the limit is off).

@@ -35,6 +35,10 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       booking({ mode: 'later' }),
       slotWithoutStart,
       booking({ slotStart: 'lundi 9h' }),
+      // Date-times the format admits but the calendar cannot read (they answered 500).
+      booking({ slotStart: '2026-11-23 09:00:00+01:00' }),
+      booking({ slotStart: '2026-11-23T23:59:60Z' }),
+      booking({ slotStart: '0000-11-23T09:00:00+01:00' }),
       booking({ ficheId: 'X1234' }),
       booking({ subject: 'x'.repeat(501) }),
       booking({ phone: '' }),
