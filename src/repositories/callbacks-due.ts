@@ -24,11 +24,14 @@ function moveDue(now: Date, limit: number, filter: RawBuilder<unknown>) {
  * that moved (none if the job ran twice, late, or after the callback changed); the caller
  * records their events in the same transaction.
  */
+/** Scheduled callbacks queueIfDue moves at most per statement. */
+export const QUEUE_DUE_BATCH = 1000;
+
 export async function queueIfDue(
   db: Db,
   ids: string[] | null,
   now: Date,
-  limit = 1000,
+  limit = QUEUE_DUE_BATCH,
   domains?: string[],
 ): Promise<{ id: string; domain: string }[]> {
   const filter = sql`${ids ? sql`AND id = ANY(${ids}::uuid[])` : sql``}

@@ -1,5 +1,5 @@
 import { recordEvents } from '../repositories/callback-events.js';
-import { queueIfDue } from '../repositories/callbacks-due.js';
+import { QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
 import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
@@ -36,7 +36,19 @@ export function createDueService(core: Core) {
       await new Promise((r) => setTimeout(r, wait));
       return queueDue([callbackId]);
     },
-    /** Every overdue scheduled callback, whether or not its job survived. */
-    queueOverdue: () => queueDue(null),
+    /**
+     * Every overdue scheduled callback, whether or not its job survived, in batches (one
+     * transaction each) until none is left: after a flushed Redis, thousands may be overdue, and
+     * one batch per 30 s sweep left most of them waiting for later sweeps.
+     */
+    queueOverdue: async (): Promise<string[]> => {
+      const domains: string[] = [];
+      for (let batch = 0; batch < 1000; batch++) {
+        const moved = await queueDue(null);
+        domains.push(...moved);
+        if (moved.length < QUEUE_DUE_BATCH) break;
+      }
+      return domains;
+    },
   };
 }

@@ -52,8 +52,9 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
       env: { RATE_LIMIT_PER_IP_PER_MINUTE: '1000000', RATE_LIMIT_PER_PHONE_PER_DAY: '5' },
     };
     const [api, worker] = await Promise.all([startRappel(stack, 'api'), startRappel(stack, 'worker')]);
-    // Three informateurs per domain: 300 places in each window, more than the load books.
-    for (const d of [...DOMAINS, ...DOMAINS, ...DOMAINS]) await createAgent(api.baseUrl, [d]);
+    // Ten informateurs per domain: 1,000 places in each window, more than the load books (with
+    // three, a faster intake filled all 2,400 places and met SLOT_FULL).
+    for (const d of DOMAINS) for (let i = 0; i < 10; i++) await createAgent(api.baseUrl, [d]);
     const untilNine = stack.clock.msUntil(NINE);
     expect(untilNine, 'processes started too slowly for the 09:00 timeline').toBeGreaterThan(11_000);
 
