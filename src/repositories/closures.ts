@@ -6,13 +6,14 @@ export interface ClosureRecord extends Closure {
   createdAt: Date;
 }
 
-function toClosure(r: {
+/** A closures row (as selected, or as JSON with its timestamp as text) as the domain sees it. */
+export function toClosure(r: {
   id: string;
   date: string;
   start_time: string | null;
   end_time: string | null;
   reason: string;
-  created_at: Date;
+  created_at: Date | string;
 }): ClosureRecord {
   return {
     id: r.id,
@@ -20,7 +21,7 @@ function toClosure(r: {
     start: r.start_time,
     end: r.end_time,
     reason: r.reason,
-    createdAt: r.created_at,
+    createdAt: new Date(r.created_at),
   };
 }
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { PREPARED } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
-import type { ClosureRecord } from './closures.js';
+import { toClosure, type ClosureRecord } from './closures.js';
 import type { StoredResponse } from './idempotency.js';
 import type { OutboxRow } from './outbox.js';
 
@@ -40,14 +40,7 @@ export async function readIntakeContext(db: Db, p: { date: string; domain: strin
     FROM (SELECT rappel_closures_of(${p.date}::date) AS closures) c`.execute(db);
   const row = res.rows[0]!;
   return {
-    closures: row.closures.map((c) => ({
-      id: c.id,
-      date: c.date,
-      start: c.start_time,
-      end: c.end_time,
-      reason: c.reason,
-      createdAt: new Date(c.created_at),
-    })),
+    closures: row.closures.map(toClosure),
     closuresMd5: row.closures_md5,
     activeInDomain: row.active,
   };

@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import type { DateTime } from 'luxon';
 import { decideAsap, waitingThatMatters } from '../domain/asap.js';
 import {
   checkSlotStart,
@@ -12,7 +12,6 @@ import { countAvailableInDomain } from '../repositories/agents.js';
 import { countWaiting } from '../repositories/callbacks.js';
 import { readIntakeContext, type IntakeContext } from '../repositories/intake.js';
 import type { Core } from './core.js';
-import type { CallbackRequest } from './intake.js';
 import { asapDetail, closedDetail, slotDetail } from './intake-messages.js';
 
 /** How long intake trusts the closures and staffing it read (see createContextMemory). */
@@ -30,13 +29,13 @@ export type Context = IntakeContext & { date: string; remembered: boolean };
  */
 export function createContextMemory(core: Core) {
   const remembered = new Map<string, { ctx: Context; readAt: number }>();
-  return async function contextOf(req: CallbackRequest, now: DateTime, fresh: boolean): Promise<Context> {
-    const day = req.mode === 'slot' ? DateTime.fromISO(req.slotStart!, { setZone: true }) : now;
+  /** For the Paris day of `day` (the slot's start, or now for asap) and `domain`. */
+  return async function contextOf(domain: DomainCode, day: DateTime, fresh: boolean): Promise<Context> {
     const date = day.setZone(ZONE).toISODate()!;
-    const key = `${date}|${req.domain}`;
+    const key = `${date}|${domain}`;
     const hit = remembered.get(key);
     if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;
-    const read = await readIntakeContext(core.db, { date, domain: req.domain });
+    const read = await readIntakeContext(core.db, { date, domain });
     if (remembered.size >= CONTEXT_MEMORY_MAX) remembered.clear();
     remembered.set(key, { ctx: { ...read, date, remembered: true }, readAt: performance.now() });
     return { ...read, date, remembered: false };
@@ -61,21 +60,21 @@ export type WindowDecision =
   { status: 'scheduled' | 'queued'; windowStart: DateTime; windowEnd: DateTime } | { refusal: SlotRefusal };
 
 /**
- * The callback's window, by the calendar rules (slot: the requested window, bookable given the
- * closures of its day) or the asap promise (the centre open now, informateurs available, the
+ * The callback's window, by the calendar rules (slot, `slotStart` in Paris time: the requested
+ * window, bookable given the closures of its day) or the asap promise (the centre open now, informateurs available, the
  * waiting queue short enough). Reads only what the asap estimate needs; the window's places
  * are the booking's business (rappel_book).
  */
 export async function decideWindow(
   core: Core,
   settings: CalendarSettings,
-  req: CallbackRequest,
+  domain: DomainCode,
+  slotStart: DateTime | null,
   closures: readonly Closure[],
   now: DateTime,
 ): Promise<WindowDecision> {
-  if (req.mode === 'slot') {
-    const start = DateTime.fromISO(req.slotStart!, { setZone: true }).setZone(ZONE);
-    const check = checkSlotStart(start, now, settings, closures);
+  if (slotStart) {
+    const check = checkSlotStart(slotStart, now, settings, closures);
     if (check.ok)
       return { status: 'scheduled', windowStart: check.window.start, windowEnd: check.window.end };
     switch (check.code) {
@@ -85,7 +84,7 @@ export async function decideWindow(
             'CENTRE_CLOSED',
             closedDetail(check.reason),
             { reason: check.reason },
-            req.domain,
+            domain,
           ),
         };
       case 'OUTSIDE_OPENING_HOURS':
@@ -94,7 +93,7 @@ export async function decideWindow(
             'OUTSIDE_OPENING_HOURS',
             "Le centre est ouvert ce jour-là, mais pas à l'heure demandée.",
             {},
-            req.domain,
+            domain,
           ),
         };
       case 'SLOT_NOT_AVAILABLE':
@@ -103,19 +102,19 @@ export async function decideWindow(
             'SLOT_NOT_AVAILABLE',
             slotDetail(check.reason),
             { reason: check.reason },
-            req.domain,
+            domain,
           ),
         };
     }
   }
   const promise = core.config.asapPromiseMinutes;
   const interval = openIntervalAt(now, settings, closures);
-  const available = await countAvailableInDomain(core.db, req.domain);
+  const available = await countAvailableInDomain(core.db, domain);
   const decision = decideAsap({
     now,
     closingAt: interval?.end ?? null,
     availableInformateurs: available,
-    waitingCallbacks: await countWaiting(core.db, req.domain, waitingThatMatters(available, promise)),
+    waitingCallbacks: await countWaiting(core.db, domain, waitingThatMatters(available, promise)),
     promiseMinutes: promise,
   });
   if (decision.ok)
@@ -125,7 +124,7 @@ export async function decideWindow(
       'ASAP_UNAVAILABLE',
       asapDetail(decision.reason, promise),
       { reason: decision.reason },
-      req.domain,
+      domain,
     ),
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
-import { todayIn } from '../domain/calendar/index.js';
+import { todayIn, ZONE } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import type { OutboxRow } from '../repositories/outbox.js';
@@ -58,10 +58,11 @@ const duplicateRequest = () =>
   );
 
 /**
- * The schema's date-time format admits writings the calendar cannot read (a space for the `T`,
- * a leap second `:60`) and years PostgreSQL has no date for: refused as the schema would.
+ * The requested window start, read once, in Paris time. The schema's date-time format admits
+ * writings the calendar cannot read (a space for the `T`, a leap second `:60`) and years
+ * PostgreSQL has no date for: refused as the schema would.
  */
-function checkSlotStartReadable(slotStart: string | undefined): void {
+function readSlotStart(slotStart: string | undefined): DateTime {
   const start = slotStart === undefined ? null : DateTime.fromISO(slotStart, { setZone: true });
   if (!start?.isValid || start.year < 1000 || start.year > 9999) {
     throw new AppError(
@@ -69,6 +70,7 @@ function checkSlotStartReadable(slotStart: string | undefined): void {
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
     );
   }
+  return start.setZone(ZONE);
 }
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */
@@ -112,6 +114,7 @@ export function createIntakeService(
    */
   async function decideAndBook(
     req: CallbackRequest,
+    slotStart: DateTime | null,
     phone: { e164: string; region: string },
     hash: Buffer,
     idempotencyKey: string | undefined,
@@ -124,7 +127,7 @@ export function createIntakeService(
       if (ctx.remembered) return 'stale' as const;
       throw r;
     };
-    const decided = await decideWindow(core, calendar.settings, req, ctx.closures, now);
+    const decided = await decideWindow(core, calendar.settings, req.domain, slotStart, ctx.closures, now);
     if ('refusal' in decided) return refuse(decided.refusal);
     const { status, windowStart, windowEnd } = decided;
 
@@ -233,7 +236,7 @@ export function createIntakeService(
         throw new AppError('INVALID_PHONE', phoneDetail(phone.reason), { reason: phone.reason });
       }
       const hash = requestHash(req);
-      if (req.mode === 'slot') checkSlotStartReadable(req.slotStart);
+      const slotStart = req.mode === 'slot' ? readSlotStart(req.slotStart) : null;
       // A replay is the first answer again, not a new demand: it is not counted against the
       // phone's daily limit (rappel_book still settles races on the key, and answers replays
       // itself when the limit is off).
@@ -261,8 +264,8 @@ export function createIntakeService(
         let outcome: Awaited<ReturnType<typeof decideAndBook>>;
         try {
           const now = core.clock.now();
-          const ctx = await contextOf(req, now, fresh);
-          outcome = await decideAndBook(req, phone, hash, idempotencyKey, ctx, now);
+          const ctx = await contextOf(req.domain, slotStart ?? now, fresh);
+          outcome = await decideAndBook(req, slotStart, phone, hash, idempotencyKey, ctx, now);
         } catch (err) {
           if (err instanceof SlotRefusal) {
             // A key's first answer is replayed even if the same request would be refused now
