@@ -8,7 +8,7 @@ import type { Db } from '../../src/db/schema.js';
 import { countWaiting } from '../../src/repositories/callbacks.js';
 import { bookCallback, readIntakeContext, type DecidedOn } from '../../src/repositories/intake.js';
 import { CALENDAR_LOCK } from '../../src/repositories/closures.js';
-import { queueIfDue, queueOverdueOf } from '../../src/repositories/callbacks-due.js';
+import { queueIfDue } from '../../src/repositories/callbacks-due.js';
 import { assignHeadToIdlest, claimNext, releaseExpiredLeases } from '../../src/repositories/dispatch.js';
 import { bookedInRange, takePlace } from '../../src/repositories/window-load.js';
 import { countActiveInDomain } from '../../src/repositories/agents.js';
@@ -127,8 +127,8 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
     ["slots' capacity (countActiveInDomain)", (tx) => countActiveInDomain(tx, x.domain)],
     ["reconciler's queueIfDue (all domains, limit 1000)", (tx) => queueIfDue(tx, null, x.now)],
     [
-      "pull next's promotion of overdue callbacks (queueOverdueOf, agent's domains, limit 200)",
-      (tx) => queueOverdueOf(tx, [x.domain], x.now, 200),
+      "pull next's promotion of overdue callbacks (queueIfDue, agent's domains, limit 200)",
+      (tx) => queueIfDue(tx, null, x.now, 200, [x.domain]),
     ],
     ['releaseExpiredLeases', (tx) => releaseExpiredLeases(tx, x.now)],
     ['push dispatch (assignHeadToIdlest)', (tx) => assignHeadToIdlest(tx, x.domain, x.now, 30)],

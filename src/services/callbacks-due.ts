@@ -1,26 +1,12 @@
-import { recordEvents } from '../repositories/callback-events.js';
 import { QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
 import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
 export function createDueService(core: Core) {
+  /** One statement: the callbacks moved and their events (domains of those that moved). */
   async function queueDue(ids: string[] | null): Promise<string[]> {
-    return core.db.transaction().execute(async (tx) => {
-      const now = core.clock.now().toJSDate();
-      const moved = await queueIfDue(tx, ids, now);
-      await recordEvents(
-        tx,
-        moved.map((m) => ({
-          callbackId: m.id,
-          type: 'queued',
-          fromStatus: 'scheduled',
-          toStatus: 'queued',
-          actor: 'system',
-          at: now,
-        })),
-      );
-      return moved.map((m) => m.domain);
-    });
+    const moved = await queueIfDue(core.db, ids, core.clock.now().toJSDate());
+    return moved.map((m) => m.domain);
   }
   return {
     /**

@@ -4,7 +4,7 @@ import { decideRetry } from '../domain/retry.js';
 import { AppError } from '../http/errors.js';
 import { findByReference } from '../repositories/callbacks.js';
 import { listClosures } from '../repositories/closures.js';
-import { queueOverdueOf } from '../repositories/callbacks-due.js';
+import { queueIfDue } from '../repositories/callbacks-due.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
 import { activeAgentId } from '../repositories/agents.js';
 import { assignHeadToIdlest, pullDesk, type AgentRef, type PullResult } from '../repositories/dispatch.js';
@@ -204,7 +204,7 @@ export function createDispatchService(
           return deskView(pulled.callback);
         }
         if (pulled.overdue && overdueFirst) {
-          await queueOverdueOf(core.db, pulled.agent.domains, now.toJSDate(), PULL_PROMOTE_LIMIT);
+          await queueIfDue(core.db, null, now.toJSDate(), PULL_PROMOTE_LIMIT, pulled.agent.domains);
           overdueFirst = false;
           continue;
         }
