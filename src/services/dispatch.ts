@@ -1,27 +1,17 @@
 import type { DateTime } from 'luxon';
-import { todayIn, ZONE } from '../domain/calendar/index.js';
-import { decideRetry } from '../domain/retry.js';
-import { AppError } from '../http/errors.js';
-import { findByReference } from '../repositories/callbacks.js';
-import { listClosures } from '../repositories/closures.js';
 import { queueIfDue } from '../repositories/callbacks-due.js';
-import { enqueueOutbox } from '../repositories/outbox.js';
-import { activeAgentId } from '../repositories/agents.js';
 import { assignHeadToIdlest, pullDesk, type AgentRef, type PullResult } from '../repositories/dispatch.js';
-import { applyOutcome, type OutcomeResult, type OutcomeUpdate } from '../repositories/outcome.js';
-import { normaliseReference } from '../domain/reference.js';
-import { callbackDueJobId } from '../queue/jobs.js';
-import type { Db } from '../db/schema.js';
 import type { Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { DispatchMetrics } from './metrics.js';
-import { deskView, iso, type DeskCallback } from './desk-view.js';
+import { deskView, type DeskCallback } from './desk-view.js';
+import { asRef, createOutcomeReporter, unauthorized } from './outcome.js';
 
 export type { DeskCallback } from './desk-view.js';
 export type { AgentRef } from '../repositories/dispatch.js';
 
-export type Outcome = 'reached' | 'no_answer' | 'wrong_number' | 'redirected';
+export type { Outcome } from './outcome.js';
 
 /**
  * Dispatch signals are coalesced per domain into buckets of this much wall-clock time: one
@@ -41,27 +31,6 @@ const deskConflict = (err: unknown) => {
   const e = err as { code?: string; constraint?: string };
   return e.code === '23505' && e.constraint === 'callbacks_one_per_desk';
 };
-
-const asRef = (who: AgentRef | string): AgentRef => (typeof who === 'string' ? { agentId: who } : who);
-
-function unauthorized(who: AgentRef): AppError {
-  return 'tokenHash' in who
-    ? new AppError('UNAUTHORIZED', "Ce jeton d'informateur n'est pas reconnu.")
-    : new AppError('UNAUTHORIZED', "Ce compte d'informateur n'est plus actif.");
-}
-
-/** Why an outcome's compare-and-set did not apply, in the order the contract decides it. */
-function outcomeRefusal(who: AgentRef, r: OutcomeResult): AppError {
-  if (!r.agent) return unauthorized(who);
-  if (!r.prior) return new AppError('NOT_FOUND', 'Aucune demande de rappel ne porte cette référence.');
-  if (r.prior.status !== 'assigned')
-    return new AppError('INVALID_TRANSITION', "Ce rappel n'est pas en cours d'appel.", {
-      callbackStatus: r.prior.status,
-    });
-  if (r.prior.assignedAgentId !== r.agent.id)
-    return new AppError('FORBIDDEN', 'Ce rappel est attribué à un autre informateur.');
-  return new AppError('INVALID_TRANSITION', "Ce rappel vient de changer d'état ; réessayez.");
-}
 
 export function createDispatchService(
   core: Core,
@@ -142,38 +111,7 @@ export function createDispatchService(
     return assigned;
   }
 
-  async function outcomeUpdate(
-    outcome: Outcome,
-    reference: string,
-    now: DateTime,
-  ): Promise<{ update: Omit<OutcomeUpdate, 'redirectedTo'>; expectAttempts?: number }> {
-    if (outcome === 'reached' || outcome === 'redirected')
-      return { update: { status: 'completed', outcome, dueAt: null } };
-    if (outcome === 'wrong_number') return { update: { status: 'failed', outcome, dueAt: null } };
-    // no_answer: the decision depends on the attempts made, read first and then checked by
-    // the compare-and-set (which also re-checks everything else).
-    const from = todayIn(now);
-    const to = now.plus({ days: 400 }).setZone(ZONE).toISODate()!;
-    const [closures, current] = await Promise.all([
-      listClosures(core.db, from, to),
-      reference ? findByReference(core.db, reference) : null,
-    ]);
-    const attempts = current?.attempts ?? 0;
-    const decision = decideRetry(
-      attempts + 1,
-      now,
-      { maxAttempts: config.maxAttempts, retryDelayMinutes: config.retryDelayMinutes },
-      calendar.settings,
-      closures,
-    );
-    return {
-      update:
-        decision.kind === 'retry'
-          ? { status: 'scheduled', outcome, dueAt: decision.at.toJSDate() }
-          : { status: 'failed', outcome: 'unreachable', dueAt: null },
-      expectAttempts: attempts,
-    };
-  }
+  const reportOutcome = createOutcomeReporter(core, calendar, outbox, metrics, signalDispatch);
 
   return {
     signalDispatch,
@@ -228,76 +166,8 @@ export function createDispatchService(
       return run;
     },
 
-    /**
-     * An outcome reported by the informateur the callback is assigned to: one statement (a
-     * no-answer first reads the attempts and the closures, and writes its retry's outbox row
-     * in the same transaction as the outcome).
-     */
-    async reportOutcome(
-      who: AgentRef | string,
-      reference: string,
-      outcome: Outcome,
-      redirectedTo: string | undefined,
-      note: string | undefined,
-    ): Promise<DeskCallback> {
-      const ref = asRef(who);
-      if (outcome === 'redirected' && !redirectedTo?.trim()) {
-        // An unknown token is refused before the body is judged.
-        if (!(await activeAgentId(core.db, ref))) throw unauthorized(ref);
-        throw new AppError(
-          'VALIDATION_ERROR',
-          '« redirectedTo » est obligatoire pour une réorientation : vers quel service, association ou professionnel ?',
-        );
-      }
-      // A malformed reference matches no callback: NOT_FOUND, once the informateur is known.
-      const normalised = normaliseReference(reference) ?? '';
-      const now = core.clock.now();
-      const { update, expectAttempts } = await outcomeUpdate(outcome, normalised, now);
-      const redirected = outcome === 'redirected' ? redirectedTo!.trim() : null;
-      const extra = {
-        ...(update.outcome === 'unreachable' ? { unreachable: true } : {}),
-        ...(redirected ? { redirectedTo: redirected } : {}),
-        ...(note?.trim() ? { note: note.trim() } : {}),
-        ...(update.dueAt ? { nextAttemptAt: iso(update.dueAt) } : {}),
-      };
-      const write = (db: Db) =>
-        applyOutcome(
-          db,
-          ref,
-          normalised,
-          { ...update, redirectedTo: redirected },
-          { reported: outcome, extra },
-          now.toJSDate(),
-          expectAttempts,
-        );
-      const outboxIds: number[] = [];
-      const dueAt = update.dueAt;
-      const result = dueAt
-        ? await core.db.transaction().execute(async (tx) => {
-            const r = await write(tx);
-            if (r.updated) {
-              outboxIds.push(
-                await enqueueOutbox(
-                  tx,
-                  {
-                    jobName: 'callback-due',
-                    jobId: callbackDueJobId(r.updated.id, dueAt),
-                    payload: { callbackId: r.updated.id, dueAt: dueAt.toISOString() },
-                    runAt: dueAt,
-                  },
-                  now.toJSDate(),
-                ),
-              );
-            }
-            return r;
-          })
-        : await write(core.db);
-      if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
-      metrics.countOutcome(result.updated.domain, update.outcome);
-      await outbox.relayNow(outboxIds);
-      await signalDispatch(result.agent.domains);
-      return deskView(result.updated);
-    },
+    /** See outcome.ts. */
+    reportOutcome,
   };
 }
 
