@@ -69,7 +69,7 @@ export async function waitBlockedOnEvents(sql: pg.Pool): Promise<number> {
       const r = await sql.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity
          WHERE datname = current_database() AND wait_event_type = 'Lock'
-           AND query ILIKE 'insert into "callback_events"%'`,
+           AND query ILIKE '%insert into%callback_events%'`,
       );
       return r.rows[0]?.pid;
     },
