@@ -72,7 +72,7 @@ function clockOffset(child: Child, appNow: string): number | null {
  * longer gap when the worker's clock came out behind. The skew is measured and corrected for.
  */
 /** The V8 flags `npm start` and the Dockerfile run the service with (package.json). */
-const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=160'];
+const NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=160'];
 
 export async function startService(o: ServiceOptions, rss: RssSampler): Promise<Service> {
   for (let attempt = 1, gapMs = 300; ; attempt++, gapMs *= 2) {
