@@ -4,7 +4,7 @@
  * lib/explain.ts) on a plain pg pool, then finishing the claimed callback so the desk is free
  * again. Prints one JSON ClaimResult line. Usage: node --import tsx bench/claim-ceiling.ts <spec.json>
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { summarize } from './lib/stats.js';
@@ -71,4 +71,5 @@ const result: ClaimResult = {
   firstError,
   latency: summarize(samples),
 };
+if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify({ claim: samples }));
 console.log(JSON.stringify(result));

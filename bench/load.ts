@@ -2,7 +2,7 @@
  * Load generator child process: runs autocannon (closed loop) against the service or a ceiling
  * and prints one JSON LoadResult line. Usage: node --import tsx bench/load.ts <spec.json>
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { intakeBody, summarize, type LoadResult } from './lib/stats.js';
@@ -160,4 +160,5 @@ if (spec.kind === 'pull') {
     ]),
   );
 }
+if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify(samples));
 console.log(JSON.stringify(result));

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { type Informateur } from './api.js';
@@ -14,7 +14,7 @@ import {
   type BenchSettings,
 } from './settings.js';
 import type { ClaimResult, ClaimSpec, LoadSpec, OpenLoopSpec, PacedPullSpec } from './specs.js';
-import type { LoadResult } from './stats.js';
+import { mergeClaimRounds, mergeLoadRounds, type LoadResult } from './stats.js';
 
 /** Everything the scenarios share during one run. */
 export interface Run {
@@ -162,23 +162,73 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
 }
 
 export interface PullResult {
+  /** The service's rounds merged (see measurePull). */
   service: LoadResult;
   /** Small tables only: informateurs pausing between calls (s.pullPauseMs on average). */
   paced: LoadResult | null;
-  /** The raw claim statement by pool size; `best` is the ceiling. */
+  /** The raw claim statement by pool size, its rounds merged; `best` is the ceiling. */
   ceilings: Record<string, ClaimResult>;
   best: ClaimResult;
+  /** Claims per second of each round, to see how much the machine moved during the run. */
+  rounds: { service: number; ceilings: Record<string, number> }[];
 }
 
+const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
+
+/**
+ * Pull next against the raw claim loop, interleaved: `s.pullRounds` rounds of the service then
+ * the raw claim at each pool size, each round as long as a share of `s.durationS`. On this shared
+ * machine throughput drifts over a minute (autovacuum, checkpoints, neighbours) by more than the
+ * gap being measured; rounds put the service and its ceiling under the same drift, and the ratio
+ * is of their totals. Latencies are summarized from the pooled samples of every round.
+ */
 export async function measurePull(run: Run, tag: string): Promise<PullResult> {
-  await refillQueue(run);
-  const service = await load(run, `load-pull-${tag}`, {
-    kind: 'pull',
-    url: run.service.url,
-    tokens: run.informateurs.map((i) => i.token),
-    warmupS: run.s.warmupS,
-    durationS: run.s.durationS,
-  });
+  const roundS = run.s.durationS / run.s.pullRounds;
+  const service: { r: LoadResult; x: Record<string, number[]> }[] = [];
+  const claims = new Map<number, { r: ClaimResult; x: Record<string, number[]> }[]>();
+  const rounds: PullResult['rounds'] = [];
+  for (let i = 1; i <= run.s.pullRounds; i++) {
+    const warmupS = i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS);
+    await refillQueue(run);
+    const name = `load-pull-${tag}-${i}`;
+    const samplesPath = path.join(run.logDir, `${name}.samples.json`);
+    const r = await load(run, name, {
+      kind: 'pull',
+      url: run.service.url,
+      tokens: run.informateurs.map((inf) => inf.token),
+      warmupS,
+      durationS: roundS,
+      samplesPath,
+    });
+    service.push({ r, x: readSamples(samplesPath) });
+    const round: PullResult['rounds'][number] = { service: r.byKind?.pull?.okPerS ?? 0, ceilings: {} };
+    for (const poolMax of run.s.claimPools) {
+      // The raw claim runs alone: desks emptied, informateurs offline so the worker pushes nothing.
+      await setAgentsStatus(run.pool, 'offline');
+      await waitQuiet(run);
+      await clearDesks(run.pool, businessNow(run).toISOString());
+      await refillQueue(run);
+      run.rss.phase = `claim-${tag}-${poolMax}`;
+      const cname = `claim-${tag}-${poolMax}-${i}`;
+      const spec: ClaimSpec = {
+        ...run.claim,
+        databaseUrl: benchDatabaseUrl(),
+        agentIds: run.informateurs.map((inf) => inf.id),
+        domains: [DOMAIN],
+        poolMax,
+        clockOffsetMs: run.service.offsetMs.api,
+        leaseMinutes: 30,
+        warmupS,
+        durationS: roundS,
+        samplesPath: path.join(run.logDir, `${cname}.samples.json`),
+      };
+      const c = await runJsonChild<ClaimResult>(cname, CLAIM, spec, run.logDir);
+      claims.set(poolMax, [...(claims.get(poolMax) ?? []), { r: c, x: readSamples(spec.samplesPath!) }]);
+      round.ceilings[`pool${poolMax}`] = c.claimsPerS;
+    }
+    await clearDesks(run.pool, businessNow(run).toISOString());
+    rounds.push(round);
+  }
   // The same informateurs pausing between calls, at a fraction of the saturated rate: the
   // latency of a desk that is not queueing behind 99 others (see bench/README.md).
   let paced: LoadResult | null = null;
@@ -186,7 +236,7 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
     await refillQueue(run);
     const spec: PacedPullSpec = {
       url: run.service.url,
-      tokens: run.informateurs.map((i) => i.token),
+      tokens: run.informateurs.map((inf) => inf.token),
       pauseMs: run.s.pullPauseMs,
       warmupS: run.s.warmupS,
       durationS: run.s.durationS,
@@ -195,34 +245,24 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
     paced = await measured(run, name, 'service', () =>
       runJsonChild<LoadResult>(name, PULL_PACED, spec, run.logDir),
     );
+    await clearDesks(run.pool, businessNow(run).toISOString());
   }
   const ceilings: Record<string, ClaimResult> = {};
-  for (const poolMax of run.s.claimPools) {
-    // The raw claim runs alone: desks emptied, informateurs offline so the worker pushes nothing.
-    await setAgentsStatus(run.pool, 'offline');
-    await waitQuiet(run);
-    await clearDesks(run.pool, businessNow(run).toISOString());
-    await refillQueue(run);
-    run.rss.phase = `claim-${tag}-${poolMax}`;
-    const spec: ClaimSpec = {
-      ...run.claim,
-      databaseUrl: benchDatabaseUrl(),
-      agentIds: run.informateurs.map((i) => i.id),
-      domains: [DOMAIN],
-      poolMax,
-      clockOffsetMs: run.service.offsetMs.api,
-      leaseMinutes: 30,
-      warmupS: run.s.warmupS,
-      durationS: run.s.durationS,
-    };
-    ceilings[`pool${poolMax}`] = await runJsonChild<ClaimResult>(
-      `claim-${tag}-${poolMax}`,
-      CLAIM,
-      spec,
-      run.logDir,
+  for (const [poolMax, rs] of claims) {
+    ceilings[`pool${poolMax}`] = mergeClaimRounds(
+      rs.map((x) => x.r),
+      rs.map((x) => x.x),
     );
   }
-  await clearDesks(run.pool, businessNow(run).toISOString());
   const best = Object.values(ceilings).reduce((a, b) => (b.claimsPerS > a.claimsPerS ? b : a));
-  return { service, paced, ceilings, best };
+  return {
+    service: mergeLoadRounds(
+      service.map((x) => x.r),
+      service.map((x) => x.x),
+    ),
+    paced,
+    ceilings,
+    best,
+    rounds,
+  };
 }

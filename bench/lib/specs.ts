@@ -4,6 +4,8 @@ import type { Latency } from './stats.js';
 interface Timing {
   warmupS: number;
   durationS: number;
+  /** If set, the child also writes its raw latency samples there (JSON, ms, by request kind). */
+  samplesPath?: string;
 }
 
 /** autocannon (bench/load.ts): closed loop, `connections` requests in flight. */

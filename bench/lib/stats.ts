@@ -1,3 +1,5 @@
+import type { ClaimResult } from './specs.js';
+
 /** Latency summary in milliseconds. */
 export interface Latency {
   p50: number;
@@ -86,4 +88,78 @@ export function intakeBody(domain: string, phoneN: number, slotStart: string): s
     subject: 'préavis de démission',
     consent: true,
   });
+}
+
+type Samples = Record<string, number[]>;
+
+function pooled(samples: Samples[], kind: string): number[] {
+  return samples.flatMap((s) => s[kind] ?? []);
+}
+
+function weighted(parts: (Record<string, number> | undefined)[], weights: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const total = weights.reduce((a, b) => a + b, 0) || 1;
+  parts.forEach((p, i) => {
+    for (const [k, v] of Object.entries(p ?? {})) out[k] = (out[k] ?? 0) + (v * weights[i]!) / total;
+  });
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v, 3)]));
+}
+
+/**
+ * One result from the rounds of an interleaved measurement: counts and durations added, rates
+ * over the total time, latencies summarized from the pooled raw samples of every round.
+ */
+export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadResult {
+  const sum = (f: (r: LoadResult) => number) => rounds.reduce((a, r) => a + f(r), 0);
+  const durationS = round(sum((r) => r.durationS));
+  const statuses: Record<string, number> = {};
+  for (const r of rounds)
+    for (const [k, n] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + n;
+  const sent = rounds.map((r) => r.sentWithWarmup ?? r.total);
+  const kinds = [...new Set(rounds.flatMap((r) => Object.keys(r.byKind ?? {})))];
+  const okOf = (k: string) => sum((r) => r.byKind?.[k]?.ok ?? 0);
+  return {
+    durationS,
+    total: sum((r) => r.total),
+    ok: sum((r) => r.ok),
+    okPerS: round(sum((r) => r.ok) / durationS),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    statuses,
+    sentWithWarmup: sent.reduce((a, b) => a + b, 0),
+    latency: summarize(kinds.flatMap((k) => pooled(samples, k))),
+    ...(kinds.length > 0
+      ? {
+          byKind: Object.fromEntries(
+            kinds.map((k) => [
+              k,
+              { ...summarize(pooled(samples, k)), ok: okOf(k), okPerS: round(okOf(k) / durationS) },
+            ]),
+          ),
+        }
+      : {}),
+    cpuMsPerRequest: weighted(
+      rounds.map((r) => r.cpuMsPerRequest),
+      sent,
+    ),
+    dbWaits: weighted(
+      rounds.map((r) => r.dbWaits),
+      rounds.map((r) => r.durationS),
+    ),
+  };
+}
+
+/** The raw claim loop's rounds as one result (see mergeLoadRounds). */
+export function mergeClaimRounds(rounds: ClaimResult[], samples: Samples[]): ClaimResult {
+  const durationS = round(rounds.reduce((a, r) => a + r.durationS, 0));
+  const claims = rounds.reduce((a, r) => a + r.claims, 0);
+  return {
+    durationS,
+    claims,
+    claimsPerS: round(claims / durationS),
+    empty: rounds.reduce((a, r) => a + r.empty, 0),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+    firstError: rounds.find((r) => r.firstError)?.firstError ?? null,
+    latency: summarize(pooled(samples, 'claim')),
+  };
 }
