@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { type Informateur } from './api.js';
-import { clearDesks, countByStatus, seedQueued, setAgentsStatus } from './database.js';
+import { clearDesks, countByStatus, seedQueued, setAgentsStatus, vacuumQueue } from './database.js';
 import { measured, waitQuiet } from './observe.js';
 import { freePort, runJsonChild, startTsServer, waitUntil, type Child, type RssSampler } from './procs.js';
 import type { Service } from './service.js';
@@ -59,13 +59,16 @@ export function takeSeeds(run: Run, n: number): number {
   return base;
 }
 
-/** Tops the queue up to `s.queued` callbacks, so every pull-next run starts from the same queue. */
+/**
+ * Tops the queue up to `s.queued` callbacks and clears out dead row versions, so every pull-next
+ * run starts from the same queue.
+ */
 export async function refillQueue(run: Run): Promise<void> {
   const missing = run.s.queued - ((await countByStatus(run.pool)).queued ?? 0);
   if (missing > 0) {
     await seedQueued(run.pool, takeSeeds(run, missing), missing, businessNow(run).toISOString(), DOMAIN);
-    await run.pool.query('ANALYZE callbacks');
   }
+  await vacuumQueue(run.pool);
 }
 
 /** The ceiling server (bench/ceiling-server.ts), its own process, started once the slot listing is known. */
