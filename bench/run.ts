@@ -37,10 +37,10 @@ import { APP_NOW, DOMAIN, REDIS_URL, settingsFor, TARGETS } from './lib/settings
 
 const smoke = process.argv.includes('--smoke');
 const cpuProf = process.argv.includes('--cpu-prof');
-/** `--only=intake` or `--only=pull`: that scenario alone on small tables, printed, no results file (for working on one path). */
+/** `--only=intake`, `--only=slots` or `--only=pull`: that scenario alone on small tables, printed, no results file (for working on one path). */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-if (only !== undefined && only !== 'intake' && only !== 'pull')
-  throw new Error(`--only=${only}: intake or pull`);
+const ONLY = { intake: measureIntake, slots: measureSlots, pull: measurePull } as const;
+if (only !== undefined && !(only in ONLY)) throw new Error(`--only=${only}: intake, slots or pull`);
 const s = settingsFor(smoke);
 const RESULTS = path.resolve('bench/results');
 const prefixBase = `rappelbench${process.pid}`;
@@ -149,7 +149,7 @@ async function main(logDir: string): Promise<void> {
     const tables: Record<string, TableState> = {};
     if (only !== undefined) {
       step(`only: ${only}`);
-      const r = only === 'intake' ? await measureIntake(run, 'small') : await measurePull(run, 'small');
+      const r = await ONLY[only as keyof typeof ONLY](run, 'small');
       console.log(JSON.stringify(r, null, 2));
       return;
     }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { type Informateur } from './api.js';
@@ -104,28 +104,69 @@ function load(run: Run, name: string, spec: LoadSpec, target: 'service' | 'ceili
   return measured(run, name, target, () => runJsonChild<LoadResult>(name, LOAD, spec, run.logDir));
 }
 
-export interface SlotsResult {
-  bodyBytes: number;
+const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
+
+/** A closed-loop measurement and its ceiling, alternated (see measurePull), merged. */
+export interface Alternated {
   service: LoadResult;
   ceiling: LoadResult;
+  /** Requests per second of each round. */
+  rounds: { service: number; ceiling: number }[];
+}
+
+async function alternate(
+  run: Run,
+  name: string,
+  specOf: (target: 'service' | 'ceiling', t: { warmupS: number; durationS: number }) => LoadSpec,
+): Promise<Alternated> {
+  const parts = { service: [] as LoadResult[], ceiling: [] as LoadResult[] };
+  const samples = { service: [] as Record<string, number[]>[], ceiling: [] as Record<string, number[]>[] };
+  const rounds: Alternated['rounds'] = [];
+  for (let i = 1; i <= run.s.rounds; i++) {
+    const t = {
+      warmupS: i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS),
+      durationS: run.s.durationS / run.s.rounds,
+    };
+    const round = { service: 0, ceiling: 0 };
+    for (const target of ['service', 'ceiling'] as const) {
+      const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
+      const samplesPath = path.join(run.logDir, `${label}.samples.json`);
+      const r = await load(run, label, { ...specOf(target, t), samplesPath }, target);
+      parts[target].push(r);
+      samples[target].push(existsSync(samplesPath) ? readSamples(samplesPath) : {});
+      round[target] = r.okPerS;
+    }
+    rounds.push(round);
+  }
+  return {
+    service: mergeLoadRounds(parts.service, samples.service),
+    ceiling: mergeLoadRounds(parts.ceiling, samples.ceiling),
+    rounds,
+  };
+}
+
+export interface SlotsResult extends Alternated {
+  bodyBytes: number;
 }
 
 export async function measureSlots(run: Run): Promise<SlotsResult> {
-  const t = { warmupS: run.s.warmupS, durationS: run.s.durationS, connections: run.s.slotsConnections };
-  const url = `${run.service.url}/v1/slots?domain=${DOMAIN}&days=14`;
-  const service = await load(run, 'load-slots', { kind: 'get', url, ...t });
-  const ceiling = await load(
-    run,
-    'load-slots-ceiling',
-    { kind: 'get', url: `${run.ceilingUrl}/slots`, ...t },
-    'ceiling',
-  );
-  return { bodyBytes: Buffer.byteLength(run.slotsBody), service, ceiling };
+  const connections = run.s.slotsConnections;
+  const r = await alternate(run, 'load-slots', (target, t) => ({
+    kind: 'get',
+    url:
+      target === 'service'
+        ? `${run.service.url}/v1/slots?domain=${DOMAIN}&days=14`
+        : `${run.ceilingUrl}/slots`,
+    connections,
+    ...t,
+  }));
+  return { bodyBytes: Buffer.byteLength(run.slotsBody), ...r };
 }
 
 export interface IntakeResult {
   saturation: LoadResult;
   ceiling: LoadResult;
+  rounds: Alternated['rounds'];
   fixedRate: LoadResult;
 }
 
@@ -137,20 +178,14 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     slotStarts: run.slotStarts,
     idempotencyKeys: true,
   };
-  const c = run.s.intakeConnections;
-  const saturation = await load(run, `load-intake-${tag}`, {
+  const sat = await alternate(run, `load-intake-${tag}`, (target, t) => ({
     kind: 'intake',
-    url: `${run.service.url}/v1/callbacks`,
-    connections: c,
+    url: target === 'service' ? `${run.service.url}/v1/callbacks` : `${run.ceilingUrl}/intake`,
+    connections: run.s.intakeConnections,
     phoneBase: takePhones(run),
     ...base,
-  });
-  const ceiling = await load(
-    run,
-    `load-intake-ceiling-${tag}`,
-    { kind: 'intake', url: `${run.ceilingUrl}/intake`, connections: c, phoneBase: takePhones(run), ...base },
-    'ceiling',
-  );
+    ...t,
+  }));
   const fixed: OpenLoopSpec = {
     url: `${run.service.url}/v1/callbacks`,
     rate: run.s.fixedRate,
@@ -161,7 +196,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
   const fixedRate = await measured(run, name, 'service', () =>
     runJsonChild<LoadResult>(name, OPEN_LOOP, fixed, run.logDir),
   );
-  return { saturation, ceiling, fixedRate };
+  return { saturation: sat.service, ceiling: sat.ceiling, rounds: sat.rounds, fixedRate };
 }
 
 export interface PullResult {
@@ -176,8 +211,6 @@ export interface PullResult {
   rounds: { service: number; ceilings: Record<string, number> }[];
 }
 
-const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
-
 /**
  * Pull next against the raw claim loop, interleaved: `s.pullRounds` rounds of the service then
  * the raw claim at each pool size, each round as long as a share of `s.durationS`. On this shared
@@ -186,11 +219,11 @@ const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as 
  * is of their totals. Latencies are summarized from the pooled samples of every round.
  */
 export async function measurePull(run: Run, tag: string): Promise<PullResult> {
-  const roundS = run.s.durationS / run.s.pullRounds;
+  const roundS = run.s.durationS / run.s.rounds;
   const service: { r: LoadResult; x: Record<string, number[]> }[] = [];
   const claims = new Map<number, { r: ClaimResult; x: Record<string, number[]> }[]>();
   const rounds: PullResult['rounds'] = [];
-  for (let i = 1; i <= run.s.pullRounds; i++) {
+  for (let i = 1; i <= run.s.rounds; i++) {
     const warmupS = i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS);
     await refillQueue(run);
     const name = `load-pull-${tag}-${i}`;

@@ -42,6 +42,17 @@ const cpu = (r: LoadResult, who: string) => {
 const word = (p: boolean | null) => (p === null ? 'not run' : p ? 'PASS' : 'FAIL');
 
 const pullRate = (p: PullResult) => p.service.byKind?.pull?.okPerS ?? 0;
+/** Each round's ratio (when there were rounds), to show how much the machine moved during the run. */
+function roundsText(pairs: [number, number][]): string {
+  return pairs.length < 2 ? '' : ` · rounds ${pairs.map(([a, b]) => pct(ratio(a, b))).join(', ')}`;
+}
+/** Pull next's rounds, against the pool size that made the ceiling. */
+function pullRounds(p: PullResult): [number, number][] {
+  const best = Object.entries(p.ceilings).find(([, c]) => c.claimsPerS === p.best.claimsPerS)?.[0];
+  return best ? (p.rounds ?? []).map((r) => [r.service, r.ceilings[best] ?? 0]) : [];
+}
+const pairsOf = (rounds: { service: number; ceiling: number }[] | undefined): [number, number][] =>
+  (rounds ?? []).map((r) => [r.service, r.ceiling]);
 const pullP99 = (p: PullResult) => p.service.byKind?.pull?.p99 ?? NaN;
 
 /** Every target of the issue with what was measured, and the table printed and saved. */
@@ -59,7 +70,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
     {
       scenario: 'Intake, saturation',
       rappel: `${rps(i.saturation.okPerS)} · ${lat(i.saturation)}${errs(i.saturation)}${cpu(i.saturation, 'api')}`,
-      reference: `bare Fastify + pg tx: ${rps(i.ceiling.okPerS)} · ${lat(i.ceiling)}${cpu(i.ceiling, 'ceiling')}`,
+      reference: `bare Fastify + pg tx: ${rps(i.ceiling.okPerS)} · ${lat(i.ceiling)}${cpu(i.ceiling, 'ceiling')}${roundsText(pairsOf(i.rounds))}`,
       ratio: pct(iRatio),
       target: `≥ ${pct(TARGETS.intakeRatio)} of ceiling`,
     },
@@ -82,7 +93,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
     {
       scenario: `Slot listing (${Math.round(s.bodyBytes / 1024)} kB)`,
       rappel: `${rps(s.service.okPerS)} · ${lat(s.service)}${errs(s.service)}${cpu(s.service, 'api')}`,
-      reference: `constant JSON: ${rps(s.ceiling.okPerS)} · ${lat(s.ceiling)}${cpu(s.ceiling, 'ceiling')}`,
+      reference: `constant JSON: ${rps(s.ceiling.okPerS)} · ${lat(s.ceiling)}${cpu(s.ceiling, 'ceiling')}${roundsText(pairsOf(s.rounds))}`,
       ratio: pct(sRatio),
       target: `≥ ${pct(TARGETS.slotsRatio)} of ceiling`,
     },
@@ -94,7 +105,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
     {
       scenario: 'Pull next, claims',
       rappel: `${rps(pullRate(p))} claims · outcome p99 ${ms(p.service.byKind?.outcome?.p99 ?? NaN)}${errs(p.service)}${cpu(p.service, 'api')}${cpu(p.service, 'worker')}`,
-      reference: `raw claim: ${rps(p.best.claimsPerS)} · p99 ${ms(p.best.latency.p99)}`,
+      reference: `raw claim: ${rps(p.best.claimsPerS)} · p99 ${ms(p.best.latency.p99)}${roundsText(pullRounds(p))}`,
       ratio: pct(pRatio),
       target: `≥ ${pct(TARGETS.pullRatio)} of ceiling`,
     },

@@ -16,8 +16,8 @@ export interface BenchSettings {
   fixedRate: number;
   /** Paced pull run: mean pause of each informateur between two calls (ms). */
   pullPauseMs: number;
-  /** Pull next and its raw claim ceiling alternate in this many rounds (durationS in all). */
-  pullRounds: number;
+  /** Each measurement and its ceiling alternate in this many rounds (durationS in all). */
+  rounds: number;
   /** Pool sizes the raw claim ceiling is measured with (the best one is the ceiling). */
   claimPools: number[];
   /** Asap requests of the dispatch-latency scenario, sent at asapPerSecond. */
@@ -59,7 +59,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
       slotsConnections: 10,
       fixedRate: 200,
       pullPauseMs: 500,
-      pullRounds: 1,
+      rounds: 1,
       claimPools: [10],
       asapCallbacks: 5,
       asapPerSecond: 10,
@@ -77,7 +77,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
     slotsConnections: 50,
     fixedRate: 500,
     pullPauseMs: 500,
-    pullRounds: 3,
+    rounds: 3,
     claimPools: [10, 50],
     asapCallbacks: 50,
     asapPerSecond: 5,

@@ -105,9 +105,24 @@ function weighted(parts: (Record<string, number> | undefined)[], weights: number
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v, 3)]));
 }
 
+/** Without raw samples (autocannon GET runs keep none): each percentile averaged over the rounds, weighted by requests. */
+function averaged(rounds: LoadResult[]): Latency {
+  const n = rounds.reduce((a, r) => a + r.latency.count, 0) || 1;
+  const avg = (k: keyof Latency) => round(rounds.reduce((a, r) => a + r.latency[k] * r.latency.count, 0) / n);
+  return {
+    p50: avg('p50'),
+    p90: avg('p90'),
+    p99: avg('p99'),
+    max: Math.max(...rounds.map((r) => r.latency.max)),
+    mean: avg('mean'),
+    count: n,
+  };
+}
+
 /**
  * One result from the rounds of an interleaved measurement: counts and durations added, rates
- * over the total time, latencies summarized from the pooled raw samples of every round.
+ * over the total time, latencies summarized from the pooled raw samples of every round (or, without
+ * samples, averaged).
  */
 export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadResult {
   const sum = (f: (r: LoadResult) => number) => rounds.reduce((a, r) => a + f(r), 0);
@@ -117,6 +132,7 @@ export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadR
     for (const [k, n] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + n;
   const sent = rounds.map((r) => r.sentWithWarmup ?? r.total);
   const kinds = [...new Set(rounds.flatMap((r) => Object.keys(r.byKind ?? {})))];
+  const sampled = [...new Set(samples.flatMap((x) => Object.keys(x)))];
   const okOf = (k: string) => sum((r) => r.byKind?.[k]?.ok ?? 0);
   return {
     durationS,
@@ -127,7 +143,7 @@ export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadR
     timeouts: sum((r) => r.timeouts),
     statuses,
     sentWithWarmup: sent.reduce((a, b) => a + b, 0),
-    latency: summarize(kinds.flatMap((k) => pooled(samples, k))),
+    latency: sampled.length > 0 ? summarize(sampled.flatMap((k) => pooled(samples, k))) : averaged(rounds),
     ...(kinds.length > 0
       ? {
           byKind: Object.fromEntries(
