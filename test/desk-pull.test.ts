@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeReference } from '../src/domain/reference.js';
 import { claimNext } from '../src/repositories/dispatch.js';
@@ -126,6 +127,41 @@ describe('the desk: pull next and outcome', () => {
     expect(events).toHaveLength(2);
     expect(events).toContainEqual({ reference: justice, type: 'assigned', actor: `agent:${both.id}` });
     expect(events).toContainEqual({ reference: travail, type: 'assigned', actor: `agent:${travailOnly.id}` });
+  });
+
+  it('asks an outcome again when PostgreSQL rolls it back to break a deadlock', async () => {
+    // The deadlock a push dispatch can make: it holds the informateur's row, then waits on the
+    // callback whose outcome is being written, and the outcome waits on the informateur's row.
+    const a = await createAgent(t.app, ['logement'], 'Lou');
+    const ref = await queued(t, 'logement', 10);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query("SET deadlock_timeout = '30s'"); // the outcome's side detects it (1 s)
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM agents WHERE id = $1 FOR UPDATE', [a.id]);
+      const reported = outcome(t.app, a.token, ref, { outcome: 'reached' });
+      await expect
+        .poll(async () => {
+          const r = await other.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%), prior AS (%'`,
+          );
+          return r.rows[0].n as number;
+        })
+        .toBe(1);
+      // Waits on the outcome's transaction: a deadlock, and the outcome is rolled back.
+      await other.query('UPDATE callbacks SET updated_at = updated_at WHERE reference = $1', [ref]);
+      await other.query('ROLLBACK');
+      const res = await reported;
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().status).toBe('completed');
+    } finally {
+      await other.end();
+    }
+    const history = (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json().history;
+    expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);
   });
 
   it('coalesces the dispatch signals of one bucket into one job per domain', async () => {

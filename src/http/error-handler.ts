@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isUnavailableError, problemOf, type Problem } from './errors.js';
+import { isTransientConflict } from '../db/conflicts.js';
 
 export function sendProblem(reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}) {
   return reply.code(problem.status).headers(headers).type('application/problem+json').send(problem);
@@ -158,6 +159,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
         return sendProblem(reply, problemOf('NOT_FOUND', "Cette ressource n'existe pas."));
       if (fe.statusCode === 429) return sendProblem(reply, problemOf('RATE_LIMITED', 'Trop de demandes.'));
       return sendProblem(reply, problemOf('VALIDATION_ERROR', `Requête illisible : ${clientMessage(fe)}`));
+    }
+    if (isTransientConflict(err)) {
+      // Rolled back whole by PostgreSQL (deadlock victim, serialization failure) after the
+      // service's own retries: nothing was written, asking again shortly will do.
+      req.log.warn({ err: { message: err.message } }, 'transaction rolled back by a conflict');
+      return sendProblem(
+        reply,
+        problemOf('SERVICE_UNAVAILABLE', 'Le service est très sollicité. Réessayez dans un instant.'),
+        { 'retry-after': '1' },
+      );
     }
     if (isUnavailableError(err)) {
       req.log.warn({ err: { message: err.message } }, 'dependency unavailable');

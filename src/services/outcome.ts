@@ -2,6 +2,7 @@ import type { DateTime } from 'luxon';
 import { todayIn, ZONE } from '../domain/calendar/index.js';
 import { normaliseReference } from '../domain/reference.js';
 import { decideRetry } from '../domain/retry.js';
+import { retryingConflicts } from '../db/conflicts.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { callbackDueJobId } from '../queue/jobs.js';
@@ -131,26 +132,32 @@ export function createOutcomeReporter(
       );
     const outboxIds: number[] = [];
     const dueAt = update.dueAt;
-    const result = dueAt
-      ? await core.db.transaction().execute(async (tx) => {
-          const r = await write(tx);
-          if (r.updated) {
-            outboxIds.push(
-              await enqueueOutbox(
-                tx,
-                {
-                  jobName: 'callback-due',
-                  jobId: callbackDueJobId(r.updated.id, dueAt),
-                  payload: { callbackId: r.updated.id, dueAt: dueAt.toISOString() },
-                  runAt: dueAt,
-                },
-                now.toJSDate(),
-              ),
-            );
-          }
-          return r;
-        })
-      : await write(core.db);
+    // A push dispatch can hold this informateur's row while it waits on the callback this
+    // outcome is changing: PostgreSQL breaks that deadlock by rolling one of them back. Rolled
+    // back, the outcome wrote nothing and is asked again.
+    const result = await retryingConflicts(() =>
+      dueAt
+        ? core.db.transaction().execute(async (tx) => {
+            outboxIds.length = 0;
+            const r = await write(tx);
+            if (r.updated) {
+              outboxIds.push(
+                await enqueueOutbox(
+                  tx,
+                  {
+                    jobName: 'callback-due',
+                    jobId: callbackDueJobId(r.updated.id, dueAt),
+                    payload: { callbackId: r.updated.id, dueAt: dueAt.toISOString() },
+                    runAt: dueAt,
+                  },
+                  now.toJSDate(),
+                ),
+              );
+            }
+            return r;
+          })
+        : write(core.db),
+    );
     if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
     metrics.countOutcome(result.updated.domain, update.outcome);
     await outbox.relayNow(outboxIds);
