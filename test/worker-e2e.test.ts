@@ -45,8 +45,11 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
     });
     expect(res.statusCode, res.body).toBe(201);
     const id = res.json().id as string;
-    // The job was added with a delay of (window start − clock now) = 2 s of wall time.
-    const job = await t.rt.queue.getJob(`due-${id}-${at('2026-11-23T09:00:00+01:00').toMillis()}`);
+    // The job is added right after the answer, with a delay of (window start − clock now) = 2 s
+    // of wall time.
+    const job = await waitFor(() =>
+      t.rt.queue.getJob(`due-${id}-${at('2026-11-23T09:00:00+01:00').toMillis()}`),
+    );
     expect(job?.name).toBe('callback-due');
     expect(job?.opts.delay).toBeGreaterThan(1000);
     t.clock.set(at('2026-11-23T09:00:00+01:00'));

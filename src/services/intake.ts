@@ -311,7 +311,9 @@ export function createIntakeService(
         if ('replay' in outcome) return replayOf(outcome.replay, hash);
         // Its window's new count, which its transaction left to announce (migrations/0004).
         if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
-        await outbox.sendNow([outcome.outbox]);
+        // Its job goes to the queue right after, without holding the answer: the outbox row
+        // committed with the booking is the guarantee (a sweep sends what this misses).
+        void outbox.sendNow([outcome.outbox]);
         return { status: 201, body: outcome.created, replayed: false };
       }
     },

@@ -90,6 +90,9 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
     }
   }
 
+  /** Batches not sent yet: shutdown waits for them (a request need not). */
+  const sending = new Set<Promise<void>>();
+
   function sendNow(rows: OutboxRow[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     if (!batch) {
@@ -100,6 +103,8 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
           void sendBatch(b.rows).finally(resolve);
         }),
       );
+      sending.add(b.done);
+      void b.done.then(() => sending.delete(b.done));
       batch = b;
     }
     batch.rows.push(...rows);
@@ -125,8 +130,11 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
       }
       await sendNow(rows);
     },
-    /** Writes the sent marks still pending (at shutdown). */
-    flush: flushMarks,
+    /** Sends the batches still waiting, then writes the sent marks still pending (at shutdown). */
+    async flush(): Promise<void> {
+      await Promise.all(sending);
+      await flushMarks();
+    },
     purge: () => purgeSent(core.db, core.clock.now().minus({ days: 1 }).toJSDate()),
   };
 }
