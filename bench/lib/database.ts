@@ -131,21 +131,18 @@ export async function setAgentsStatus(pool: pg.Pool, status: 'offline' | 'availa
   await pool.query(`UPDATE agents SET status = $1, available_since = NULL`, [status]);
 }
 
+/**
+ * Dead row versions out and new ones marked visible in every table the hot paths write, as
+ * autovacuum would do in production: this machine's PostgreSQL runs with autovacuum off
+ * (`conf.d/90-ci.conf`). Run before every measured phase: without it each phase met the dead rows
+ * of all the phases before it (the queue and one-desk indexes, window loads, outbox marks), and
+ * the first to read freshly seeded rows paid for their hint bits, so a phase's speed depended on
+ * its place in the run.
+ */
 export async function vacuumAnalyze(pool: pg.Pool): Promise<void> {
   await pool.query(
     'VACUUM (ANALYZE) callbacks, callback_events, window_load, outbox, agents, idempotency_keys',
   );
-}
-
-/**
- * Dead row versions of the queue out and new ones marked visible, as autovacuum would do in
- * production: this machine's PostgreSQL runs with autovacuum off. Without it every phase would
- * find the dead claims of all the phases before it (in the queue index, and on each
- * informateur's key of the one-desk index), and the first to read freshly seeded rows would pay
- * for setting their hint bits: a phase's speed would depend on its place in the run.
- */
-export async function vacuumQueue(pool: pg.Pool): Promise<void> {
-  await pool.query('VACUUM (ANALYZE) callbacks, agents');
 }
 
 export async function countByStatus(pool: pg.Pool): Promise<Record<string, number>> {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { type Informateur } from './api.js';
-import { clearDesks, countByStatus, seedQueued, setAgentsStatus, vacuumQueue } from './database.js';
+import { clearDesks, countByStatus, seedQueued, setAgentsStatus, vacuumAnalyze } from './database.js';
 import { measured, waitQuiet } from './observe.js';
 import { freePort, runJsonChild, startTsServer, waitUntil, type Child, type RssSampler } from './procs.js';
 import type { Service } from './service.js';
@@ -68,7 +68,7 @@ export async function refillQueue(run: Run): Promise<void> {
   if (missing > 0) {
     await seedQueued(run.pool, takeSeeds(run, missing), missing, businessNow(run).toISOString(), DOMAIN);
   }
-  await vacuumQueue(run.pool);
+  await vacuumAnalyze(run.pool);
 }
 
 /** The ceiling server (bench/ceiling-server.ts), its own process, started once the slot listing is known. */
@@ -129,6 +129,7 @@ async function alternate(
     };
     const round = { service: 0, ceiling: 0 };
     for (const target of ['service', 'ceiling'] as const) {
+      await vacuumAnalyze(run.pool);
       const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
       const samplesPath = path.join(run.logDir, `${label}.samples.json`);
       const r = await load(run, label, { ...specOf(target, t), samplesPath }, target);
@@ -192,6 +193,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     phoneBase: takePhones(run),
     ...base,
   };
+  await vacuumAnalyze(run.pool);
   const name = `load-intake-fixed-${tag}`;
   const fixedRate = await measured(run, name, 'service', () =>
     runJsonChild<LoadResult>(name, OPEN_LOOP, fixed, run.logDir),
@@ -214,7 +216,7 @@ export interface PullResult {
 /**
  * Pull next against the raw claim loop, interleaved: `s.pullRounds` rounds of the service then
  * the raw claim at each pool size, each round as long as a share of `s.durationS`. On this shared
- * machine throughput drifts over a minute (autovacuum, checkpoints, neighbours) by more than the
+ * machine throughput drifts over a minute (checkpoints, other virtual machines) by more than the
  * gap being measured; rounds put the service and its ceiling under the same drift, and the ratio
  * is of their totals. Latencies are summarized from the pooled samples of every round.
  */
