@@ -96,8 +96,8 @@ export function createDispatchService(
         a = await assignHeadToIdlest(core.db, domain, now.toJSDate(), config.assignmentTimeoutMinutes);
       } catch (err) {
         // The informateur pulled a callback between our desk check and our lock: the
-        // one-desk index refused the second one, nothing was written (or, while their outcome
-        // was being written, PostgreSQL broke the deadlock by rolling us back). Informateurs are pulling
+        // one-desk index refused the second one, nothing was written (or, their outcome being
+        // written, PostgreSQL broke the deadlock by rolling us back). Informateurs are pulling
         // by themselves: racing them costs both sides a statement, so this run stops and the
         // next bucket's run looks again for those who wait.
         if (deskConflict(err) || isTransientConflict(err)) {
