@@ -104,7 +104,8 @@ function load(run: Run, name: string, spec: LoadSpec, target: 'service' | 'ceili
   return measured(run, name, target, () => runJsonChild<LoadResult>(name, LOAD, spec, run.logDir));
 }
 
-const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
+type Samples = Record<string, number[]>;
+const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Samples;
 
 /** A closed-loop measurement and its ceiling, alternated (see measurePull), merged. */
 export interface Alternated {
@@ -114,36 +115,53 @@ export interface Alternated {
   rounds: { service: number; ceiling: number }[];
 }
 
+/** Warm-up and length of round `i` of `s.rounds`: the first round warms the processes up fully. */
+function roundTiming(run: Run, i: number): { warmupS: number; durationS: number } {
+  return {
+    warmupS: i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS),
+    durationS: run.s.durationS / run.s.rounds,
+  };
+}
+
+/** One closed-loop load (bench/load.ts), measured, with the raw latency samples it kept (none for GET). */
+async function loadSampled(
+  run: Run,
+  label: string,
+  spec: LoadSpec,
+  target: 'service' | 'ceiling',
+): Promise<{ r: LoadResult; x: Samples }> {
+  const samplesPath = path.join(run.logDir, `${label}.samples.json`);
+  const r = await load(run, label, { ...spec, samplesPath }, target);
+  return { r, x: existsSync(samplesPath) ? readSamples(samplesPath) : {} };
+}
+
 async function alternate(
   run: Run,
   name: string,
   specOf: (target: 'service' | 'ceiling', t: { warmupS: number; durationS: number }) => LoadSpec,
 ): Promise<Alternated> {
-  const parts = { service: [] as LoadResult[], ceiling: [] as LoadResult[] };
-  const samples = { service: [] as Record<string, number[]>[], ceiling: [] as Record<string, number[]>[] };
+  const parts = {
+    service: [] as { r: LoadResult; x: Samples }[],
+    ceiling: [] as { r: LoadResult; x: Samples }[],
+  };
   const rounds: Alternated['rounds'] = [];
   for (let i = 1; i <= run.s.rounds; i++) {
-    const t = {
-      warmupS: i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS),
-      durationS: run.s.durationS / run.s.rounds,
-    };
     const round = { service: 0, ceiling: 0 };
     for (const target of ['service', 'ceiling'] as const) {
       await vacuumAnalyze(run.pool);
       const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
-      const samplesPath = path.join(run.logDir, `${label}.samples.json`);
-      const r = await load(run, label, { ...specOf(target, t), samplesPath }, target);
-      parts[target].push(r);
-      samples[target].push(existsSync(samplesPath) ? readSamples(samplesPath) : {});
-      round[target] = r.okPerS;
+      const part = await loadSampled(run, label, specOf(target, roundTiming(run, i)), target);
+      parts[target].push(part);
+      round[target] = part.r.okPerS;
     }
     rounds.push(round);
   }
-  return {
-    service: mergeLoadRounds(parts.service, samples.service),
-    ceiling: mergeLoadRounds(parts.ceiling, samples.ceiling),
-    rounds,
-  };
+  const merged = (xs: { r: LoadResult; x: Samples }[]) =>
+    mergeLoadRounds(
+      xs.map((p) => p.r),
+      xs.map((p) => p.x),
+    );
+  return { service: merged(parts.service), ceiling: merged(parts.ceiling), rounds };
 }
 
 export interface SlotsResult extends Alternated {
@@ -214,32 +232,28 @@ export interface PullResult {
 }
 
 /**
- * Pull next against the raw claim loop, interleaved: `s.pullRounds` rounds of the service then
+ * Pull next against the raw claim loop, interleaved: `s.rounds` rounds of the service then
  * the raw claim at each pool size, each round as long as a share of `s.durationS`. On this shared
  * machine throughput drifts over a minute (checkpoints, other virtual machines) by more than the
  * gap being measured; rounds put the service and its ceiling under the same drift, and the ratio
  * is of their totals. Latencies are summarized from the pooled samples of every round.
  */
 export async function measurePull(run: Run, tag: string): Promise<PullResult> {
-  const roundS = run.s.durationS / run.s.rounds;
-  const service: { r: LoadResult; x: Record<string, number[]> }[] = [];
-  const claims = new Map<number, { r: ClaimResult; x: Record<string, number[]> }[]>();
+  const service: { r: LoadResult; x: Samples }[] = [];
+  const claims = new Map<number, { r: ClaimResult; x: Samples }[]>();
   const rounds: PullResult['rounds'] = [];
   for (let i = 1; i <= run.s.rounds; i++) {
-    const warmupS = i === 1 ? run.s.warmupS : Math.min(1, run.s.warmupS);
+    const t = roundTiming(run, i);
     await refillQueue(run);
-    const name = `load-pull-${tag}-${i}`;
-    const samplesPath = path.join(run.logDir, `${name}.samples.json`);
-    const r = await load(run, name, {
+    const spec: LoadSpec = {
       kind: 'pull',
       url: run.service.url,
       tokens: run.informateurs.map((inf) => inf.token),
-      warmupS,
-      durationS: roundS,
-      samplesPath,
-    });
-    service.push({ r, x: readSamples(samplesPath) });
-    const round: PullResult['rounds'][number] = { service: r.byKind?.pull?.okPerS ?? 0, ceilings: {} };
+      ...t,
+    };
+    const part = await loadSampled(run, `load-pull-${tag}-${i}`, spec, 'service');
+    service.push(part);
+    const round: PullResult['rounds'][number] = { service: part.r.byKind?.pull?.okPerS ?? 0, ceilings: {} };
     for (const poolMax of run.s.claimPools) {
       // The raw claim runs alone: desks emptied, informateurs offline so the worker pushes nothing.
       await setAgentsStatus(run.pool, 'offline');
@@ -256,8 +270,7 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
         poolMax,
         clockOffsetMs: run.service.offsetMs.api,
         leaseMinutes: 30,
-        warmupS,
-        durationS: roundS,
+        ...t,
         samplesPath: path.join(run.logDir, `${cname}.samples.json`),
       };
       const c = await runJsonChild<ClaimResult>(cname, CLAIM, spec, run.logDir);
