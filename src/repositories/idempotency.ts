@@ -6,6 +6,7 @@ export interface StoredResponse {
   body: unknown;
 }
 
+/** `key`: the Idempotency-Key as stored (services/idempotency-seal.ts storedKey). */
 export async function findLiveKey(db: Db, key: string, now: Date): Promise<StoredResponse | null> {
   const row = await db
     .selectFrom('idempotency_keys')

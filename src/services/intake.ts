@@ -19,6 +19,7 @@ import type { SlotAnnouncer } from './slot-announcer.js';
 import { phoneBucket } from './rate-limiter.js';
 import { newToken, sha256 } from './tokens.js';
 import { phoneDetail } from './intake-messages.js';
+import { openAnswer, sealAnswer, storedKey } from './idempotency-seal.js';
 import { createContextMemory, decideWindow, SlotRefusal, type Context } from './intake-decision.js';
 
 export interface CallbackRequest {
@@ -120,7 +121,9 @@ export function createIntakeService(
     idempotencyKey: string | undefined,
     ctx: Context,
     now: DateTime,
-  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'> {
+  ): Promise<
+    { replay: StoredResponse; key: string } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'
+  > {
     const slot = req.mode === 'slot';
     // A refusal is never made on remembered closures or staffing: read them again first.
     const refuse = (r: SlotRefusal) => {
@@ -186,10 +189,10 @@ export function createIntakeService(
         idempotencyKey === undefined
           ? null
           : {
-              key: idempotencyKey,
+              key: storedKey(idempotencyKey),
               requestHash: hash,
               status: 201,
-              body,
+              body: sealAnswer(body, idempotencyKey),
               expiresAt: now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
             },
       now: now.toJSDate(),
@@ -198,7 +201,7 @@ export function createIntakeService(
       case 'created':
         return { created: body, outbox: result.outbox };
       case 'stored':
-        return { replay: result.stored };
+        return { replay: result.stored, key: idempotencyKey! };
       case 'stale':
         return 'stale';
       case 'key_in_use':
@@ -219,14 +222,15 @@ export function createIntakeService(
   }
 
   /** The stored first answer again, if this is the same request; a reused key otherwise. */
-  function replayOf(stored: StoredResponse, hash: Buffer): IntakeResult {
+  function replayOf(stored: StoredResponse, hash: Buffer, idempotencyKey: string): IntakeResult {
     if (!stored.requestHash.equals(hash)) {
       throw new AppError(
         'IDEMPOTENCY_KEY_REUSED',
         'Cette clé d’idempotence a déjà servi pour une autre demande.',
       );
     }
-    return { status: stored.status, body: stored.body as CreatedCallback, replayed: true };
+    const body = openAnswer(stored.body as CreatedCallback, idempotencyKey);
+    return { status: stored.status, body, replayed: true };
   }
 
   return {
@@ -241,8 +245,8 @@ export function createIntakeService(
       // phone's daily limit (rappel_book still settles races on the key, and answers replays
       // itself when the limit is off).
       if (idempotencyKey !== undefined && config.rateLimitPerPhonePerDay > 0) {
-        const earlier = await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
-        if (earlier) return replayOf(earlier, hash);
+        const earlier = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
+        if (earlier) return replayOf(earlier, hash, idempotencyKey);
       }
       if (config.rateLimitPerPhonePerDay > 0) {
         const r = await limiter.hit(
@@ -271,8 +275,12 @@ export function createIntakeService(
             // A key's first answer is replayed even if the same request would be refused now
             // (its slot has passed, say): rappel_book checks the key only when it is called.
             if (idempotencyKey !== undefined) {
-              const earlier = await findLiveKey(core.db, idempotencyKey, core.clock.now().toJSDate());
-              if (earlier) return replayOf(earlier, hash);
+              const earlier = await findLiveKey(
+                core.db,
+                storedKey(idempotencyKey),
+                core.clock.now().toJSDate(),
+              );
+              if (earlier) return replayOf(earlier, hash, idempotencyKey);
             }
             const nextSlots = await nextSlotsOf(err.domain);
             throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
@@ -308,7 +316,7 @@ export function createIntakeService(
           fresh = true;
           continue;
         }
-        if ('replay' in outcome) return replayOf(outcome.replay, hash);
+        if ('replay' in outcome) return replayOf(outcome.replay, hash, outcome.key);
         // Its window's new count, which its transaction left to announce (migrations/0004).
         if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
         // Its job goes to the queue right after, without holding the answer: the outbox row

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { booking, createAgent } from '../support/api.js';
 import { BACKENDS } from '../support/runtime.js';
@@ -176,5 +177,52 @@ describe.each(BACKENDS)('Idempotency-Key on the %s queue backend', (backend) => 
       await postCallback(t.app, booking({ slotStart: WEDNESDAY_0900 }), { 'idempotency-key': 'k-old' }),
       'IDEMPOTENCY_KEY_REUSED',
     );
+  });
+
+  it('keeps neither the key nor the cancel token in clear, and the replayed token still cancels', async () => {
+    const t = await f.start(backend);
+    await createAgent(t.app, ['travail']);
+    const key = 'k-sealed-9f2c';
+    const body = booking();
+    const first = (await postCallback(t.app, body, { 'idempotency-key': key })).json();
+    const { rows } = await f.sql.query<{ key: string; answer: string }>(
+      'SELECT key, response_body::text AS answer FROM idempotency_keys',
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.key).not.toContain(key);
+    expect(rows[0]!.answer).toContain(first.reference);
+    expect(rows[0]!.answer).not.toContain(first.cancelToken);
+    const replay = (await postCallback(t.app, body, { 'idempotency-key': key })).json();
+    expect(replay).toEqual(first);
+    const cancel = await t.app.inject({
+      method: 'POST',
+      url: `/v1/callbacks/${first.reference}/cancel`,
+      payload: { cancelToken: replay.cancelToken },
+    });
+    expect(cancel.statusCode, cancel.body).toBe(200);
+    // Another key cannot open it: the same body under another key is a new request.
+    const other = await postCallback(t.app, body, { 'idempotency-key': 'k-sealed-other' });
+    expect(other.statusCode, other.body).toBe(201);
+    expect(other.json().reference).not.toBe(first.reference);
+  });
+
+  it('replays a key stored in clear before migration 0005, once that migration has converted it', async () => {
+    const t = await f.start(backend);
+    await createAgent(t.app, ['travail']);
+    const body = booking();
+    const first = (await postCallback(t.app, body, { 'idempotency-key': 'k-legacy' })).json();
+    // The row as the service wrote it before 0005: key and cancel token in clear.
+    await f.sql.query(`UPDATE idempotency_keys SET key = 'k-legacy', response_body = $1::jsonb`, [
+      JSON.stringify(first),
+    ]);
+    const migration = await readFile(
+      new URL('../../migrations/0005_idempotency_key_hashed.sql', import.meta.url),
+      'utf8',
+    );
+    await f.sql.query(migration);
+    const replay = await postCallback(t.app, body, { 'idempotency-key': 'k-legacy' });
+    expect(replay.statusCode, replay.body).toBe(201);
+    expect(replay.json()).toEqual(first);
+    expect((await rowCounts(f.sql)).callbacks).toBe(1);
   });
 });

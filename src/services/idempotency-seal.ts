@@ -1,0 +1,50 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { sha256 } from './tokens.js';
+
+/**
+ * What `idempotency_keys` keeps of an Idempotency-Key and of its first answer. The answer holds
+ * the booking's cancel token, which the contract shows "only here" and which callbacks store
+ * only as a hash: kept in clear for the key's 24 hours, anyone who reads the table (a dump, a
+ * backup, an ops query) could cancel the citizen's callback or read its masked details. So:
+ * - the key is stored as its SHA-256 (`storedKey`): the table alone cannot replay a request;
+ * - the cancel token is sealed (AES-256-GCM) with a key derived from the Idempotency-Key
+ *   (`sealAnswer`): only the client that presents the same key again can open it.
+ * The protection is as strong as the client's key is hard to guess (the service-public pages
+ * send random UUIDs). Rows written before migration 0005 hold a token in clear, which `openAnswer`
+ * passes through, until they expire.
+ */
+
+const SEALED = 'sealed.v1.';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** The Idempotency-Key as the table keeps it (migrations/0005 converts older rows the same way). */
+export function storedKey(idempotencyKey: string): string {
+  return `sha256:${sha256(idempotencyKey).toString('hex')}`;
+}
+
+function sealingKey(idempotencyKey: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', idempotencyKey, 'rappel/idempotency/v1', 'cancel-token', 32));
+}
+
+/** The answer to store: its cancel token sealed with the Idempotency-Key. */
+export function sealAnswer<T extends { cancelToken: string }>(answer: T, idempotencyKey: string): T {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(idempotencyKey), iv);
+  const sealed = Buffer.concat([cipher.update(answer.cancelToken, 'utf8'), cipher.final()]);
+  const blob = Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+  return { ...answer, cancelToken: `${SEALED}${blob}` };
+}
+
+/**
+ * The stored answer as first given, opened with the Idempotency-Key presented again (the stored
+ * key being its hash, a row found is a row sealed with that key).
+ */
+export function openAnswer<T extends { cancelToken: string }>(stored: T, idempotencyKey: string): T {
+  if (!stored.cancelToken.startsWith(SEALED)) return stored;
+  const blob = Buffer.from(stored.cancelToken.slice(SEALED.length), 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', sealingKey(idempotencyKey), blob.subarray(0, IV_BYTES));
+  decipher.setAuthTag(blob.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  const token = Buffer.concat([decipher.update(blob.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  return { ...stored, cancelToken: token.toString('utf8') };
+}
