@@ -2,10 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeReference } from '../src/domain/reference.js';
-import { claimNext } from '../src/repositories/dispatch.js';
+import { assignHeadToIdlest, claimNext } from '../src/repositories/dispatch.js';
 import { DISPATCH_BUCKET_MS } from '../src/services/dispatch.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
-import { createAgent, nextPhone, ops } from './support/api.js';
+import { createAgent, nextPhone, ops, setStatus } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
 const NOW = '2026-11-23T09:00:00+01:00';
@@ -184,5 +184,52 @@ describe('the desk: pull next and outcome', () => {
       expect(logement).toBeDefined();
       return;
     }
+  });
+});
+
+describe('push dispatch that cannot assign', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'redis', { now: NOW, env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  /** A row lock leaves the locker's transaction id in xmax once committed; an untouched row has 0. */
+  const xmax = async (table: 'agents' | 'callbacks', column: 'id' | 'reference', value: string) => {
+    const { rows } = await t.rt.pool.query<{ xmax: string }>(
+      `SELECT xmax::text AS xmax FROM ${table} WHERE ${column} = $1`,
+      [value],
+    );
+    return rows[0]?.xmax;
+  };
+
+  it('locks no informateur while nothing is queued, and no callback while nobody is free', async () => {
+    const now = new Date(NOW);
+    const agent = await createAgent(t.app, ['justice'], 'Jade');
+    await setStatus(t.app, agent.token, 'available');
+    // Free informateur, empty queue: nothing to do, nothing locked (a lock is a WAL write and a commit to flush).
+    expect(await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).toBeNull();
+    expect(await xmax('agents', 'id', agent.id)).toBe('0');
+
+    // Queued callback, nobody free: the head stays unlocked for the pulls.
+    await setStatus(t.app, agent.token, 'paused');
+    const ref = await queued(t, 'justice', 5);
+    expect(await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).toBeNull();
+    expect(await xmax('callbacks', 'reference', ref)).toBe('0');
+
+    // Both: assigned (by this call, or by the worker's run the status change signalled).
+    await setStatus(t.app, agent.token, 'available');
+    await assignHeadToIdlest(t.rt.db, 'justice', now, 30);
+    const { rows } = await t.rt.pool.query(
+      'SELECT status, assigned_agent_id FROM callbacks WHERE reference = $1',
+      [ref],
+    );
+    expect(rows[0]).toEqual({ status: 'assigned', assigned_agent_id: agent.id });
   });
 });

@@ -63,7 +63,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
       claimPools: [10],
       asapCallbacks: 5,
       asapPerSecond: 10,
-      dispatchAppNow: '2026-12-07T08:29:55+01:00',
+      dispatchAppNow: '2026-12-07T08:29:57+01:00',
     };
   }
   return {
