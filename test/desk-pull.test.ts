@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeReference } from '../src/domain/reference.js';
-import { assignHeadToIdlest, claimNext } from '../src/repositories/dispatch.js';
+import { assignHeadToIdlest, claimNext, PUSH_GRACE_MS } from '../src/repositories/dispatch.js';
 import { DISPATCH_BUCKET_MS } from '../src/services/dispatch.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { createAgent, nextPhone, ops, setStatus } from './support/api.js';
@@ -187,7 +187,7 @@ describe('the desk: pull next and outcome', () => {
   });
 });
 
-describe('push dispatch that cannot assign', () => {
+describe('push dispatch', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let t: TestContext;
 
@@ -214,13 +214,13 @@ describe('push dispatch that cannot assign', () => {
     const agent = await createAgent(t.app, ['justice'], 'Jade');
     await setStatus(t.app, agent.token, 'available');
     // Free informateur, empty queue: nothing to do, nothing locked (a lock is a WAL write and a commit to flush).
-    expect(await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).toBeNull();
+    expect((await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).assigned).toBeNull();
     expect(await xmax('agents', 'id', agent.id)).toBe('0');
 
     // Queued callback, nobody free: the head stays unlocked for the pulls.
     await setStatus(t.app, agent.token, 'paused');
     const ref = await queued(t, 'justice', 5);
-    expect(await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).toBeNull();
+    expect((await assignHeadToIdlest(t.rt.db, 'justice', now, 30)).assigned).toBeNull();
     expect(await xmax('callbacks', 'reference', ref)).toBe('0');
 
     // Both: assigned (by this call, or by the worker's run the status change signalled).
@@ -231,5 +231,48 @@ describe('push dispatch that cannot assign', () => {
       [ref],
     );
     expect(rows[0]).toEqual({ status: 'assigned', assigned_agent_id: agent.id });
+  });
+
+  it('leaves an informateur whose outcome just freed the desk time to pull, then pushes if they wait', async () => {
+    const now = new Date(NOW);
+    const agent = await createAgent(t.app, ['logement'], 'Léa');
+    const first = await queued(t, 'logement', 20);
+    const second = await queued(t, 'logement', 10);
+    expect((await pull(t.app, agent.token))?.reference).toBe(first);
+    // The statement's rule, on the database clock: inside the grace nobody is pushed to, and
+    // the run learns when to look again.
+    await t.rt.pool.query(`UPDATE agents SET freed_at = now() + interval '10 seconds' WHERE id = $1`, [
+      agent.id,
+    ]);
+    await t.rt.pool.query(
+      `UPDATE callbacks SET status = 'completed', assigned_agent_id = NULL WHERE reference = $1`,
+      [first],
+    );
+    const held = await assignHeadToIdlest(t.rt.db, 'logement', now, 30);
+    expect(held.assigned).toBeNull();
+    expect(held.assigned === null && held.graceEndsInMs).toBeGreaterThan(10_000);
+    expect(await xmax('callbacks', 'reference', second)).toBe('0');
+    await t.rt.pool.query(`UPDATE agents SET freed_at = now() - interval '1 second' WHERE id = $1`, [
+      agent.id,
+    ]);
+    await assignHeadToIdlest(t.rt.db, 'logement', now, 30); // or the worker's run, if it came first
+    const desk = await t.rt.pool.query('SELECT assigned_agent_id FROM callbacks WHERE reference = $1', [
+      second,
+    ]);
+    expect(desk.rows[0]).toEqual({ assigned_agent_id: agent.id });
+
+    // An outcome sets freed_at; an informateur who then waits without pulling is pushed the
+    // next callback by a run after the grace (this app runs no worker: the run is called here).
+    const third = await queued(t, 'logement', 5);
+    const res = await outcome(t.app, agent.token, second, { outcome: 'reached' });
+    expect(res.statusCode, res.body).toBe(200);
+    const { rows } = await t.rt.pool.query<{ freed: boolean }>(
+      `SELECT freed_at > now() - interval '1 minute' AS freed FROM agents WHERE id = $1`,
+      [agent.id],
+    );
+    expect(rows[0]?.freed).toBe(true);
+    await new Promise((r) => setTimeout(r, PUSH_GRACE_MS + 50));
+    expect(await t.rt.services.dispatch.dispatchDomain('logement')).toBe(1);
+    expect((await pull(t.app, agent.token))?.reference).toBe(third);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
+import { PUSH_GRACE_MS } from '../src/repositories/dispatch.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
@@ -112,6 +113,9 @@ describe('a day of dispatch', () => {
     // 10:00 — Bruno takes the 10:00 travail call and then vanishes: the lease expires
     t.clock.set(at('2026-11-23T10:00:00+01:00'));
     await setStatus(t.app, A.token, 'paused'); // Alice takes a break
+    // Bruno's last outcome was a moment ago on the wall clock (this test's business clock
+    // jumps): push leaves him PUSH_GRACE_MS to pull by himself before it pushes to him.
+    await new Promise((r) => setTimeout(r, PUSH_GRACE_MS + 20));
     await tick();
     expect((await view('t1000')).status).toBe('assigned');
     expect(

@@ -9,6 +9,8 @@ export interface AgentsTable {
   active: Generated<boolean>;
   status: 'available' | 'paused' | 'offline';
   available_since: Timestamp | null;
+  /** Database clock (not business time) of the last outcome that freed the desk (migrations/0006). */
+  freed_at: Generated<Timestamp | null>;
   token_hash: Buffer;
   created_at: Timestamp;
   updated_at: Timestamp;

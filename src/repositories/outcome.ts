@@ -77,7 +77,7 @@ export async function applyOutcome(
         jsonb_build_object('outcome', ${event.reported}::text, 'attempt', c.attempts) || ${JSON.stringify(event.extra)}::jsonb
       FROM c, me
     ), idle AS (
-      UPDATE agents a SET available_since = ${now}, updated_at = ${now}
+      UPDATE agents a SET available_since = ${now}, freed_at = statement_timestamp(), updated_at = ${now}
       FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
     )
     SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,

@@ -48,14 +48,12 @@ export function createDispatchService(
    * Asks the workers to offer queued callbacks of these domains to idle informateurs: at most
    * one job per domain and bucket, and one call to the queue per bucket from this process.
    */
-  async function signalDispatch(
-    domains: Iterable<string>,
-    opts: { nextBucket?: boolean } = {},
-  ): Promise<void> {
-    // nextBucket: from a run itself, whose own jobId (this bucket's, if this process's clock is
-    // a little behind the one that signalled) would be taken and the signal dropped.
+  async function signalDispatch(domains: Iterable<string>, opts: { afterMs?: number } = {}): Promise<void> {
+    // afterMs: the run of the bucket that ends at least that late. From a run itself, at least
+    // one bucket: its own jobId (this bucket's, if this process's clock is a little behind the
+    // one that signalled) would be taken and the signal dropped.
     const wall = Date.now();
-    const bucket = Math.floor(wall / DISPATCH_BUCKET_MS) + (opts.nextBucket ? 1 : 0);
+    const bucket = Math.floor((wall + (opts.afterMs ?? 0)) / DISPATCH_BUCKET_MS);
     const fresh = [...new Set(domains)].filter((d) => signalled.get(d) !== bucket);
     if (fresh.length === 0) return;
     for (const d of fresh) signalled.set(d, bucket);
@@ -101,13 +99,19 @@ export function createDispatchService(
         // by themselves: racing them costs both sides a statement, so this run stops and the
         // next bucket's run looks again for those who wait.
         if (deskConflict(err) || isTransientConflict(err)) {
-          await signalDispatch([domain], { nextBucket: true });
+          await signalDispatch([domain], { afterMs: DISPATCH_BUCKET_MS });
           break;
         }
         throw err;
       }
-      if (!a) break;
-      metrics.observeDispatch(now.toMillis() - a.dueAt.getTime());
+      if (!a.assigned) {
+        // Informateurs who have just freed their desk and not pulled yet: looked at again once
+        // their grace is over, if they are still waiting then.
+        if (a.graceEndsInMs !== null)
+          await signalDispatch([domain], { afterMs: Math.max(a.graceEndsInMs, DISPATCH_BUCKET_MS) });
+        break;
+      }
+      metrics.observeDispatch(now.toMillis() - a.assigned.dueAt.getTime());
       assigned++;
     }
     return assigned;

@@ -9,8 +9,8 @@ import { callbackDueJobId } from '../queue/jobs.js';
 import { activeAgentId } from '../repositories/agents.js';
 import { findByReference } from '../repositories/callbacks.js';
 import { listClosures } from '../repositories/closures.js';
-import type { AgentRef } from '../repositories/dispatch.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
+import { PUSH_GRACE_MS, type AgentRef } from '../repositories/dispatch.js';
 import { applyOutcome, type OutcomeResult, type OutcomeUpdate } from '../repositories/outcome.js';
 import type { CalendarService } from './calendar.js';
 import type { Core } from './core.js';
@@ -51,7 +51,7 @@ export function createOutcomeReporter(
   calendar: CalendarService,
   outbox: OutboxRelay,
   metrics: DispatchMetrics,
-  signalDispatch: (domains: Iterable<string>) => Promise<void>,
+  signalDispatch: (domains: Iterable<string>, opts?: { afterMs?: number }) => Promise<void>,
 ) {
   const { config } = core;
 
@@ -161,7 +161,8 @@ export function createOutcomeReporter(
     if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
     metrics.countOutcome(result.updated.domain, update.outcome);
     await outbox.relayNow(outboxIds);
-    await signalDispatch(result.agent.domains);
+    // Push looks at the freed desk once the informateur's grace to pull by themselves is over.
+    await signalDispatch(result.agent.domains, { afterMs: PUSH_GRACE_MS });
     return deskView(result.updated);
   }
 
