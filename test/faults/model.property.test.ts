@@ -185,6 +185,7 @@ describe('model-based: random operation sequences keep the invariants', () => {
           return;
         }
         expect(code).toBe('ok');
+        agent.freedAt = Date.now();
         saw(`outcome:${op.outcome}`);
         desk.attempts += 1;
         desk.agent = null;
@@ -217,14 +218,16 @@ describe('model-based: random operation sequences keep the invariants', () => {
       }
       case 'dispatchTwice': {
         const domain = BOOK_DOMAINS[op.domain]!;
+        const startedAt = Date.now();
         await s.dispatch.dispatchDomain(domain);
         await s.dispatch.dispatchDomain(domain);
-        await syncDispatch(sql, m, [domain], now());
+        await syncDispatch(sql, m, [domain], now(), startedAt);
         return;
       }
       case 'leaseExpiry':
       case 'reconcile': {
         if (op.kind === 'leaseExpiry') t.clock.advance({ minutes: LEASE_MINUTES + 1 });
+        const startedAt = Date.now();
         await s.reconciler.sweep();
         m.queueDue(now());
         const leased = m.callbacks.filter((c) => c.status === 'assigned').length;
@@ -232,7 +235,7 @@ describe('model-based: random operation sequences keep the invariants', () => {
         if (m.callbacks.filter((c) => c.status === 'assigned').length < leased) saw('lease:expired');
         const open = openIntervalAt(t.clock.now(), calendarSettingsOf(t.rt.config), []);
         if (!open) m.carryOver();
-        await syncDispatch(sql, m, [...BOOK_DOMAINS], now());
+        await syncDispatch(sql, m, [...BOOK_DOMAINS], now(), startedAt);
         return;
       }
     }

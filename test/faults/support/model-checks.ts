@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { PUSH_GRACE_MS } from '../../../src/repositories/dispatch.js';
 import { ACTIVE, Model, type MCallback } from './model.js';
 
 interface Row {
@@ -23,7 +24,14 @@ export async function callbackRows(sql: pg.Pool): Promise<Map<string, Row>> {
  * available informateur of their domain, heads of the queue first, until no such desk or no
  * such callback is left. The model takes them over.
  */
-export async function syncDispatch(sql: pg.Pool, m: Model, domains: string[], now: number): Promise<void> {
+export async function syncDispatch(
+  sql: pg.Pool,
+  m: Model,
+  domains: string[],
+  now: number,
+  /** Wall clock (ms) when the dispatch began: who was inside their push grace then may stay idle. */
+  startedAt: number,
+): Promise<void> {
   const rows = await callbackRows(sql);
   const before = new Map(m.callbacks.map((c) => [c.id, { status: c.status, agent: c.agent }]));
   const assigned: MCallback[] = [];
@@ -48,7 +56,13 @@ export async function syncDispatch(sql: pg.Pool, m: Model, domains: string[], no
   for (const c of assigned) m.assign(c, rows.get(c.id)!.assigned_agent_id!, now);
   for (const d of domains) {
     const waiting = m.callbacks.filter((c) => c.domain === d && c.status === 'queued');
-    const idle = m.agents.filter((a) => a.status === 'available' && a.domains.includes(d) && !m.deskOf(a.id));
+    // Their outcome returned after the database took its freed_at: if the run saw them inside
+    // the grace, so does this (it ends no earlier here); the model may only exempt a little more.
+    const inGrace = (a: (typeof m.agents)[number]) =>
+      a.freedAt !== undefined && startedAt - a.freedAt < PUSH_GRACE_MS;
+    const idle = m.agents.filter(
+      (a) => a.status === 'available' && a.domains.includes(d) && !m.deskOf(a.id) && !inGrace(a),
+    );
     expect(
       waiting.length === 0 || idle.length === 0,
       `dispatch of ${d} stopped with work and an idle desk`,

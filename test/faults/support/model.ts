@@ -90,6 +90,8 @@ export interface MAgent {
   id: string;
   domains: string[];
   status: string;
+  /** Wall clock (ms) when their last outcome returned: push leaves them PUSH_GRACE_MS to pull. */
+  freedAt?: number;
 }
 
 export class Model {
