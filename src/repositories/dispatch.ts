@@ -186,10 +186,13 @@ export async function pullDesk(
  * An informateur whose outcome has just freed their desk usually asks for the next callback at
  * once: push dispatch leaves them this long (database clock) to do it. Pushing at that instant
  * raced their own pull, which then only read back what the push had written: with 100
- * informateurs looping, pushes made up to 40 % of the assignments, each a second statement
- * and commit for one claim. Informateurs who wait are pushed to once it has passed.
+ * informateurs looping, pushes made 8 % of the assignments on a fresh queue and up to 40 % on
+ * one already pulled from, each a second statement and commit for one claim. Informateurs who
+ * wait are pushed to once it has passed.
  */
 export const PUSH_GRACE_MS = 300;
+
+const GRACE = sql.raw(`interval '${PUSH_GRACE_MS} milliseconds'`);
 
 export type PushResult =
   | { assigned: { callbackId: string; agentId: string; dueAt: Date } }
@@ -199,7 +202,9 @@ export type PushResult =
 /**
  * Push dispatch for one domain, in one statement: the informateur of the domain who is
  * available, has an empty desk, is past their grace (PUSH_GRACE_MS) and has been idle longest
- * gets the head of the domain's queue, and the 'assigned' event is written with it.
+ * gets the head of the domain's queue, and the 'assigned' event is written with it. The
+ * conditions on the informateur stay on the locked row, so that one changed since the
+ * statement's snapshot (paused, freed again) is judged on its latest version.
  *
  * Each lock is taken only when it can lead to an assignment: an informateur only while
  * something is queued, the head only once an informateur is locked. A row lock is written to
@@ -221,16 +226,14 @@ export async function assignHeadToIdlest(
     WITH queued AS (
       SELECT (SELECT true FROM callbacks q WHERE q.status = 'queued' AND q.domain = ${domain}
         ORDER BY q.carried_over DESC, q.due_at, q.attempts LIMIT 1) AS found
-    ), free AS (
-      SELECT a.id, a.available_since, a.freed_at FROM agents a
+    ), agent AS (
+      SELECT a.id FROM agents a
       WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[${domain}]::text[]
         AND NOT EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_agent_id = a.id AND d.status = 'assigned')
+        AND (a.freed_at IS NULL OR a.freed_at <= statement_timestamp() - ${GRACE})
         AND (SELECT found FROM queued)
-    ), agent AS (
-      SELECT a.id FROM agents a JOIN free f ON f.id = a.id
-      WHERE f.freed_at IS NULL OR f.freed_at <= statement_timestamp() - ${sql.lit(PUSH_GRACE_MS)} * interval '1 millisecond'
-      ORDER BY f.available_since NULLS FIRST, f.id
-      LIMIT 1 FOR UPDATE OF a SKIP LOCKED
+      ORDER BY a.available_since NULLS FIRST, a.id
+      LIMIT 1 FOR UPDATE SKIP LOCKED
     ), head AS (
       SELECT id FROM callbacks WHERE status = 'queued' AND domain = ${domain} AND EXISTS (SELECT 1 FROM agent)
       ORDER BY carried_over DESC, due_at, attempts
@@ -246,10 +249,12 @@ export async function assignHeadToIdlest(
       FROM assigned
     )
     SELECT s.callback_id, s.agent_id, s.due_at,
-      CASE WHEN s.callback_id IS NULL THEN (
-        SELECT ceil(extract(epoch FROM min(f.freed_at) - statement_timestamp()) * 1000
-          + ${sql.lit(PUSH_GRACE_MS)})::int
-        FROM free f WHERE f.freed_at > statement_timestamp() - ${sql.lit(PUSH_GRACE_MS)} * interval '1 millisecond'
+      CASE WHEN s.callback_id IS NULL AND (SELECT found FROM queued) THEN (
+        SELECT ceil(extract(epoch FROM min(a.freed_at) + ${GRACE} - statement_timestamp()) * 1000)::int
+        FROM agents a
+        WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[${domain}]::text[]
+          AND NOT EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_agent_id = a.id AND d.status = 'assigned')
+          AND a.freed_at > statement_timestamp() - ${GRACE}
       ) END AS grace_ends_in_ms
     FROM (SELECT 1) AS one LEFT JOIN assigned s ON true`.execute(db);
   const row = res.rows[0];
