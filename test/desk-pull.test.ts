@@ -36,18 +36,24 @@ async function queued(t: TestContext, domain: string, minutesAgo: number): Promi
   return reference;
 }
 
-describe('the desk: pull next and outcome', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let t: TestContext;
-
+/** A database and an app of the describe block's own (its informateurs are nobody else's). */
+function appOfItsOwn(set: (t: TestContext) => void): void {
+  let db: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  let t: TestContext | undefined;
   beforeAll(async () => {
     db = await createTestDatabase();
     t = await startTestApp(db.url, 'redis', { now: NOW, env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0' } });
+    set(t);
   });
   afterAll(async () => {
     await t?.close();
     await db?.drop();
   });
+}
+
+describe('the desk: pull next and outcome', () => {
+  let t: TestContext;
+  appOfItsOwn((ctx) => (t = ctx));
 
   it('refuses a rotated token and a deactivated informateur at once', async () => {
     const a = await createAgent(t.app, ['interieur'], 'Inès');
@@ -188,17 +194,8 @@ describe('the desk: pull next and outcome', () => {
 });
 
 describe('push dispatch', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let t: TestContext;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db.url, 'redis', { now: NOW, env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0' } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  appOfItsOwn((ctx) => (t = ctx));
 
   /** A row lock leaves the locker's transaction id in xmax once committed; an untouched row has 0. */
   const xmax = async (table: 'agents' | 'callbacks', column: 'id' | 'reference', value: string) => {
