@@ -37,13 +37,13 @@ async function queued(t: TestContext, domain: string, minutesAgo: number): Promi
 }
 
 /** A database and an app of the describe block's own (its informateurs are nobody else's). */
-function appOfItsOwn(set: (t: TestContext) => void): void {
+function appOfItsOwn(set: (t: TestContext, dbUrl: string) => void): void {
   let db: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
   let t: TestContext | undefined;
   beforeAll(async () => {
     db = await createTestDatabase();
     t = await startTestApp(db.url, 'redis', { now: NOW, env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0' } });
-    set(t);
+    set(t, db.url);
   });
   afterAll(async () => {
     await t?.close();
@@ -53,7 +53,11 @@ function appOfItsOwn(set: (t: TestContext) => void): void {
 
 describe('the desk: pull next and outcome', () => {
   let t: TestContext;
-  appOfItsOwn((ctx) => (t = ctx));
+  let dbUrl: string;
+  appOfItsOwn((ctx, url) => {
+    t = ctx;
+    dbUrl = url;
+  });
 
   it('refuses a rotated token and a deactivated informateur at once', async () => {
     const a = await createAgent(t.app, ['interieur'], 'Inès');
@@ -141,7 +145,7 @@ describe('the desk: pull next and outcome', () => {
     const a = await createAgent(t.app, ['logement'], 'Lou');
     const ref = await queued(t, 'logement', 10);
     expect((await pull(t.app, a.token))?.reference).toBe(ref);
-    const other = new pg.Client({ connectionString: db.url });
+    const other = new pg.Client({ connectionString: dbUrl });
     await other.connect();
     try {
       await other.query("SET deadlock_timeout = '30s'"); // the outcome's side detects it (1 s)
