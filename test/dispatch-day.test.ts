@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { PUSH_GRACE_MS } from '../src/repositories/dispatch.js';
+import { PUSH_GRACE_MS } from '../src/repositories/push.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
 import { outcome, pull } from './support/desk.js';

@@ -1,7 +1,8 @@
 import type { DateTime } from 'luxon';
 import { isTransientConflict } from '../db/conflicts.js';
 import { queueIfDue } from '../repositories/callbacks-due.js';
-import { assignHeadToIdlest, pullDesk, type AgentRef, type PullResult } from '../repositories/dispatch.js';
+import { pullDesk, type AgentRef, type PullResult } from '../repositories/dispatch.js';
+import { assignHeadToIdlest } from '../repositories/push.js';
 import type { Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';

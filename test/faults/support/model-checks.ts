@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
-import { PUSH_GRACE_MS } from '../../../src/repositories/dispatch.js';
+import { PUSH_GRACE_MS } from '../../../src/repositories/push.js';
 import { ACTIVE, Model, type MCallback } from './model.js';
 
 interface Row {
