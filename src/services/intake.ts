@@ -121,9 +121,7 @@ export function createIntakeService(
     idempotencyKey: string | undefined,
     ctx: Context,
     now: DateTime,
-  ): Promise<
-    { replay: StoredResponse; key: string } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'
-  > {
+  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'> {
     const slot = req.mode === 'slot';
     // A refusal is never made on remembered closures or staffing: read them again first.
     const refuse = (r: SlotRefusal) => {
@@ -201,7 +199,7 @@ export function createIntakeService(
       case 'created':
         return { created: body, outbox: result.outbox };
       case 'stored':
-        return { replay: result.stored, key: idempotencyKey! };
+        return { replay: result.stored };
       case 'stale':
         return 'stale';
       case 'key_in_use':
@@ -233,6 +231,12 @@ export function createIntakeService(
     return { status: stored.status, body, replayed: true };
   }
 
+  /** The live stored answer of this key, replayed (or refused as a reused key); null if none. */
+  async function earlierAnswer(idempotencyKey: string, hash: Buffer): Promise<IntakeResult | null> {
+    const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
+    return stored ? replayOf(stored, hash, idempotencyKey) : null;
+  }
+
   return {
     async create(req: CallbackRequest, idempotencyKey: string | undefined): Promise<IntakeResult> {
       const phone = normalizeFrenchPhone(req.phone);
@@ -245,8 +249,8 @@ export function createIntakeService(
       // phone's daily limit (rappel_book still settles races on the key, and answers replays
       // itself when the limit is off).
       if (idempotencyKey !== undefined && config.rateLimitPerPhonePerDay > 0) {
-        const earlier = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
-        if (earlier) return replayOf(earlier, hash, idempotencyKey);
+        const earlier = await earlierAnswer(idempotencyKey, hash);
+        if (earlier) return earlier;
       }
       if (config.rateLimitPerPhonePerDay > 0) {
         const r = await limiter.hit(
@@ -275,12 +279,8 @@ export function createIntakeService(
             // A key's first answer is replayed even if the same request would be refused now
             // (its slot has passed, say): rappel_book checks the key only when it is called.
             if (idempotencyKey !== undefined) {
-              const earlier = await findLiveKey(
-                core.db,
-                storedKey(idempotencyKey),
-                core.clock.now().toJSDate(),
-              );
-              if (earlier) return replayOf(earlier, hash, idempotencyKey);
+              const earlier = await earlierAnswer(idempotencyKey, hash);
+              if (earlier) return earlier;
             }
             const nextSlots = await nextSlotsOf(err.domain);
             throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
@@ -316,7 +316,7 @@ export function createIntakeService(
           fresh = true;
           continue;
         }
-        if ('replay' in outcome) return replayOf(outcome.replay, hash, outcome.key);
+        if ('replay' in outcome) return replayOf(outcome.replay, hash, idempotencyKey!);
         // Its window's new count, which its transaction left to announce (migrations/0004).
         if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
         // Its job goes to the queue right after, without holding the answer: the outbox row
