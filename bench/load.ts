@@ -21,6 +21,8 @@ interface AcOptions {
   url: string;
   connections: number;
   duration: number;
+  /** ms between autocannon's samples; it stops only at a sample, so a run lasts a whole number of them. */
+  sampleInt: number;
   timeout: number;
   requests?: AcRequest[];
 }
@@ -122,6 +124,7 @@ async function run(durationS: number): Promise<AcResult> {
     url,
     connections,
     duration: durationS,
+    sampleInt: Math.min(1000, durationS * 1000), // the smoke's half-second runs stop on time
     timeout: 30,
     ...(requests ? { requests } : {}),
   });

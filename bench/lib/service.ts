@@ -117,8 +117,7 @@ export async function startService(o: ServiceOptions, rss: RssSampler): Promise<
 export async function stopService(s: Service, rss: RssSampler): Promise<void> {
   rss.untrack(s.api);
   rss.untrack(s.worker);
-  await stopChild(s.api);
-  await stopChild(s.worker);
+  await Promise.all([stopChild(s.api), stopChild(s.worker)]);
 }
 
 /** Warnings and errors the service logged, by message: a benchmark run should have none. */

@@ -51,7 +51,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
     return {
       smoke,
       warmupS: 0,
-      durationS: 1,
+      durationS: 0.5,
       agents: 10,
       queued: 2_000,
       scaleTotal: null,
@@ -63,7 +63,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
       claimPools: [10],
       asapCallbacks: 5,
       asapPerSecond: 10,
-      dispatchAppNow: '2026-12-07T08:29:57+01:00',
+      dispatchAppNow: '2026-12-07T08:29:58+01:00',
     };
   }
   return {
