@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  RawNode,
+  sql,
+  type CompiledQuery,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type QueryResult,
+  type RawBuilder,
+} from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
 
@@ -12,6 +22,52 @@ const MARK = '/* prepared */';
  * text does not vary with their values (a variant is another statement).
  */
 export const PREPARED = sql.raw(`${MARK} `);
+
+/** Stands for one of a hot statement's values while it is compiled (see `hotStatement`). */
+class Slot {
+  constructor(readonly name: string) {}
+}
+
+/**
+ * A hot statement compiled once per variant instead of at every call (Kysely's compilation of
+ * the desk's statements took 25 µs a call, 5 % of the API's time under load, and a new text to
+ * hash for its prepared name). `build(variant, values)` writes the statement as usual; it is
+ * called once per `variantKey(variant)`, with a placeholder for each value, and each call then
+ * only puts the values in their places. It is sent as a named prepared statement (`PREPARED`). The variant is what changes the text (a clause written
+ * or not); everything in `values` must only be interpolated as `${values.x}` (tested or
+ * stringified, a placeholder would freeze its first answer into the statement). A parameter
+ * that is not one of the placeholders is refused at compile time: a value computed by `build`
+ * itself would otherwise be sent with every later call.
+ */
+export function hotStatement<V, A extends Record<string, unknown>, R>(
+  variantKey: (variant: V) => string,
+  build: (variant: V, values: A) => RawBuilder<R>,
+): (db: Kysely<DB>, variant: V, values: A) => Promise<QueryResult<R>> {
+  const compiled = new Map<string, { text: string; node: RawNode; names: string[] }>();
+  const queryId = { queryId: 'hot-statement' }; // used by result plugins only: there are none
+  return async (db, variant, values) => {
+    const key = variantKey(variant);
+    let c = compiled.get(key);
+    if (c === undefined) {
+      const slots = Object.fromEntries(Object.keys(values).map((k) => [k, new Slot(k)])) as unknown as A;
+      const q = sql<R>`${PREPARED}${build(variant, slots)}`.compile(db);
+      const names = q.parameters.map((p, i) => {
+        if (!(p instanceof Slot))
+          throw new Error(`hot statement ${key}: parameter $${i + 1} is not one of its values`);
+        return p.name;
+      });
+      c = { text: q.sql, node: RawNode.createWithSql(q.sql), names };
+      compiled.set(key, c);
+    }
+    const query: CompiledQuery<R> = {
+      sql: c.text,
+      query: c.node,
+      parameters: c.names.map((n) => values[n]),
+      queryId,
+    };
+    return db.executeQuery(query);
+  };
+}
 
 /** The pool as Kysely sees it: marked statements go out as named prepared statements. */
 function preparingPool(pool: pg.Pool): PostgresPool {

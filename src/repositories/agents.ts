@@ -114,6 +114,10 @@ export type AgentRef = { agentId: string } | { tokenHash: Buffer };
 export const agentIs = (who: AgentRef) =>
   'agentId' in who ? sql`id = ${who.agentId}` : sql`token_hash = ${who.tokenHash}`;
 
+/** `agentIs` in two halves, for a statement compiled once (`hotStatement`): the column, and its value. */
+export const agentKey = (who: AgentRef): { column: 'id' | 'token_hash'; value: string | Buffer } =>
+  'agentId' in who ? { column: 'id', value: who.agentId } : { column: 'token_hash', value: who.tokenHash };
+
 /** The id of the active informateur `who` designates, or null. */
 export async function activeAgentId(db: Db, who: AgentRef): Promise<string | null> {
   const res = await sql<{ id: string }>`SELECT id FROM agents WHERE ${agentIs(who)} AND active`.execute(db);

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import { PREPARED } from '../db/kysely.js';
+import { hotStatement } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import { CALLBACK_COLUMNS, toCallback, type CallbackRecord } from './callbacks.js';
-import { agentIs, type AgentRef } from './agents.js';
+import { agentKey, type AgentRef } from './agents.js';
 
 export type { AgentRef } from './agents.js';
 
@@ -40,6 +40,13 @@ type PullRow = Partial<CallbackRow> & {
   overdue: boolean;
 };
 
+interface PullValues extends Record<string, unknown> {
+  agent: string | Buffer;
+  now: Date;
+  leaseUntil: Date;
+  domains: string[] | null;
+}
+
 /**
  * The pull statement: for the informateur (active, designated by id or by token), returns what
  * is on their desk, or else locks their row and claims the next queued callback of the domains
@@ -55,16 +62,20 @@ type PullRow = Partial<CallbackRow> & {
  * The desk is read from the statement's snapshot: if another claim for this informateur
  * committed while this one waited for the lock, the one-desk unique index refuses the second
  * (23505 callbacks_one_per_desk, nothing written) and the caller asks again.
+ *
+ * Compiled once per variant (`hotStatement`): `o` changes the text, `v` only its values.
  */
-function pullStatement(who: AgentRef, now: Date, leaseUntil: Date, o: PullOptions) {
-  const domains = o.domains ? sql`${o.domains}::text[]` : sql`(SELECT domains FROM me)::text[]`;
-  return sql<PullRow>`${PREPARED}
+const pullStatement = hotStatement<PullOptions & { by: 'id' | 'token_hash' }, PullValues, PullRow>(
+  (o) => `pull:${o.by}:${o.domains ? 'given' : 'own'}:${o.makeAvailable}:${o.overdueFirst}`,
+  (o, v) => {
+    const domains = o.domains ? sql`${v.domains}::text[]` : sql`(SELECT domains FROM me)::text[]`;
+    return sql<PullRow>`
     WITH me AS (
-      SELECT id, domains, status FROM agents WHERE ${agentIs(who)} AND active
+      SELECT id, domains, status FROM agents WHERE ${sql.ref(o.by)} = ${v.agent} AND active
     ), ${
       o.makeAvailable
         ? sql`made_available AS (
-      UPDATE agents a SET status = 'available', available_since = ${now}, updated_at = ${now}
+      UPDATE agents a SET status = 'available', available_since = ${v.now}, updated_at = ${v.now}
       WHERE a.id = (SELECT id FROM me) AND a.active AND a.status <> 'available'
     ), `
         : sql``
@@ -81,7 +92,7 @@ function pullStatement(who: AgentRef, now: Date, leaseUntil: Date, o: PullOption
             SELECT due_at FROM callbacks WHERE status = 'scheduled' AND domain = d.domain
             ORDER BY due_at LIMIT 1
           ) first_due
-          WHERE first_due.due_at <= ${now})`
+          WHERE first_due.due_at <= ${v.now})`
           : sql`false`
       } AS found
     ), cand AS (
@@ -101,13 +112,13 @@ function pullStatement(who: AgentRef, now: Date, leaseUntil: Date, o: PullOption
       ORDER BY s.carried_over DESC, s.due_at, s.attempts
       LIMIT 1 FOR UPDATE OF c SKIP LOCKED
     ), claimed AS (
-      UPDATE callbacks c SET status = 'assigned', assigned_agent_id = l.id, assigned_at = ${now},
-        lease_expires_at = ${leaseUntil}, updated_at = ${now}
+      UPDATE callbacks c SET status = 'assigned', assigned_agent_id = l.id, assigned_at = ${v.now},
+        lease_expires_at = ${v.leaseUntil}, updated_at = ${v.now}
       FROM pick, locked l WHERE c.id = pick.id AND c.status = 'queued'
       RETURNING ${RETURNING}
     ), claimed_event AS (
       INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
-      SELECT id, 'assigned', 'queued', 'assigned', 'agent:' || assigned_agent_id, ${now}, '{"via":"pull"}'::jsonb
+      SELECT id, 'assigned', 'queued', 'assigned', 'agent:' || assigned_agent_id, ${v.now}, '{"via":"pull"}'::jsonb
       FROM claimed
     ), result AS (
       SELECT true AS fresh, * FROM claimed
@@ -119,6 +130,16 @@ function pullStatement(who: AgentRef, now: Date, leaseUntil: Date, o: PullOption
         ELSE EXISTS (SELECT 1 FROM locked) END AS contended,
       CASE WHEN r.id IS NOT NULL OR me.id IS NULL THEN false ELSE (SELECT found FROM overdue) END AS overdue
     FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN result r ON true`;
+  },
+);
+
+function pull(db: Db, who: AgentRef, now: Date, leaseUntil: Date, o: PullOptions) {
+  const key = agentKey(who);
+  return pullStatement(
+    db,
+    { ...o, by: key.column },
+    { agent: key.value, now, leaseUntil, domains: o.domains },
+  );
 }
 
 /**
@@ -144,11 +165,11 @@ export async function claimNext(
   now: Date,
   leaseUntil: Date,
 ): Promise<Claim> {
-  const res = await pullStatement({ agentId }, now, leaseUntil, {
+  const res = await pull(db, { agentId }, now, leaseUntil, {
     domains,
     makeAvailable: false,
     overdueFirst: false,
-  }).execute(db);
+  });
   return toClaim(res.rows[0]);
 }
 
@@ -168,11 +189,11 @@ export async function pullDesk(
   leaseUntil: Date,
   overdueFirst: boolean,
 ): Promise<PullResult> {
-  const res = await pullStatement(who, now, leaseUntil, {
+  const res = await pull(db, who, now, leaseUntil, {
     domains: null,
     makeAvailable: true,
     overdueFirst,
-  }).execute(db);
+  });
   const row = res.rows[0];
   if (!row?.agent_id) return { agent: null };
   return {

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { PREPARED } from '../db/kysely.js';
+import { hotStatement } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import type { CallbackStatus } from '../domain/callback-status.js';
 import { CALLBACK_COLUMNS, toCallback, type CallbackRecord } from './callbacks.js';
-import { agentIs, type AgentRef } from './agents.js';
+import { agentKey, type AgentRef } from './agents.js';
 
 /** An informateur's outcome of a call: the one statement that records it (the desk's other half). */
 
@@ -27,6 +27,67 @@ export interface OutcomeResult {
   updated: CallbackRecord | null;
 }
 
+type OutcomeRow = Partial<CallbackRow> & {
+  agent_id: string | null;
+  agent_domains: string[] | null;
+  prior_status: CallbackStatus | null;
+  prior_agent_id: string | null;
+};
+
+interface OutcomeValues extends Record<string, unknown> {
+  agent: string | Buffer;
+  reference: string;
+  status: OutcomeUpdate['status'];
+  outcome: string;
+  redirectedTo: string | null;
+  dueAt: Date | null;
+  endedAt: Date | null;
+  now: Date;
+  expectAttempts: number | undefined;
+  reported: string;
+  extra: string;
+}
+
+/** Compiled once per variant (`hotStatement`): who designates the informateur, and whether the attempts are checked. */
+const outcomeStatement = hotStatement<
+  { by: 'id' | 'token_hash'; checkAttempts: boolean },
+  OutcomeValues,
+  OutcomeRow
+>(
+  (o) => `outcome:${o.by}:${o.checkAttempts}`,
+  (o, v) => sql<OutcomeRow>`
+    WITH me AS (
+      SELECT id, domains FROM agents WHERE ${sql.ref(o.by)} = ${v.agent} AND active
+    ), prior AS (
+      SELECT id, status, assigned_agent_id FROM callbacks WHERE reference = ${v.reference}
+    ), c AS (
+      UPDATE callbacks c SET status = ${v.status}, outcome = ${v.outcome}, redirected_to = ${v.redirectedTo},
+        attempts = c.attempts + 1, assigned_agent_id = NULL, assigned_at = NULL, lease_expires_at = NULL,
+        due_at = COALESCE(${v.dueAt}::timestamptz, c.due_at), carried_over = false,
+        ended_at = ${v.endedAt}, updated_at = ${v.now}
+      FROM me
+      WHERE c.id = (SELECT id FROM prior) AND c.status = 'assigned'
+        AND c.assigned_agent_id = (SELECT id FROM me)
+        ${o.checkAttempts ? sql`AND c.attempts = ${v.expectAttempts}` : sql``}
+      RETURNING ${RETURNING}
+    ), released AS (
+      UPDATE window_load w SET booked = w.booked - 1 FROM c
+      WHERE c.mode = 'slot' AND c.attempts = 1 AND w.domain = c.domain
+        AND w.window_start = c.window_start AND w.booked > 0
+    ), outcome_event AS (
+      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
+      SELECT c.id, 'outcome', 'assigned', c.status, 'agent:' || me.id, ${v.now},
+        jsonb_build_object('outcome', ${v.reported}::text, 'attempt', c.attempts) || ${v.extra}::jsonb
+      FROM c, me
+    ), idle AS (
+      UPDATE agents a SET available_since = ${v.now}, freed_at = statement_timestamp(), updated_at = ${v.now}
+      FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
+    )
+    SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,
+      prior.assigned_agent_id AS prior_agent_id, c.*
+    FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`,
+);
+
 /**
  * An outcome in one statement: compare-and-set on (reference, status 'assigned', assigned to
  * this active informateur, and `expectAttempts` when the decision depended on it), the
@@ -44,45 +105,24 @@ export async function applyOutcome(
   now: Date,
   expectAttempts?: number,
 ): Promise<OutcomeResult> {
-  const terminal = u.status !== 'scheduled';
-  const res = await sql<
-    Partial<CallbackRow> & {
-      agent_id: string | null;
-      agent_domains: string[] | null;
-      prior_status: CallbackStatus | null;
-      prior_agent_id: string | null;
-    }
-  >`${PREPARED}
-    WITH me AS (
-      SELECT id, domains FROM agents WHERE ${agentIs(who)} AND active
-    ), prior AS (
-      SELECT id, status, assigned_agent_id FROM callbacks WHERE reference = ${reference}
-    ), c AS (
-      UPDATE callbacks c SET status = ${u.status}, outcome = ${u.outcome}, redirected_to = ${u.redirectedTo},
-        attempts = c.attempts + 1, assigned_agent_id = NULL, assigned_at = NULL, lease_expires_at = NULL,
-        due_at = COALESCE(${u.dueAt}::timestamptz, c.due_at), carried_over = false,
-        ended_at = ${terminal ? now : null}, updated_at = ${now}
-      FROM me
-      WHERE c.id = (SELECT id FROM prior) AND c.status = 'assigned'
-        AND c.assigned_agent_id = (SELECT id FROM me)
-        ${expectAttempts === undefined ? sql`` : sql`AND c.attempts = ${expectAttempts}`}
-      RETURNING ${RETURNING}
-    ), released AS (
-      UPDATE window_load w SET booked = w.booked - 1 FROM c
-      WHERE c.mode = 'slot' AND c.attempts = 1 AND w.domain = c.domain
-        AND w.window_start = c.window_start AND w.booked > 0
-    ), outcome_event AS (
-      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
-      SELECT c.id, 'outcome', 'assigned', c.status, 'agent:' || me.id, ${now},
-        jsonb_build_object('outcome', ${event.reported}::text, 'attempt', c.attempts) || ${JSON.stringify(event.extra)}::jsonb
-      FROM c, me
-    ), idle AS (
-      UPDATE agents a SET available_since = ${now}, freed_at = statement_timestamp(), updated_at = ${now}
-      FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
-    )
-    SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,
-      prior.assigned_agent_id AS prior_agent_id, c.*
-    FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`.execute(db);
+  const key = agentKey(who);
+  const res = await outcomeStatement(
+    db,
+    { by: key.column, checkAttempts: expectAttempts !== undefined },
+    {
+      agent: key.value,
+      reference,
+      status: u.status,
+      outcome: u.outcome,
+      redirectedTo: u.redirectedTo,
+      dueAt: u.dueAt,
+      endedAt: u.status !== 'scheduled' ? now : null,
+      now,
+      expectAttempts,
+      reported: event.reported,
+      extra: JSON.stringify(event.extra),
+    },
+  );
   const row = res.rows[0];
   return {
     agent: row?.agent_id ? { id: row.agent_id, domains: row.agent_domains ?? [] } : null,
