@@ -5,6 +5,7 @@ import {
   isValidDate,
   openingHours,
   todayIn,
+  PARIS,
   ZONE,
   type Closure,
   type Interval,
@@ -44,7 +45,7 @@ export interface BookableSlot {
 }
 
 function addDays(date: string, days: number): string {
-  return DateTime.fromISO(date, { zone: ZONE }).plus({ days }).toISODate() ?? date;
+  return DateTime.fromISO(date, { zone: PARIS }).plus({ days }).toISODate() ?? date;
 }
 
 /** Validates a (from, days) query against the contract: dates 2000–2100, 1 to 366 days. */
@@ -151,7 +152,7 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
     const slots = await listed(domain, from, days, now);
     let expiresAt = Math.min(
       nowMs + ttlMs,
-      DateTime.fromISO(addDays(todayIn(now), 1), { zone: ZONE }).toMillis(),
+      DateTime.fromISO(addDays(todayIn(now), 1), { zone: PARIS }).toMillis(),
     );
     const first = slots[0];
     if (first !== undefined) expiresAt = Math.min(expiresAt, first.window.start.toMillis() - noticeMillis);
@@ -205,8 +206,8 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
 
     /** The time rules for one requested window start (capacity is taken separately). */
     async checkSlot(db: Db, start: DateTime, now: DateTime): Promise<SlotCheck> {
-      const date = start.setZone(ZONE).toISODate() ?? '';
-      return checkSlotStart(start.setZone(ZONE), now, settings, await closuresBetween(db, date, date));
+      const date = start.setZone(PARIS).toISODate() ?? '';
+      return checkSlotStart(start.setZone(PARIS), now, settings, await closuresBetween(db, date, date));
     },
 
     /** Up to `limit` bookable windows from now on, for refusals that offer something at once. */

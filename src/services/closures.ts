@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { isValidDate, parseLocalTime, todayIn, ZONE } from '../domain/calendar/index.js';
+import { isValidDate, parseLocalTime, todayIn, PARIS } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import {
@@ -63,7 +63,7 @@ function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
     throw new AppError('VALIDATION_ERROR', 'Une fermeture partielle demande à la fois « start » et « end ».');
   }
   if (input.start === undefined || input.end === undefined) {
-    const from = DateTime.fromISO(input.date, { zone: ZONE }).startOf('day');
+    const from = DateTime.fromISO(input.date, { zone: PARIS }).startOf('day');
     return { from, to: from.plus({ days: 1 }) };
   }
   const from = parseLocalTime(input.date, input.start);
@@ -82,15 +82,15 @@ function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
 export function createClosureService(core: Core, calendar: CalendarService, outbox: OutboxRelay) {
   /** The next free window of the callback's domain from its own window on, or null inside the horizon. */
   async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
-    const fromDate = DateTime.fromJSDate(c.windowStart).setZone(ZONE).toISODate()!;
+    const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
     const start = fromDate > today ? fromDate : today;
-    const horizonEnd = DateTime.fromISO(today, { zone: ZONE }).plus({
+    const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({
       days: calendar.settings.bookingHorizonDays,
     });
     const days = Math.max(
       1,
-      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: ZONE }), 'days').days) + 1,
+      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
     );
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../clock.js';
 import type { DB } from '../db/schema.js';
 import type { QueueHandle } from '../queue/connection.js';
-import { ZONE, type CalendarSettings } from '../domain/calendar/index.js';
+import { PARIS, type CalendarSettings } from '../domain/calendar/index.js';
 
 /** What every service is built from. */
 export interface Core {
@@ -37,7 +37,7 @@ export function isoParis(dt: DateTime): string {
   const ms = dt.toMillis();
   const hit = isoCache.get(ms);
   if (hit !== undefined) return hit;
-  const iso = dt.setZone(ZONE).toISO({ suppressMilliseconds: true }) ?? '';
+  const iso = dt.setZone(PARIS).toISO({ suppressMilliseconds: true }) ?? '';
   if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
   isoCache.set(ms, iso);
   return iso;

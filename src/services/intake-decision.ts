@@ -3,7 +3,7 @@ import { decideAsap, waitingThatMatters } from '../domain/asap.js';
 import {
   checkSlotStart,
   openIntervalAt,
-  ZONE,
+  PARIS,
   type CalendarSettings,
   type Closure,
 } from '../domain/calendar/index.js';
@@ -31,7 +31,7 @@ export function createContextMemory(core: Core) {
   const remembered = new Map<string, { ctx: Context; readAt: number }>();
   /** For the Paris day of `day` (the slot's start, or now for asap) and `domain`. */
   return async function contextOf(domain: DomainCode, day: DateTime, fresh: boolean): Promise<Context> {
-    const date = day.setZone(ZONE).toISODate()!;
+    const date = day.setZone(PARIS).toISODate()!;
     const key = `${date}|${domain}`;
     const hit = remembered.get(key);
     if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;

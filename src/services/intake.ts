@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { normalizeFrenchPhone } from '../domain/phone.js';
 import { makeReference } from '../domain/reference.js';
-import { todayIn, ZONE } from '../domain/calendar/index.js';
+import { todayIn, PARIS } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import type { OutboxRow } from '../repositories/outbox.js';
@@ -71,7 +71,7 @@ function readSlotStart(slotStart: string | undefined): DateTime {
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
     );
   }
-  return start.setZone(ZONE);
+  return start.setZone(PARIS);
 }
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */

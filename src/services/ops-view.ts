@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { isValidDate, ZONE } from '../domain/calendar/index.js';
+import { isValidDate, PARIS } from '../domain/calendar/index.js';
 import { maskPhone } from '../domain/phone.js';
 import { AppError } from '../http/errors.js';
 import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
@@ -24,7 +24,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 function dayStart(date: string, field: string): Date {
   if (!isValidDate(date))
     throw new AppError('VALIDATION_ERROR', `« ${field} » : la date « ${date} » n'existe pas.`);
-  return DateTime.fromISO(date, { zone: ZONE }).startOf('day').toJSDate();
+  return DateTime.fromISO(date, { zone: PARIS }).startOf('day').toJSDate();
 }
 
 /** What ops see: the queue per domain, the callbacks list, and the metrics. */
@@ -59,7 +59,7 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
         ...(q.domain ? { domain: q.domain } : {}),
         ...(q.from ? { from: dayStart(q.from, 'from') } : {}),
         ...(q.to
-          ? { to: DateTime.fromJSDate(dayStart(q.to, 'to')).setZone(ZONE).plus({ days: 1 }).toJSDate() }
+          ? { to: DateTime.fromJSDate(dayStart(q.to, 'to')).setZone(PARIS).plus({ days: 1 }).toJSDate() }
           : {}),
         ...(q.cursor ? { cursor: decodeCursor(q.cursor) } : {}),
         limit: limit + 1,

@@ -1,5 +1,5 @@
 import type { DateTime } from 'luxon';
-import { todayIn, ZONE } from '../domain/calendar/index.js';
+import { todayIn, PARIS } from '../domain/calendar/index.js';
 import { normaliseReference } from '../domain/reference.js';
 import { decideRetry } from '../domain/retry.js';
 import { retryingConflicts } from '../db/conflicts.js';
@@ -67,7 +67,7 @@ export function createOutcomeReporter(
     // no_answer: the decision depends on the attempts made, read first and then checked by
     // the compare-and-set (which also re-checks everything else).
     const from = todayIn(now);
-    const to = now.plus({ days: 400 }).setZone(ZONE).toISODate()!;
+    const to = now.plus({ days: 400 }).setZone(PARIS).toISODate()!;
     const [closures, current] = await Promise.all([
       listClosures(core.db, from, to),
       reference ? findByReference(core.db, reference) : null,

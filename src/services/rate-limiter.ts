@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { DateTime } from 'luxon';
-import { ZONE } from '../domain/calendar/index.js';
+import { PARIS } from '../domain/calendar/index.js';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -43,7 +43,7 @@ export function phoneBucket(e164: string): string {
 /** Fixed windows; a per-day limit counts the Paris day (it resets at midnight in Metz, not UTC). */
 function windowOf(nowMs: number, windowSeconds: number) {
   if (windowSeconds === 86_400) {
-    const day = DateTime.fromMillis(nowMs, { zone: ZONE }).startOf('day');
+    const day = DateTime.fromMillis(nowMs, { zone: PARIS }).startOf('day');
     const start = day.toMillis();
     return { index: Number(day.toFormat('yyyyLLdd')), start, end: day.plus({ days: 1 }).toMillis() };
   }

@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import { addDays, requireDate } from './civil-date.js';
 import { inZone, parisDateOf, todayIn, wallMinutesOf } from './local-time.js';
 import { closureSpan, indexClosures, scheduleFromIndex, scheduleOf } from './opening-hours.js';
-import { ZONE, type CalendarSettings, type Closure, type Interval, type SlotCheck } from './types.js';
+import { PARIS, type CalendarSettings, type Closure, type Interval, type SlotCheck } from './types.js';
 import { requireSlotMinutes, windowsOfDay } from './windows.js';
 
 type TimeRefusal = 'past' | 'too_soon' | 'beyond_horizon';
@@ -65,7 +65,7 @@ export function checkSlotStart(
   const endMillis = startMillis + slotMillis;
   const window: Interval = {
     start: local,
-    end: endMillis < interval.end.toMillis() ? DateTime.fromMillis(endMillis, { zone: ZONE }) : interval.end,
+    end: endMillis < interval.end.toMillis() ? DateTime.fromMillis(endMillis, { zone: PARIS }) : interval.end,
   };
 
   const refusal = timeRefusal(window.start, date, now, settings, lastBookableDateOf(now, settings));

@@ -1,5 +1,6 @@
 export {
   ZONE,
+  PARIS,
   type CalendarSettings,
   type ClosedReason,
   type Closure,

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { formatDate, parseDateParts, type DateParts } from './civil-date.js';
-import { ZONE } from './types.js';
+import { PARIS } from './types.js';
 
 const TIME_PATTERN = /^(\d{2}):(\d{2})$/;
 
@@ -21,7 +21,7 @@ function requireValid(instant: DateTime): DateTime {
 
 /** The instant seen on a Paris wall clock. */
 export function inZone(instant: DateTime): DateTime {
-  return requireValid(instant).setZone(ZONE);
+  return requireValid(instant).setZone(PARIS);
 }
 
 /** Paris date of `now`. */
@@ -46,7 +46,7 @@ let offsetHint = 60;
 /**
  * The Paris instant at `minutes` past local midnight of a date (0 <= minutes < 1440).
  *
- * Same result as `DateTime.fromObject(..., { zone: ZONE })` for every time that exists once, at a third of
+ * Same result as `DateTime.fromObject(..., { zone: PARIS })` for every time that exists once, at a third of
  * the cost: fromObject asks Intl for the zone offset up to three times, this asks once when the guessed
  * offset round-trips to the wanted wall time, and falls back to fromObject when it does not (a DST change
  * between the two). Opening-hour boundaries never sit in a DST change anyway: Paris changes at 02:00/03:00
@@ -56,9 +56,9 @@ export function atWallMinutes(parts: DateParts, minutes: number): DateTime {
   const hour = Math.floor(minutes / 60);
   const minute = minutes % 60;
   const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, hour, minute);
-  const guess = DateTime.fromMillis(wallAsUtc - offsetHint * 60_000, { zone: ZONE });
+  const guess = DateTime.fromMillis(wallAsUtc - offsetHint * 60_000, { zone: PARIS });
   if (guess.offset === offsetHint && sameWallTime(guess, parts, hour, minute)) return guess;
-  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: ZONE });
+  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: PARIS });
   if (instant.isValid) offsetHint = instant.offset;
   return instant;
 }
@@ -84,13 +84,13 @@ export function parseLocalTime(date: string, hhmm: string): DateTime | null {
   if (parts === null || minutes === null) return null;
   const hour = Math.floor(minutes / 60);
   const minute = minutes % 60;
-  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: ZONE });
+  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: PARIS });
   if (!instant.isValid || !sameWallTime(instant, parts, hour, minute)) return null;
 
   const wallAsUtc = DateTime.fromObject({ ...parts, hour, minute }, { zone: 'utc' }).toMillis();
   // Offsets in force a few hours either side cover both sides of any transition touching this time.
   for (const probe of [instant.minus({ hours: 6 }), instant.plus({ hours: 6 })]) {
-    const other = DateTime.fromMillis(wallAsUtc - probe.offset * 60_000, { zone: ZONE });
+    const other = DateTime.fromMillis(wallAsUtc - probe.offset * 60_000, { zone: PARIS });
     if (other.toMillis() !== instant.toMillis() && sameWallTime(other, parts, hour, minute)) return null;
   }
   return instant;

@@ -1,7 +1,10 @@
 import type { DateTime } from 'luxon';
+import { RememberingZone } from './zone.js';
 
 /** The centre is in Metz: every local date and time of the calendar is read in this zone. */
 export const ZONE = 'Europe/Paris';
+/** The same zone for computations: its offsets are asked of Intl once per hour (see zone.ts). */
+export const PARIS = new RememberingZone(ZONE);
 
 export interface CalendarSettings {
   slotMinutes: number;

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { ZONE, type DaySchedule, type Interval } from './types.js';
+import { PARIS, type DaySchedule, type Interval } from './types.js';
 
 export function requireSlotMinutes(slotMinutes: number): void {
   if (!Number.isInteger(slotMinutes) || slotMinutes <= 0) {
@@ -17,7 +17,7 @@ export function windowsOfInterval(interval: Interval, slotMinutes: number): Inte
   // Absolute steps (what plus({ minutes }) does), built with fromMillis: one Intl offset lookup per
   // window instead of three.
   for (let next = start.toMillis() + slotMillis; start.toMillis() < endMillis; next += slotMillis) {
-    const end = next < endMillis ? DateTime.fromMillis(next, { zone: ZONE }) : interval.end;
+    const end = next < endMillis ? DateTime.fromMillis(next, { zone: PARIS }) : interval.end;
     windows.push({ start, end });
     start = end;
   }
