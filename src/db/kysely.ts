@@ -29,15 +29,15 @@ class Slot {
 }
 
 /**
- * A hot statement compiled once per variant instead of at every call (Kysely's compilation of
- * the desk's statements took 25 µs a call, 5 % of the API's time under load, and a new text to
- * hash for its prepared name). `build(variant, values)` writes the statement as usual; it is
- * called once per `variantKey(variant)`, with a placeholder for each value, and each call then
- * only puts the values in their places. It is sent as a named prepared statement (`PREPARED`). The variant is what changes the text (a clause written
- * or not); everything in `values` must only be interpolated as `${values.x}` (tested or
- * stringified, a placeholder would freeze its first answer into the statement). A parameter
- * that is not one of the placeholders is refused at compile time: a value computed by `build`
- * itself would otherwise be sent with every later call.
+ * A hot statement compiled once per variant instead of at every call: Kysely rebuilt and
+ * compiled the pull statement at each call (18 µs measured alone), and its prepared name was
+ * looked up by hashing a new 3 kB text. `build(variant, values)` writes the statement as usual;
+ * it is called once per `variantKey(variant)`, with a placeholder for each value, and each call
+ * then only puts its values in their places. It is sent as a named prepared statement
+ * (`PREPARED`). The variant is what changes the text (a clause written or not); `values` must
+ * only be interpolated, `${values.x}`: tested or transformed, a placeholder would freeze its
+ * first answer into the statement. A parameter that is not one of the placeholders (a value
+ * `build` computed itself, or a key the first call's `values` lacked) is refused when compiled.
  */
 export function hotStatement<V, A extends Record<string, unknown>, R>(
   variantKey: (variant: V) => string,
