@@ -40,18 +40,35 @@ describe('hotStatement', () => {
   });
 
   it('is sent as a named prepared statement', async () => {
-    const names = await db.connection().execute(async (c) => {
-      await echo(c, { doubled: false }, { n: 1, label: 'x', at: new Date() });
-      return (await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(c)).rows;
+    const prepared = await db.connection().execute(async (c) => {
+      await echo(c, { doubled: true }, { n: 1, label: 'x', at: new Date() });
+      return (
+        await sql<{ name: string }>`SELECT name FROM pg_prepared_statements
+          WHERE statement LIKE '/* prepared */%' AND statement LIKE '%2 * $2::int%'`.execute(c)
+      ).rows;
     });
-    expect(names.some((x) => x.name.startsWith('rappel_'))).toBe(true);
+    expect(prepared).toHaveLength(1);
+    expect(prepared[0]!.name).toMatch(/^rappel_/);
+  });
+
+  it('refuses a placeholder turned into a string or a number while compiling', async () => {
+    const stringified = hotStatement<null, { n: number }, { r: string }>(
+      () => 'stringified',
+      (_o, v) => sql<{ r: string }>`SELECT ${sql.lit(`${v.n}`)} AS r`,
+    );
+    await expect(stringified(db, null, { n: 1 })).rejects.toThrow(/"n" used while compiling/);
+    const computed = hotStatement<null, { n: number }, { r: number }>(
+      () => 'computed',
+      (_o, v) => sql<{ r: number }>`SELECT ${sql.lit(v.n + 1)} AS r`,
+    );
+    await expect(computed(db, null, { n: 1 })).rejects.toThrow(/"n" used while compiling/);
   });
 
   it('refuses a value that does not come from its placeholders', async () => {
     const frozen = hotStatement<null, { n: number }, { r: number }>(
       () => 'frozen',
-      (_o, v) => sql<{ r: number }>`SELECT ${Number(v.n) || 5}::int AS r`, // computed from the value: frozen
+      (_o, v) => sql<{ r: number }>`SELECT ${v.n}::int + ${Date.now() % 7}::int AS r`, // computed by build: frozen
     );
-    await expect(frozen(db, null, { n: 1 })).rejects.toThrow(/parameter \$1 is not one of its values/);
+    await expect(frozen(db, null, { n: 1 })).rejects.toThrow(/parameter \$2 is not one of its values/);
   });
 });

@@ -23,9 +23,19 @@ const MARK = '/* prepared */';
  */
 export const PREPARED = sql.raw(`${MARK} `);
 
-/** Stands for one of a hot statement's values while it is compiled (see `hotStatement`). */
+/**
+ * Stands for one of a hot statement's values while it is compiled (see `hotStatement`). Turned
+ * into a string or a number (stringified, compared, computed with), it throws: the statement
+ * would otherwise keep what it gave the first time. A truthiness test cannot be caught.
+ */
 class Slot {
   constructor(readonly name: string) {}
+  [Symbol.toPrimitive](): never {
+    throw new Error(`hot statement value "${this.name}" used while compiling: interpolate it, nothing else`);
+  }
+  toJSON(): never {
+    return this[Symbol.toPrimitive]();
+  }
 }
 
 /**
@@ -36,13 +46,17 @@ class Slot {
  * then only puts its values in their places. It is sent as a named prepared statement
  * (`PREPARED`). The variant is what changes the text (a clause written or not); `values` must
  * only be interpolated, `${values.x}`: tested or transformed, a placeholder would freeze its
- * first answer into the statement. A parameter that is not one of the placeholders (a value
- * `build` computed itself, or a key the first call's `values` lacked) is refused when compiled.
+ * first answer into the statement. Refused when compiled: a placeholder turned into a string or
+ * a number, and a parameter that is not one of the placeholders (a value `build` computed
+ * itself, or a key the first call's `values` lacked). A truthiness test on a placeholder
+ * (`values.x ? … : …`) cannot be caught: branch on the variant only.
  */
 export function hotStatement<V, A extends Record<string, unknown>, R>(
   variantKey: (variant: V) => string,
   build: (variant: V, values: A) => RawBuilder<R>,
 ): (db: Kysely<DB>, variant: V, values: A) => Promise<QueryResult<R>> {
+  // Per statement and variant, not per Kysely instance: every instance here is the same
+  // PostgreSQL dialect without plugins (createKysely), so the text is the same for all.
   const compiled = new Map<string, { text: string; node: RawNode; names: string[] }>();
   const queryId = { queryId: 'hot-statement' }; // used by result plugins only: there are none
   return async (db, variant, values) => {

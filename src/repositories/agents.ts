@@ -110,13 +110,15 @@ export async function findAgent(db: Db, id: string): Promise<AgentRecord | null>
  */
 export type AgentRef = { agentId: string } | { tokenHash: Buffer };
 
-/** The condition on `agents` that selects the informateur `who` designates. */
-export const agentIs = (who: AgentRef) =>
-  'agentId' in who ? sql`id = ${who.agentId}` : sql`token_hash = ${who.tokenHash}`;
-
-/** `agentIs` in two halves, for a statement compiled once (`hotStatement`): the column, and its value. */
+/** The column of `agents` that `who` designates the informateur by, and its value. */
 export const agentKey = (who: AgentRef): { column: 'id' | 'token_hash'; value: string | Buffer } =>
   'agentId' in who ? { column: 'id', value: who.agentId } : { column: 'token_hash', value: who.tokenHash };
+
+/** The condition on `agents` that selects the informateur `who` designates. */
+export const agentIs = (who: AgentRef) => {
+  const k = agentKey(who);
+  return sql`${sql.ref(k.column)} = ${k.value}`;
+};
 
 /** The id of the active informateur `who` designates, or null. */
 export async function activeAgentId(db: Db, who: AgentRef): Promise<string | null> {

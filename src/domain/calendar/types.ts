@@ -3,7 +3,7 @@ import { RememberingZone } from './zone.js';
 
 /** The centre is in Metz: every local date and time of the calendar is read in this zone. */
 export const ZONE = 'Europe/Paris';
-/** The same zone for computations: its offsets are asked of Intl once per hour (see zone.ts). */
+/** The same zone for computations: its offsets remembered per hour, not asked of Intl each time (zone.ts). */
 export const PARIS = new RememberingZone(ZONE);
 
 export interface CalendarSettings {

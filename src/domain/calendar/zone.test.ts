@@ -6,13 +6,13 @@ import { RememberingZone } from './zone.js';
 /** Luxon's own zone, which asks Intl every time: the oracle. */
 const intl = IANAZone.create('Europe/Paris');
 
-/** Instants of the zone's changes of offset between 1900 and 2100, found by asking Intl day by day (they are months apart). */
-function changesOfOffset(): number[] {
+/** Instants of a zone's changes of offset between two years, found by asking Intl day by day (they are months apart). */
+function changesOfOffset(intl: IANAZone, fromYear = 1900, toYear = 2100): number[] {
   const out: number[] = [];
   const day = 86_400_000;
-  let t = Date.UTC(1900, 0, 1);
+  let t = Date.UTC(fromYear, 0, 1);
   let prev = intl.offset(t);
-  for (; t < Date.UTC(2100, 0, 1); t += day) {
+  for (; t < Date.UTC(toYear, 0, 1); t += day) {
     const o = intl.offset(t + day);
     if (o !== prev) {
       // The second it happens at.
@@ -31,7 +31,7 @@ function changesOfOffset(): number[] {
 }
 
 describe('RememberingZone (Europe/Paris offsets remembered per hour)', () => {
-  const changes = changesOfOffset();
+  const changes = changesOfOffset(intl);
 
   it('has the changes of offset this test relies on (DST, the wars, 1976 onwards)', () => {
     expect(changes.length).toBeGreaterThan(100);
@@ -45,6 +45,19 @@ describe('RememberingZone (Europe/Paris offsets remembered per hour)', () => {
     for (const c of changes) {
       for (const d of near) expect(zone.offset(c + d)).toBe(intl.offset(c + d));
       for (const d of [...near].reverse()) expect(zone.offset(c + d)).toBe(intl.offset(c + d));
+    }
+  });
+
+  it('gives Intl’s offset around changes that are not on a UTC hour (Lord Howe Island: 02:00 at +10:30)', () => {
+    // Paris has had one such change only (1911): this zone has one a year (October, 15:30 UTC).
+    const lordHowe = IANAZone.create('Australia/Lord_Howe');
+    const zone = new RememberingZone('Australia/Lord_Howe');
+    const offHour = changesOfOffset(lordHowe, 2020, 2030).filter((c) => c % 3_600_000 !== 0);
+    expect(offHour.length).toBeGreaterThanOrEqual(9);
+    for (const c of offHour) {
+      for (const d of [-3_600_000, -1000, 0, 1000, 1_799_000, 3_600_000]) {
+        expect(zone.offset(c + d)).toBe(lordHowe.offset(c + d));
+      }
     }
   });
 
