@@ -2,6 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/runtime.js';
 import { SLOTS_CHANNEL } from '../../src/services/slot-cache.js';
+import { sql as ksql } from 'kysely';
+import { createKysely } from '../../src/db/kysely.js';
+import { applyOutcome } from '../../src/repositories/outcome.js';
 
 /** What migrations/0002_slot_change_notify.sql (and 0004's deferral) announces, seen from a LISTEN of the test's own. */
 describe('slot change notifications (migration 0002)', () => {
@@ -89,6 +92,47 @@ describe('slot change notifications (migration 0002)', () => {
         `UPDATE window_load SET booked = booked + 1 WHERE window_start = '2026-11-24T10:00+01'`,
       ]),
     ).toEqual(['travail']);
+  });
+
+  it("an outcome's first call gives its window's place back without announcing it in its transaction", async () => {
+    const kysely = createKysely(new pg.Pool({ connectionString: db.url, max: 1 }));
+    try {
+      const agentId = '00000000-0000-0000-0000-0000000000a1';
+      await sql.query(
+        `INSERT INTO agents (id, display_name, domains, active, status, token_hash, created_at, updated_at)
+         VALUES ($1, 'A', '{logement}', true, 'available', '\\xa1', now(), now())`,
+        [agentId],
+      );
+      await sql.query(`INSERT INTO window_load VALUES ('logement', '2026-11-24T09:00+01', 2)`);
+      await sql.query(
+        `INSERT INTO callbacks (id, reference, domain, mode, status, phone, window_start, window_end, due_at,
+           assigned_agent_id, assigned_at, cancel_token_hash, created_at, updated_at)
+         VALUES (gen_random_uuid(), 'RAP-OUT1', 'logement', 'slot', 'assigned', '+33612345678',
+           '2026-11-24T09:00+01', '2026-11-24T09:30+01', '2026-11-24T09:00+01', $1, now(), '\\x01', now(), now())`,
+        [agentId],
+      );
+      received = [];
+      const r = await applyOutcome(
+        kysely,
+        { agentId },
+        'RAP-OUT1',
+        { status: 'completed', outcome: 'reached', redirectedTo: null, dueAt: null },
+        { reported: 'reached', extra: {} },
+        new Date(),
+      );
+      expect(r.updated?.status).toBe('completed');
+      expect(r.releasedPlace).toBe(true); // the caller announces it (slot-announcer.ts)
+      expect(await announced([])).toEqual([]);
+      const load = await sql.query<{ booked: number }>(
+        `SELECT booked FROM window_load WHERE domain = 'logement' AND window_start = '2026-11-24T09:00+01'`,
+      );
+      expect(load.rows[0]!.booked).toBe(1);
+      // Transaction-local: the connection's next change of window_load is announced by its transaction.
+      await ksql`UPDATE window_load SET booked = booked + 1 WHERE domain = 'logement'`.execute(kysely);
+      expect(await announced([])).toEqual(['logement']);
+    } finally {
+      await kysely.destroy();
+    }
   });
 
   it('closures: every domain', async () => {
