@@ -44,6 +44,14 @@ export async function seedQueued(pool: pg.Pool, from: number, count: number, now
      ON CONFLICT DO NOTHING`,
     [from, from + count - 1, domain, now],
   );
+  // Their windows' booked counts, as their bookings would have left them: the first call of each
+  // gives its place back (src/repositories/outcome.ts), a write the informateurs' loop must pay.
+  await pool.query(
+    `INSERT INTO window_load (domain, window_start, booked)
+     SELECT domain, window_start, count(*) FROM callbacks WHERE status = 'queued' AND attempts = 0 AND mode = 'slot'
+     GROUP BY 1, 2
+     ON CONFLICT (domain, window_start) DO UPDATE SET booked = EXCLUDED.booked`,
+  );
 }
 
 /** Scheduled callbacks booked in the given windows (all domains), with their events and window load. */
