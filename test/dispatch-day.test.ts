@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import pg from 'pg';
-import { SLOTS_CHANNEL } from '../src/services/slot-cache.js';
 import { PUSH_GRACE_MS } from '../src/repositories/push.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
@@ -82,19 +80,7 @@ describe('a day of dispatch', () => {
     t.clock.set(at('2026-11-23T09:00:00+01:00'));
     const a2 = await pull(t.app, A.token);
     expect(a2?.reference).toBe(refs.t0900);
-    // Its first call gives the window's place back: announced to the slot caches after the commit.
-    const listener = new pg.Client({ connectionString: db.url });
-    await listener.connect();
-    const announced: string[] = [];
-    listener.on('notification', (m) => {
-      if (m.channel === SLOTS_CHANNEL) announced.push(m.payload ?? '');
-    });
-    await listener.query(`LISTEN ${SLOTS_CHANNEL}`);
     const na = await outcome(t.app, A.token, refs.t0900!, { outcome: 'no_answer' });
-    for (let i = 0; i < 100 && !announced.includes('travail'); i++)
-      await new Promise((r) => setTimeout(r, 10));
-    await listener.end();
-    expect(announced).toContain('travail');
     expect(na.json()).toMatchObject({
       status: 'scheduled',
       attempts: 1,

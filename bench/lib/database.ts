@@ -44,8 +44,8 @@ export async function seedQueued(pool: pg.Pool, from: number, count: number, now
      ON CONFLICT DO NOTHING`,
     [from, from + count - 1, domain, now],
   );
-  // Their windows' booked counts, as their bookings would have left them: the first call of each
-  // gives its place back (src/repositories/outcome.ts), a write the informateurs' loop must pay.
+  // Their windows' booked counts, as their bookings would have left them: the tables as
+  // production has them when the informateurs call (an outcome used to write these rows).
   await pool.query(
     `INSERT INTO window_load (domain, window_start, booked)
      SELECT domain, window_start, count(*) FROM callbacks WHERE status = 'queued' AND attempts = 0 AND mode = 'slot'

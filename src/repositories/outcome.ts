@@ -25,8 +25,6 @@ export interface OutcomeResult {
   prior: { status: CallbackStatus; assignedAgentId: string | null } | null;
   /** The callback after the outcome; null if the compare-and-set did not apply. */
   updated: CallbackRecord | null;
-  /** Its window's place was given back (first call of a slot booking): the caller announces it. */
-  releasedPlace: boolean;
 }
 
 type OutcomeRow = Partial<CallbackRow> & {
@@ -34,7 +32,6 @@ type OutcomeRow = Partial<CallbackRow> & {
   agent_domains: string[] | null;
   prior_status: CallbackStatus | null;
   prior_agent_id: string | null;
-  released_place: boolean;
 };
 
 interface OutcomeValues extends Record<string, unknown> {
@@ -73,14 +70,6 @@ const outcomeStatement = hotStatement<
         AND c.assigned_agent_id = (SELECT id FROM me)
         ${o.checkAttempts ? sql`AND c.attempts = ${v.expectAttempts}` : sql``}
       RETURNING ${RETURNING}
-    ), unannounced AS (
-      -- For this transaction, window_load's trigger leaves the announcement to the application.
-      SELECT set_config('rappel.slots_notify', 'deferred', true) AS setting
-    ), released AS (
-      UPDATE window_load w SET booked = w.booked - 1 FROM c
-      WHERE c.mode = 'slot' AND c.attempts = 1 AND w.domain = c.domain
-        AND w.window_start = c.window_start AND w.booked > 0
-      RETURNING w.domain
     ), outcome_event AS (
       INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
       SELECT c.id, 'outcome', 'assigned', c.status, 'agent:' || me.id, ${v.now},
@@ -91,21 +80,19 @@ const outcomeStatement = hotStatement<
       FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
     )
     SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,
-      prior.assigned_agent_id AS prior_agent_id, c.*, EXISTS (SELECT 1 FROM released) AS released_place
-    FROM unannounced CROSS JOIN (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`,
+      prior.assigned_agent_id AS prior_agent_id, c.*
+    FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`,
 );
 
 /**
  * An outcome in one statement: compare-and-set on (reference, status 'assigned', assigned to
  * this active informateur, and `expectAttempts` when the decision depended on it), the
  * 'outcome' event (`data`: the reported outcome and the attempt number, plus `extra`), and the
- * informateur idle from now (for "idle longest"). The first call of a slot booking also gives
- * its window's place back: a place is held only until the first call is made (as a cancel
- * before it gives it back). That change is not announced by the transaction (a NOTIFY holds a
- * database-wide lock from just before its commit until it is flushed: every outcome's commit
- * queued behind the others', 16 % of their wait in a benchmark with the places booked):
- * `releasedPlace` tells the caller to announce it after the commit, as bookings do
- * (slot-announcer.ts). When nothing applied, `agent` and `prior` say why.
+ * informateur idle from now (for "idle longest"). A call gives no window place back: the
+ * window has started, and no booking can take a place in it any more. (It used to: every first
+ * call decremented its window's row of window_load, a row all the informateurs calling that
+ * window's callbacks wrote at once, with a NOTIFY whose lock queued their commits.) When
+ * nothing applied, `agent` and `prior` say why.
  */
 export async function applyOutcome(
   db: Db,
@@ -141,6 +128,5 @@ export async function applyOutcome(
       ? { status: row.prior_status, assignedAgentId: row.prior_agent_id ?? null }
       : null,
     updated: row?.id ? toCallback(row as CallbackRow) : null,
-    releasedPlace: row?.released_place === true,
   };
 }

@@ -7,7 +7,6 @@ import type { Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { DispatchMetrics } from './metrics.js';
-import type { SlotAnnouncer } from './slot-announcer.js';
 import { deskView, type DeskCallback } from './desk-view.js';
 import { asRef, createOutcomeReporter, unauthorized } from './outcome.js';
 
@@ -40,7 +39,6 @@ export function createDispatchService(
   calendar: CalendarService,
   outbox: OutboxRelay,
   metrics: DispatchMetrics,
-  slotAnnouncer: SlotAnnouncer,
 ) {
   const { config } = core;
   const leaseUntil = (now: DateTime) => now.plus({ minutes: config.assignmentTimeoutMinutes }).toJSDate();
@@ -120,7 +118,7 @@ export function createDispatchService(
     return assigned;
   }
 
-  const reportOutcome = createOutcomeReporter(core, calendar, outbox, metrics, signalDispatch, slotAnnouncer);
+  const reportOutcome = createOutcomeReporter(core, calendar, outbox, metrics, signalDispatch);
 
   return {
     signalDispatch,

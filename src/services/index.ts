@@ -56,12 +56,12 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const outbox = createOutboxRelay(core, core.queue);
   const due = createDueService(core);
   const metrics = createDispatchMetrics();
-  const slotAnnouncer = createSlotAnnouncer(core.db, core.log);
-  const dispatch = createDispatchService(core, calendar, outbox, metrics, slotAnnouncer);
+  const dispatch = createDispatchService(core, calendar, outbox, metrics);
   const housekeeping = createHousekeeping(core, calendar, dispatch.signalDispatch);
   const reconciler = createReconciler(core, outbox, due, dispatch, housekeeping);
   const opsView = createOpsViewService(core, metrics);
   const agents = createAgentService(core, dispatch.signalDispatch);
+  const slotAnnouncer = createSlotAnnouncer(core.db, core.log);
   const intake = createIntakeService(core, calendar, outbox, limiter, slotAnnouncer);
   const callbackAccess = createCallbackAccessService(core);
   const closures = createClosureService(core, calendar, outbox);
@@ -69,7 +69,7 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   return {
     agents: droppingSlots(agents, ['create', 'update'], slotCache),
     closures: droppingSlots(closures, ['create', 'remove'], slotCache),
-    dispatch: droppingSlots(dispatch, ['reportOutcome'], slotCache),
+    dispatch, // an outcome changes nothing GET /v1/slots lists (outcome.ts)
     opsView,
     retention: createRetentionService(core),
     calendar,

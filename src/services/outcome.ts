@@ -18,7 +18,6 @@ import type { Core } from './core.js';
 import { deskView, iso, type DeskCallback } from './desk-view.js';
 import type { DispatchMetrics } from './metrics.js';
 import type { OutboxRelay } from './outbox-relay.js';
-import type { SlotAnnouncer } from './slot-announcer.js';
 
 export type Outcome = 'reached' | 'no_answer' | 'wrong_number' | 'redirected';
 
@@ -54,7 +53,6 @@ export function createOutcomeReporter(
   outbox: OutboxRelay,
   metrics: DispatchMetrics,
   signalDispatch: (domains: Iterable<string>, opts?: { afterMs?: number }) => Promise<void>,
-  slotAnnouncer: SlotAnnouncer,
 ) {
   const { config } = core;
 
@@ -163,7 +161,6 @@ export function createOutcomeReporter(
     );
     if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
     metrics.countOutcome(result.updated.domain, update.outcome);
-    if (result.releasedPlace) slotAnnouncer.changed(result.updated.domain);
     await outbox.relayNow(outboxIds);
     // Push looks at the freed desk once the informateur's grace to pull by themselves is over.
     await signalDispatch(result.agent.domains, { afterMs: PUSH_GRACE_MS });

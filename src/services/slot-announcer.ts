@@ -14,9 +14,9 @@ export interface SlotAnnouncer {
 }
 
 /**
- * Announces the window changes of bookings and of first calls (a place given back) to every API
- * process's slot cache after their commit, at most one NOTIFY transaction per COALESCE_MS: a
- * NOTIFY inside each of them serialised their commits (migrations/0004, repositories/outcome.ts). Until it arrives, another process may list a window
+ * Announces bookings' window changes to every API process's slot cache after their commit,
+ * at most one NOTIFY transaction per COALESCE_MS: a NOTIFY inside each booking serialised the
+ * bookings' commits (migrations/0004). Until it arrives, another process may list a window
  * with one place too many: COALESCE_MS plus the wait for a pooled connection under load; if it
  * is lost (this process dies, the statement fails: not retried), until that process's cached
  * list expires (SLOTS_CACHE_MS). A booking itself is always checked against the database.

@@ -103,7 +103,7 @@ export async function checkInvariants(sql: pg.Pool, m: Model): Promise<void> {
     `SELECT id FROM callbacks WHERE (status = 'assigned') <> (assigned_agent_id IS NOT NULL)`,
   );
   expect(bad).toEqual([]);
-  // Each window: booked within capacity, and equal to the active bookings not yet called.
+  // Each window: booked within capacity, and equal to its bookings not cancelled before their first call.
   const { rows: loads } = await sql.query<{ domain: string; window_start: Date; booked: number }>(
     'SELECT domain, window_start, booked FROM window_load',
   );

@@ -103,10 +103,16 @@ export class Model {
   }
 
   /** Places a window holds: active slot bookings whose first call has not been made. */
+  /**
+   * Places of a window its bookings hold: one each, given back by a cancel before the first call
+   * (or a move); a call gives none back (the window has started: nobody can book it any more).
+   */
   holding(domain: string, windowStart: number): number {
     return this.callbacks.filter(
       (c) =>
-        c.domain === domain && c.windowStart === windowStart && c.attempts === 0 && ACTIVE.includes(c.status),
+        c.domain === domain &&
+        c.windowStart === windowStart &&
+        !(c.status === 'cancelled' && c.attempts === 0),
     ).length;
   }
 
