@@ -102,10 +102,10 @@ export class Model {
     return this.agents.filter((a) => a.domains.includes(domain)).length;
   }
 
-  /** Places a window holds: active slot bookings whose first call has not been made. */
   /**
    * Places of a window its bookings hold: one each, given back by a cancel before the first call
-   * (or a move); a call gives none back (the window has started: nobody can book it any more).
+   * (or a move); a call gives none back (its window has started: with MIN_NOTICE_MINUTES=0, as
+   * here, a window is still bookable at its very start, and then has the called ones' places taken).
    */
   holding(domain: string, windowStart: number): number {
     return this.callbacks.filter(
