@@ -40,27 +40,12 @@ export function wallMinutesOf(instant: DateTime): number {
   return local.hour * 60 + local.minute + (local.second * 1000 + local.millisecond) / 60_000;
 }
 
-/** Offset (minutes) of the last instant built by atWallMinutes: only a first guess for the next one. */
-let offsetHint = 60;
-
-/**
- * The Paris instant at `minutes` past local midnight of a date (0 <= minutes < 1440).
- *
- * Same result as `DateTime.fromObject(..., { zone: PARIS })` for every time that exists once, at a third of
- * the cost: fromObject asks Intl for the zone offset up to three times, this asks once when the guessed
- * offset round-trips to the wanted wall time, and falls back to fromObject when it does not (a DST change
- * between the two). Opening-hour boundaries never sit in a DST change anyway: Paris changes at 02:00/03:00
- * on Sundays, a closed day.
- */
+/** The Paris instant at `minutes` past local midnight of a date (0 <= minutes < 1440). */
 export function atWallMinutes(parts: DateParts, minutes: number): DateTime {
-  const hour = Math.floor(minutes / 60);
-  const minute = minutes % 60;
-  const wallAsUtc = Date.UTC(parts.year, parts.month - 1, parts.day, hour, minute);
-  const guess = DateTime.fromMillis(wallAsUtc - offsetHint * 60_000, { zone: PARIS });
-  if (guess.offset === offsetHint && sameWallTime(guess, parts, hour, minute)) return guess;
-  const instant = DateTime.fromObject({ ...parts, hour, minute }, { zone: PARIS });
-  if (instant.isValid) offsetHint = instant.offset;
-  return instant;
+  return DateTime.fromObject(
+    { ...parts, hour: Math.floor(minutes / 60), minute: minutes % 60 },
+    { zone: PARIS },
+  );
 }
 
 function sameWallTime(instant: DateTime, parts: DateParts, hour: number, minute: number): boolean {
