@@ -46,6 +46,9 @@ export const CALLBACK_COLUMNS = [
   'redirected_to',
 ] as const;
 
+/** The callback columns of the row `c` a statement updates, for its RETURNING (read by toCallback). */
+export const CALLBACK_COLUMNS_OF_C = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(`c.${c}`)));
+
 type Row = {
   id: string;
   reference: string;

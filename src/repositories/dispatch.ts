@@ -1,14 +1,13 @@
 import { sql } from 'kysely';
 import { hotStatement } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
-import { CALLBACK_COLUMNS, toCallback, type CallbackRecord } from './callbacks.js';
+import { CALLBACK_COLUMNS, CALLBACK_COLUMNS_OF_C, toCallback, type CallbackRecord } from './callbacks.js';
 import { agentKey, type AgentRef } from './agents.js';
 
 export type { AgentRef } from './agents.js';
 
 type CallbackRow = Parameters<typeof toCallback>[0];
 
-const RETURNING = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(`c.${c}`)));
 const COLUMNS = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(c)));
 
 /**
@@ -115,7 +114,7 @@ const pullStatement = hotStatement<PullOptions & { by: 'id' | 'token_hash' }, Pu
       UPDATE callbacks c SET status = 'assigned', assigned_agent_id = l.id, assigned_at = ${v.now},
         lease_expires_at = ${v.leaseUntil}, updated_at = ${v.now}
       FROM pick, locked l WHERE c.id = pick.id AND c.status = 'queued'
-      RETURNING ${RETURNING}
+      RETURNING ${CALLBACK_COLUMNS_OF_C}
     ), claimed_event AS (
       INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
       SELECT id, 'assigned', 'queued', 'assigned', 'agent:' || assigned_agent_id, ${v.now}, '{"via":"pull"}'::jsonb

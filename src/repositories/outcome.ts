@@ -2,14 +2,12 @@ import { sql } from 'kysely';
 import { hotStatement } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import type { CallbackStatus } from '../domain/callback-status.js';
-import { CALLBACK_COLUMNS, toCallback, type CallbackRecord } from './callbacks.js';
+import { CALLBACK_COLUMNS_OF_C, toCallback, type CallbackRecord } from './callbacks.js';
 import { agentKey, type AgentRef } from './agents.js';
 
 /** An informateur's outcome of a call: the one statement that records it (the desk's other half). */
 
 type CallbackRow = Parameters<typeof toCallback>[0];
-
-const RETURNING = sql.join(CALLBACK_COLUMNS.map((c) => sql.ref(`c.${c}`)));
 
 export interface OutcomeUpdate {
   status: 'completed' | 'failed' | 'scheduled';
@@ -69,7 +67,7 @@ const outcomeStatement = hotStatement<
       WHERE c.id = (SELECT id FROM prior) AND c.status = 'assigned'
         AND c.assigned_agent_id = (SELECT id FROM me)
         ${o.checkAttempts ? sql`AND c.attempts = ${v.expectAttempts}` : sql``}
-      RETURNING ${RETURNING}
+      RETURNING ${CALLBACK_COLUMNS_OF_C}
     ), outcome_event AS (
       INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
       SELECT c.id, 'outcome', 'assigned', c.status, 'agent:' || me.id, ${v.now},
