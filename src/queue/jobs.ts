@@ -18,6 +18,16 @@ export function callbackDueJobId(callbackId: string, dueAt: Date): string {
   return `due-${callbackId}-${dueAt.getTime()}`;
 }
 
+/** The outbox row of a callback's due job (its job id de-duplicates a row sent twice). */
+export function callbackDueJob(callbackId: string, dueAt: Date) {
+  return {
+    jobName: 'callback-due',
+    jobId: callbackDueJobId(callbackId, dueAt),
+    payload: { callbackId, dueAt: dueAt.toISOString() } satisfies JobPayloads['callback-due'],
+    runAt: dueAt,
+  };
+}
+
 export const MAIN_QUEUE = 'jobs';
 export const RECONCILE_EVERY_MS = 30_000;
 export const RETENTION_EVERY_MS = 15 * 60_000;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 import type { CallbackStatus } from '../domain/callback-status.js';
+import { DOMAIN_CODES } from '../domain/domains.js';
 
 export interface CallbackRecord {
   id: string;
@@ -153,6 +154,39 @@ export async function scheduledInPeriod(db: Db, from: Date, to: Date) {
     .forUpdate()
     .execute();
   return rows.map((r) => toCallback(r as Row));
+}
+
+/**
+ * Retries (callbacks already tried, waiting for their next attempt) due inside [from, to),
+ * locked: a closure added over them moves their next attempt.
+ */
+export async function retriesDueInPeriod(db: Db, from: Date, to: Date) {
+  const rows = await db
+    .selectFrom('callbacks')
+    .select(CALLBACK_COLUMNS)
+    .where('status', '=', 'scheduled')
+    // Every domain named, so that callbacks_scheduled_due (domain, due_at) serves the range.
+    .where('domain', 'in', DOMAIN_CODES)
+    .where('attempts', '>', 0)
+    .where('due_at', '>=', from)
+    .where('due_at', '<', to)
+    .orderBy('due_at')
+    .orderBy('created_at')
+    .forUpdate()
+    .execute();
+  return rows.map((r) => toCallback(r as Row));
+}
+
+/** The next attempt of a retry still waiting for it, later. */
+export async function moveRetry(db: Db, id: string, dueAt: Date, now: Date): Promise<boolean> {
+  const res = await db
+    .updateTable('callbacks')
+    .set({ due_at: dueAt, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'scheduled')
+    .where('attempts', '>', 0)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 export async function moveWindow(db: Db, id: string, start: Date, end: Date, now: Date): Promise<boolean> {

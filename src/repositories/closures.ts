@@ -75,6 +75,14 @@ export async function deleteClosure(db: Db, id: string): Promise<boolean> {
 /** Taken shared by every booking (repositories/intake.ts), exclusively by a closure change. */
 export const CALENDAR_LOCK = 0x434c4f53; // 'CLOS'
 
+/**
+ * Taken (shared) by an outcome that schedules a retry, before it reads the closures: a closure
+ * being added either is seen by it, or waits for it and then sees (and moves) its retry.
+ */
+export async function lockCalendarShared(db: Db): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock_shared(${CALENDAR_LOCK})`.execute(db);
+}
+
 /** Taken (exclusive) by a closure change: waits for bookings in flight, holds new ones back. */
 export async function lockCalendarExclusive(db: Db): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(${CALENDAR_LOCK})`.execute(db);

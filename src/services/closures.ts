@@ -2,21 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { isValidDate, parseLocalTime, todayIn, PARIS } from '../domain/calendar/index.js';
+import {
+  addDays,
+  firstOpenInstantAtOrAfter,
+  isValidDate,
+  parseLocalTime,
+  todayIn,
+  PARIS,
+} from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import {
   deleteClosure,
   insertClosure,
   listAllClosures,
+  listClosures,
   lockCalendarExclusive,
   type ClosureRecord,
 } from '../repositories/closures.js';
-import { moveWindow, scheduledInPeriod, type CallbackRecord } from '../repositories/callbacks.js';
+import {
+  moveRetry,
+  moveWindow,
+  retriesDueInPeriod,
+  scheduledInPeriod,
+  type CallbackRecord,
+} from '../repositories/callbacks.js';
 import { releasePlace, takePlace } from '../repositories/window-load.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
-import { callbackDueJobId } from '../queue/jobs.js';
+import { callbackDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import { FIRST_DATE, LAST_DATE, type CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -40,6 +54,8 @@ export interface ClosureInput {
 export interface CreatedClosure extends ClosureView {
   moved: { reference: string; from: { start: string; end: string }; to: { start: string; end: string } }[];
   notMoved: string[];
+  /** Retries whose next attempt fell inside the closure: now at the first open instant after it. */
+  retriesMoved: { reference: string; from: string; to: string }[];
 }
 
 const view = (c: ClosureRecord): ClosureView => ({
@@ -115,19 +131,56 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
           data: { ...move, closureId },
         },
       ]);
-      const outboxId = await enqueueOutbox(
-        tx,
-        {
-          jobName: 'callback-due',
-          jobId: callbackDueJobId(c.id, to.start),
-          payload: { callbackId: c.id, dueAt: to.start.toISOString() },
-          runAt: to.start,
-        },
-        now.toJSDate(),
-      );
+      const outboxId = await enqueueOutbox(tx, callbackDueJob(c.id, to.start), now.toJSDate());
       return { move: { reference: c.reference, ...move }, outboxId };
     }
     return null;
+  }
+
+  /**
+   * A no-answer's next attempt was placed inside opening hours as they stood then: one falling
+   * inside the new closure goes to the first instant the centre is open after it (later, so
+   * still at least the retry delay after the last attempt), recorded in its history.
+   */
+  async function moveRetries(
+    tx: Transaction<DB>,
+    period: { from: DateTime; to: DateTime },
+    closure: ClosureRecord,
+    now: DateTime,
+  ) {
+    const retries = await retriesDueInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
+    if (retries.length === 0) return { moved: [], outboxIds: [] };
+    const closures = await listClosures(tx, closure.date, addDays(closure.date, 401));
+    const moved: CreatedClosure['retriesMoved'] = [];
+    const outboxIds: number[] = [];
+    for (const c of retries) {
+      const at = firstOpenInstantAtOrAfter(
+        DateTime.fromJSDate(c.dueAt, { zone: PARIS }),
+        calendar.settings,
+        closures,
+      );
+      if (!at) {
+        core.log.warn({ callbackId: c.id, closureId: closure.id }, 'closure: no opening left for a retry');
+        continue;
+      }
+      const to = at.toJSDate();
+      if (!(await moveRetry(tx, c.id, to, now.toJSDate()))) continue;
+      const move = { from: iso(c.dueAt), to: iso(to) };
+      await recordEvents(tx, [
+        {
+          callbackId: c.id,
+          type: 'retry_moved',
+          fromStatus: 'scheduled',
+          toStatus: 'scheduled',
+          actor: 'ops',
+          at: now.toJSDate(),
+          data: { ...move, closureId: closure.id },
+        },
+      ]);
+      outboxIds.push(await enqueueOutbox(tx, callbackDueJob(c.id, to), now.toJSDate()));
+      moved.push({ reference: c.reference, ...move });
+    }
+    return { moved, outboxIds };
   }
 
   return {
@@ -141,7 +194,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * Adds a closure. Bookings it covers are never dropped silently: without moveBookings the
      * closure is refused with their references; with it each moves to its domain's next free
      * window (recorded in its history), and those that cannot move inside the horizon are
-     * reported in notMoved and keep their window.
+     * reported in notMoved and keep their window. Retries due inside it move after it.
      */
     async create(input: ClosureInput): Promise<CreatedClosure> {
       const period = periodOf(input);
@@ -181,7 +234,9 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
             notMoved.push(c.reference);
           }
         }
-        return { closure, moved, notMoved, outboxIds };
+        const retries = await moveRetries(tx, period, closure, now);
+        outboxIds.push(...retries.outboxIds);
+        return { closure, moved, notMoved, retriesMoved: retries.moved, outboxIds };
       });
       await outbox.relayNow(result.outboxIds);
       if (result.notMoved.length > 0)
@@ -189,7 +244,12 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
           { closureId: result.closure.id, notMoved: result.notMoved.length },
           'closure: bookings left in place',
         );
-      return { ...view(result.closure), moved: result.moved, notMoved: result.notMoved };
+      return {
+        ...view(result.closure),
+        moved: result.moved,
+        notMoved: result.notMoved,
+        retriesMoved: result.retriesMoved,
+      };
     },
 
     async remove(id: string): Promise<void> {

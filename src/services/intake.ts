@@ -10,7 +10,7 @@ import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js
 import { CALENDAR_LOCK } from '../repositories/closures.js';
 import { bookCallback } from '../repositories/intake.js';
 import { windowCapacity } from '../domain/capacity.js';
-import { callbackDueJobId } from '../queue/jobs.js';
+import { callbackDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -170,12 +170,7 @@ export function createIntakeService(
       event: { type: 'created', actor: 'citizen', data: { mode: req.mode } },
       outbox:
         status === 'scheduled'
-          ? {
-              jobName: 'callback-due',
-              jobId: callbackDueJobId(id, windowStart.toJSDate()),
-              payload: { callbackId: id, dueAt: windowStart.toISO() },
-              runAt: windowStart.toJSDate(),
-            }
+          ? callbackDueJob(id, windowStart.toJSDate())
           : {
               // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
               jobName: 'dispatch',

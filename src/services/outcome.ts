@@ -5,10 +5,10 @@ import { decideRetry } from '../domain/retry.js';
 import { retryingConflicts } from '../db/conflicts.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { callbackDueJobId } from '../queue/jobs.js';
+import { callbackDueJob } from '../queue/jobs.js';
 import { activeAgentId } from '../repositories/agents.js';
 import { findByReference } from '../repositories/callbacks.js';
-import { listClosures } from '../repositories/closures.js';
+import { listClosures, lockCalendarShared } from '../repositories/closures.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
 import type { AgentRef } from '../repositories/dispatch.js';
 import { PUSH_GRACE_MS } from '../repositories/push.js';
@@ -56,22 +56,29 @@ export function createOutcomeReporter(
 ) {
   const { config } = core;
 
-  async function outcomeUpdate(
-    outcome: Outcome,
+  /** What an answered or wrong-number call writes: nothing to read first. */
+  function finalUpdate(outcome: Exclude<Outcome, 'no_answer'>): Omit<OutcomeUpdate, 'redirectedTo'> {
+    return outcome === 'wrong_number'
+      ? { status: 'failed', outcome, dueAt: null }
+      : { status: 'completed', outcome, dueAt: null };
+  }
+
+  /**
+   * A no-answer's decision depends on the attempts made, read first and then checked by the
+   * compare-and-set (which also re-checks everything else), and on the closures: read under
+   * the calendar lock (shared), so a closure being added either is read here or waits for this
+   * transaction and then moves the retry it wrote.
+   */
+  async function retryUpdate(
+    tx: Db,
     reference: string,
     now: DateTime,
-  ): Promise<{ update: Omit<OutcomeUpdate, 'redirectedTo'>; expectAttempts?: number }> {
-    if (outcome === 'reached' || outcome === 'redirected')
-      return { update: { status: 'completed', outcome, dueAt: null } };
-    if (outcome === 'wrong_number') return { update: { status: 'failed', outcome, dueAt: null } };
-    // no_answer: the decision depends on the attempts made, read first and then checked by
-    // the compare-and-set (which also re-checks everything else).
+  ): Promise<{ update: Omit<OutcomeUpdate, 'redirectedTo'>; expectAttempts: number }> {
+    await lockCalendarShared(tx);
     const from = todayIn(now);
     const to = now.plus({ days: 400 }).setZone(PARIS).toISODate()!;
-    const [closures, current] = await Promise.all([
-      listClosures(core.db, from, to),
-      reference ? findByReference(core.db, reference) : null,
-    ]);
+    const closures = await listClosures(tx, from, to);
+    const current = reference ? await findByReference(tx, reference) : null;
     const attempts = current?.attempts ?? 0;
     const decision = decideRetry(
       attempts + 1,
@@ -83,7 +90,7 @@ export function createOutcomeReporter(
     return {
       update:
         decision.kind === 'retry'
-          ? { status: 'scheduled', outcome, dueAt: decision.at.toJSDate() }
+          ? { status: 'scheduled', outcome: 'no_answer', dueAt: decision.at.toJSDate() }
           : { status: 'failed', outcome: 'unreachable', dueAt: null },
       expectAttempts: attempts,
     };
@@ -113,54 +120,46 @@ export function createOutcomeReporter(
     // A malformed reference matches no callback: NOT_FOUND, once the informateur is known.
     const normalised = normaliseReference(reference) ?? '';
     const now = core.clock.now();
-    const { update, expectAttempts } = await outcomeUpdate(outcome, normalised, now);
     const redirected = outcome === 'redirected' ? redirectedTo!.trim() : null;
-    const extra = {
-      ...(update.outcome === 'unreachable' ? { unreachable: true } : {}),
-      ...(redirected ? { redirectedTo: redirected } : {}),
-      ...(note?.trim() ? { note: note.trim() } : {}),
-      ...(update.dueAt ? { nextAttemptAt: iso(update.dueAt) } : {}),
-    };
-    const write = (db: Db) =>
+    const write = (db: Db, update: Omit<OutcomeUpdate, 'redirectedTo'>, expectAttempts?: number) =>
       applyOutcome(
         db,
         ref,
         normalised,
         { ...update, redirectedTo: redirected },
-        { reported: outcome, extra },
+        {
+          reported: outcome,
+          extra: {
+            ...(update.outcome === 'unreachable' ? { unreachable: true } : {}),
+            ...(redirected ? { redirectedTo: redirected } : {}),
+            ...(note?.trim() ? { note: note.trim() } : {}),
+            ...(update.dueAt ? { nextAttemptAt: iso(update.dueAt) } : {}),
+          },
+        },
         now.toJSDate(),
         expectAttempts,
       );
     const outboxIds: number[] = [];
-    const dueAt = update.dueAt;
+    let written: Omit<OutcomeUpdate, 'redirectedTo'> | undefined;
     // A push dispatch can hold this informateur's row while it waits on the callback this
     // outcome is changing: PostgreSQL breaks that deadlock by rolling one of them back. Rolled
-    // back, the outcome wrote nothing and is asked again.
-    const result = await retryingConflicts(() =>
-      dueAt
-        ? core.db.transaction().execute(async (tx) => {
-            outboxIds.length = 0;
-            const r = await write(tx);
-            if (r.updated) {
-              outboxIds.push(
-                await enqueueOutbox(
-                  tx,
-                  {
-                    jobName: 'callback-due',
-                    jobId: callbackDueJobId(r.updated.id, dueAt),
-                    payload: { callbackId: r.updated.id, dueAt: dueAt.toISOString() },
-                    runAt: dueAt,
-                  },
-                  now.toJSDate(),
-                ),
-              );
-            }
-            return r;
-          })
-        : write(core.db),
-    );
+    // back, the outcome wrote nothing and is asked again (a no-answer decides again).
+    const result = await retryingConflicts(() => {
+      if (outcome !== 'no_answer') return write(core.db, (written = finalUpdate(outcome)));
+      return core.db.transaction().execute(async (tx) => {
+        outboxIds.length = 0;
+        const { update, expectAttempts } = await retryUpdate(tx, normalised, now);
+        written = update;
+        const r = await write(tx, update, expectAttempts);
+        const dueAt = update.dueAt;
+        if (r.updated && dueAt) {
+          outboxIds.push(await enqueueOutbox(tx, callbackDueJob(r.updated.id, dueAt), now.toJSDate()));
+        }
+        return r;
+      });
+    });
     if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
-    metrics.countOutcome(result.updated.domain, update.outcome);
+    metrics.countOutcome(result.updated.domain, written!.outcome);
     await outbox.relayNow(outboxIds);
     // Push looks at the freed desk once the informateur's grace to pull by themselves is over.
     await signalDispatch(result.agent.domains, { afterMs: PUSH_GRACE_MS });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DateString, errors, problemRef, WindowSchema } from '../schemas/common.js';
+import { DateString, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
 import { requireOps } from '../auth.js';
 
 const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
@@ -71,6 +71,13 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
               notMoved: Type.Array(Type.String(), {
                 description: 'Rappels non déplaçables dans l’horizon : laissés à leur créneau',
               }),
+              retriesMoved: Type.Array(
+                Type.Object({ reference: Type.String(), from: InstantString, to: InstantString }),
+                {
+                  description:
+                    'Nouvelles tentatives (après un appel sans réponse) prévues pendant la fermeture : reportées à la réouverture',
+                },
+              ),
             }),
             ...errorsOps,
             ...errors(409),

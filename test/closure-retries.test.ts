@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
+import pg from 'pg';
+import { CALENDAR_LOCK } from '../src/repositories/closures.js';
+import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { booking, createAgent, ops } from './support/api.js';
+import { outcome, pull } from './support/desk.js';
+
+const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
+
+/**
+ * A no-answer's retry is placed inside opening hours as they stand when it is decided. A closure
+ * added afterwards over that time moves it after the closure; one being added while the outcome
+ * is decided is either seen by it or moves what it wrote.
+ */
+describe('closures and pending retries', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let A: { id: string; token: string };
+  let B: { id: string; token: string };
+
+  const book = async (slotStart: string) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'travail', slotStart }),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json().reference as string;
+  };
+  const view = async (ref: string) =>
+    (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json();
+  const closure = (payload: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+  /** Called once at its window's start, unanswered: returns the next attempt the outcome gave. */
+  const unanswered = async (ref: string, now: string) => {
+    t.clock.set(at(now));
+    expect((await pull(t.app, A.token))?.reference).toBe(ref);
+    const res = await outcome(t.app, A.token, ref, { outcome: 'no_answer' });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json().nextAttemptAt as string;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', {
+      now: '2026-11-23T08:00:00+01:00',
+      env: {
+        RATE_LIMIT_PER_IP_PER_MINUTE: '0',
+        RATE_LIMIT_PER_PHONE_PER_DAY: '0',
+        RETRY_DELAY_MINUTES: '15',
+        MIN_NOTICE_MINUTES: '15',
+      },
+    });
+    A = await createAgent(t.app, ['travail'], 'Alice');
+    B = await createAgent(t.app, ['travail'], 'Bruno');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('moves a retry due inside a new closure to the reopening, and leaves the others', async () => {
+    const inside = await book('2026-11-23T09:00:00+01:00');
+    const outside = await book('2026-11-23T09:00:00+01:00');
+    expect(await unanswered(inside, '2026-11-23T09:00:00+01:00')).toBe('2026-11-23T09:15:00+01:00');
+    expect((await pull(t.app, B.token))?.reference).toBe(outside);
+    t.clock.set(at('2026-11-23T09:10:00+01:00'));
+    const late = await outcome(t.app, B.token, outside, { outcome: 'no_answer' });
+    expect(late.json().nextAttemptAt).toBe('2026-11-23T09:25:00+01:00');
+
+    t.clock.set(at('2026-11-23T09:11:00+01:00'));
+    // Covers 09:15 (the first retry) but not 09:25; no booking lies in it, so no moveBookings.
+    const res = await closure({
+      date: '2026-11-23',
+      start: '09:12',
+      end: '09:20',
+      reason: 'Exercice incendie',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({
+      moved: [],
+      notMoved: [],
+      retriesMoved: [
+        { reference: inside, from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00' },
+      ],
+    });
+    const history = (await view(inside)).history as {
+      type: string;
+      actor: string;
+      data: Record<string, unknown>;
+    }[];
+    expect(history.at(-1)).toMatchObject({
+      type: 'retry_moved',
+      actor: 'ops',
+      data: { from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00', closureId: res.json().id },
+    });
+    expect((await view(outside)).history.some((e: { type: string }) => e.type === 'retry_moved')).toBe(false);
+
+    // 09:16, inside the closure: the moved retry is not due, nothing to pull (the other is due 09:25).
+    t.clock.set(at('2026-11-23T09:16:00+01:00'));
+    await t.rt.services.reconciler.sweep();
+    expect((await view(inside)).status).toBe('scheduled');
+    expect(await pull(t.app, A.token)).toBeNull();
+    // 09:20, the reopening: the moved retry is called.
+    t.clock.set(at('2026-11-23T09:20:00+01:00'));
+    expect((await pull(t.app, A.token))?.reference).toBe(inside);
+    expect((await outcome(t.app, A.token, inside, { outcome: 'reached' })).statusCode).toBe(200);
+    t.clock.set(at('2026-11-23T09:25:00+01:00'));
+    expect((await pull(t.app, B.token))?.reference).toBe(outside);
+    expect((await outcome(t.app, B.token, outside, { outcome: 'reached' })).statusCode).toBe(200);
+  });
+
+  it('an outcome decided while a closure is being added waits for it and retries after it', async () => {
+    const ref = await book('2026-11-26T09:00:00+01:00'); // Thursday
+    // Ops adding a closure: the calendar lock is held, the closure row not yet committed.
+    const ops = new pg.Client({ connectionString: db.url });
+    await ops.connect();
+    try {
+      await ops.query('BEGIN');
+      await ops.query('SELECT pg_advisory_xact_lock($1)', [CALENDAR_LOCK]);
+      await ops.query(
+        `INSERT INTO closures (id, date, start_time, end_time, reason, created_at)
+         VALUES (gen_random_uuid(), '2026-11-26', '09:10', '10:00', 'Réunion', now())`,
+      );
+      const decided = unanswered(ref, '2026-11-26T09:00:00+01:00');
+      let settled = false;
+      void decided.then(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false); // the outcome waits for the calendar
+      await ops.query('COMMIT');
+      // Seen once committed: the retry goes to 10:00, not 09:15 inside the closure.
+      expect(await decided).toBe('2026-11-26T10:00:00+01:00');
+    } finally {
+      await ops.end();
+    }
+  });
+});
