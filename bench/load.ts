@@ -1,8 +1,8 @@
 /**
- * Load generator child process: runs autocannon (closed loop) against the service or a ceiling
- * and prints one JSON LoadResult line. Usage: node --import tsx bench/load.ts <spec.json>
+ * Closed-loop load (run in the generator process, bench/generator.ts): autocannon against the
+ * service or a ceiling; returns one LoadResult.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { intakeBody, summarize, type LoadResult } from './lib/stats.js';
@@ -37,131 +37,139 @@ interface AcResult {
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: AcOptions) => Promise<AcResult>;
 
-const spec = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadSpec;
-const statuses: Record<string, number> = {};
-const samples: Record<string, number[]> = {};
-const okByKind: Record<string, number> = {};
-let nextPhone = spec.kind === 'intake' ? spec.phoneBase : 0; // never reused, warm-up included
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const statuses: Record<string, number> = {};
+  const samples: Record<string, number[]> = {};
+  const okByKind: Record<string, number> = {};
+  let nextPhone = spec.kind === 'intake' ? spec.phoneBase : 0; // never reused, warm-up included
 
-function record(kind: string, status: number, context: Context) {
-  statuses[status] = (statuses[status] ?? 0) + 1;
-  const t0 = context[`t0:${kind}`];
-  if (typeof t0 === 'number') (samples[kind] ??= []).push(performance.now() - t0);
-  if (status >= 200 && status < 300) okByKind[kind] = (okByKind[kind] ?? 0) + 1;
-}
+  function record(kind: string, status: number, context: Context) {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    const t0 = context[`t0:${kind}`];
+    if (typeof t0 === 'number') (samples[kind] ??= []).push(performance.now() - t0);
+    if (status >= 200 && status < 300) okByKind[kind] = (okByKind[kind] ?? 0) + 1;
+  }
 
-function requestsFor(s: LoadSpec): { url: string; requests?: AcRequest[] } {
-  if (s.kind === 'get') return { url: s.url };
-  if (s.kind === 'intake') {
-    const u = new URL(s.url);
+  function requestsFor(s: LoadSpec): { url: string; requests?: AcRequest[] } {
+    if (s.kind === 'get') return { url: s.url };
+    if (s.kind === 'intake') {
+      const u = new URL(s.url);
+      return {
+        url: u.origin,
+        requests: [
+          {
+            method: 'POST',
+            path: u.pathname,
+            setupRequest: (req, context) => {
+              const i = nextPhone++;
+              context['t0:intake'] = performance.now();
+              const headers: Record<string, string> = { 'content-type': 'application/json' };
+              if (s.idempotencyKeys) headers['idempotency-key'] = `bench-${i}`;
+              return {
+                ...req,
+                headers,
+                body: intakeBody(s.domain, i, s.slotStarts[i % s.slotStarts.length]!),
+              };
+            },
+            onResponse: (status, _body, context) => record('intake', status, context),
+          },
+        ],
+      };
+    }
+    // Pull next: each loop borrows a free informateur token, pulls, and reports the outcome with it.
+    const free = [...s.tokens];
+    const release = (context: Context) => {
+      if (typeof context.token === 'string') free.push(context.token);
+      context.token = undefined;
+    };
     return {
-      url: u.origin,
+      url: s.url,
       requests: [
         {
           method: 'POST',
-          path: u.pathname,
+          path: '/v1/agents/me/next',
           setupRequest: (req, context) => {
-            const i = nextPhone++;
-            context['t0:intake'] = performance.now();
-            const headers: Record<string, string> = { 'content-type': 'application/json' };
-            if (s.idempotencyKeys) headers['idempotency-key'] = `bench-${i}`;
-            return { ...req, headers, body: intakeBody(s.domain, i, s.slotStarts[i % s.slotStarts.length]!) };
+            context.token ??= free.pop() ?? s.tokens[Math.floor(Math.random() * s.tokens.length)];
+            context['t0:pull'] = performance.now();
+            return { ...req, headers: { authorization: `Bearer ${String(context.token)}` } };
           },
-          onResponse: (status, _body, context) => record('intake', status, context),
+          onResponse: (status, body, context) => {
+            record('pull', status, context);
+            context.reference = status === 200 ? (JSON.parse(body) as { reference: string }).reference : null;
+            if (status !== 200) release(context);
+          },
+        },
+        {
+          method: 'POST',
+          setupRequest: (req, context) => {
+            if (typeof context.reference !== 'string') return null; // 204: next loop pulls again
+            context['t0:outcome'] = performance.now();
+            return {
+              ...req,
+              path: `/v1/callbacks/${context.reference}/outcome`,
+              headers: {
+                authorization: `Bearer ${String(context.token)}`,
+                'content-type': 'application/json',
+              },
+              body: '{"outcome":"reached"}',
+            };
+          },
+          onResponse: (status, _body, context) => {
+            record('outcome', status, context);
+            release(context);
+          },
         },
       ],
     };
   }
-  // Pull next: each loop borrows a free informateur token, pulls, and reports the outcome with it.
-  const free = [...s.tokens];
-  const release = (context: Context) => {
-    if (typeof context.token === 'string') free.push(context.token);
-    context.token = undefined;
+
+  async function run(durationS: number): Promise<AcResult> {
+    const s = spec;
+    const { url, requests } = requestsFor(s);
+    const connections = s.kind === 'pull' ? s.tokens.length : s.connections;
+    return autocannon({
+      url,
+      connections,
+      duration: durationS,
+      sampleInt: Math.min(1000, durationS * 1000), // the smoke's half-second runs stop on time
+      timeout: 30,
+      ...(requests ? { requests } : {}),
+    });
+  }
+
+  const warm = spec.warmupS > 0 ? (await run(spec.warmupS)).requests.total : 0;
+  for (const k of Object.keys(statuses)) delete statuses[k];
+  for (const k of Object.keys(samples)) delete samples[k];
+  for (const k of Object.keys(okByKind)) delete okByKind[k];
+  const r = await run(spec.durationS);
+
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const result: LoadResult = {
+    durationS: r.duration,
+    total: r.requests.total,
+    ok: r['2xx'],
+    okPerS: round(r['2xx'] / r.duration),
+    errors: r.errors,
+    timeouts: r.timeouts,
+    statuses: Object.keys(statuses).length > 0 ? statuses : { '2xx': r['2xx'], non2xx: r.non2xx },
+    sentWithWarmup: warm + r.requests.total,
+    latency: {
+      p50: r.latency.p50,
+      p90: r.latency.p90,
+      p99: r.latency.p99,
+      max: r.latency.max,
+      mean: r.latency.average,
+      count: r.requests.total,
+    },
   };
-  return {
-    url: s.url,
-    requests: [
-      {
-        method: 'POST',
-        path: '/v1/agents/me/next',
-        setupRequest: (req, context) => {
-          context.token ??= free.pop() ?? s.tokens[Math.floor(Math.random() * s.tokens.length)];
-          context['t0:pull'] = performance.now();
-          return { ...req, headers: { authorization: `Bearer ${String(context.token)}` } };
-        },
-        onResponse: (status, body, context) => {
-          record('pull', status, context);
-          context.reference = status === 200 ? (JSON.parse(body) as { reference: string }).reference : null;
-          if (status !== 200) release(context);
-        },
-      },
-      {
-        method: 'POST',
-        setupRequest: (req, context) => {
-          if (typeof context.reference !== 'string') return null; // 204: next loop pulls again
-          context['t0:outcome'] = performance.now();
-          return {
-            ...req,
-            path: `/v1/callbacks/${context.reference}/outcome`,
-            headers: { authorization: `Bearer ${String(context.token)}`, 'content-type': 'application/json' },
-            body: '{"outcome":"reached"}',
-          };
-        },
-        onResponse: (status, _body, context) => {
-          record('outcome', status, context);
-          release(context);
-        },
-      },
-    ],
-  };
+  if (spec.kind === 'pull') {
+    result.byKind = Object.fromEntries(
+      Object.entries(samples).map(([kind, xs]) => [
+        kind,
+        { ...summarize(xs), ok: okByKind[kind] ?? 0, okPerS: round((okByKind[kind] ?? 0) / r.duration) },
+      ]),
+    );
+  }
+  if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify(samples));
+  return result;
 }
-
-async function run(durationS: number): Promise<AcResult> {
-  const s = spec;
-  const { url, requests } = requestsFor(s);
-  const connections = s.kind === 'pull' ? s.tokens.length : s.connections;
-  return autocannon({
-    url,
-    connections,
-    duration: durationS,
-    sampleInt: Math.min(1000, durationS * 1000), // the smoke's half-second runs stop on time
-    timeout: 30,
-    ...(requests ? { requests } : {}),
-  });
-}
-
-const warm = spec.warmupS > 0 ? (await run(spec.warmupS)).requests.total : 0;
-for (const k of Object.keys(statuses)) delete statuses[k];
-for (const k of Object.keys(samples)) delete samples[k];
-for (const k of Object.keys(okByKind)) delete okByKind[k];
-const r = await run(spec.durationS);
-
-const round = (x: number) => Math.round(x * 100) / 100;
-const result: LoadResult = {
-  durationS: r.duration,
-  total: r.requests.total,
-  ok: r['2xx'],
-  okPerS: round(r['2xx'] / r.duration),
-  errors: r.errors,
-  timeouts: r.timeouts,
-  statuses: Object.keys(statuses).length > 0 ? statuses : { '2xx': r['2xx'], non2xx: r.non2xx },
-  sentWithWarmup: warm + r.requests.total,
-  latency: {
-    p50: r.latency.p50,
-    p90: r.latency.p90,
-    p99: r.latency.p99,
-    max: r.latency.max,
-    mean: r.latency.average,
-    count: r.requests.total,
-  },
-};
-if (spec.kind === 'pull') {
-  result.byKind = Object.fromEntries(
-    Object.entries(samples).map(([kind, xs]) => [
-      kind,
-      { ...summarize(xs), ok: okByKind[kind] ?? 0, okPerS: round((okByKind[kind] ?? 0) / r.duration) },
-    ]),
-  );
-}
-if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify(samples));
-console.log(JSON.stringify(result));

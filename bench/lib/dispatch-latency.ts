@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PUSH_GRACE_MS } from '../../src/repositories/push.js';
 import { book, inBatches, reportReached, setAvailable, type Booked } from './api.js';
 import { businessNow, type Run } from './phases.js';
 import { DISPATCH_WINDOW, DOMAIN } from './settings.js';
@@ -89,8 +90,10 @@ export async function measureDispatch(run: Run): Promise<DispatchResult> {
     if (token) await reportReached(base, x.reference, token);
   });
 
-  // 2. Asap requests, spaced out, while the centre is open.
-  while (businessNow(run).getTime() < Date.parse(DISPATCH_WINDOW) + 1000) await sleep(100);
+  // 2. Asap requests, spaced out, while the centre is open, to informateurs idle past the grace
+  // an outcome gives them to pull by themselves (push waits for it), as in the full run's second.
+  await sleep(PUSH_GRACE_MS);
+  while (businessNow(run).getTime() < Date.parse(DISPATCH_WINDOW)) await sleep(100);
   const asapResults: Booked[] = [];
   for (let i = 0; i < run.s.asapCallbacks; i++) {
     asapResults.push(await book(base, DOMAIN, phones + n + i, 'asap'));

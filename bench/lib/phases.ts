@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { type Informateur } from './api.js';
 import { clearDesks, countByStatus, seedQueued, setAgentsStatus, vacuumAnalyze } from './database.js';
 import { measured, waitQuiet } from './observe.js';
-import { freePort, runJsonChild, startTsServer, waitUntil, type Child, type RssSampler } from './procs.js';
+import { freePort, startTsServer, waitUntil, type Child, type Generator, type RssSampler } from './procs.js';
 import type { Service } from './service.js';
 import {
   benchDatabaseUrl,
@@ -30,16 +30,13 @@ export interface Run {
   slotsBody: string;
   ceilingUrl: string;
   ceilingPid: number;
+  /** The load generator process (bench/generator.ts). */
+  generator: Generator;
   claim: Pick<ClaimSpec, 'sql' | 'params'>;
   /** Next unused load-generator phone number and seed number: every phone of the run is distinct. */
   phoneCursor: number;
   seedCursor: number;
 }
-
-const LOAD = 'bench/load.ts';
-const OPEN_LOOP = 'bench/open-loop.ts';
-const CLAIM = 'bench/claim-ceiling.ts';
-const PULL_PACED = 'bench/pull-paced.ts';
 
 /** Business time now, on the API's APP_NOW clock. */
 export function businessNow(run: Run): Date {
@@ -101,7 +98,7 @@ export async function startCeilingServer(run: Run): Promise<Child> {
 }
 
 function load(run: Run, name: string, spec: LoadSpec, target: 'service' | 'ceiling' = 'service') {
-  return measured(run, name, target, () => runJsonChild<LoadResult>(name, LOAD, spec, run.logDir));
+  return measured(run, name, target, () => run.generator.run<LoadResult>(name, 'load', spec));
 }
 
 type Samples = Record<string, number[]>;
@@ -214,7 +211,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
   await vacuumAnalyze(run.pool);
   const name = `load-intake-fixed-${tag}`;
   const fixedRate = await measured(run, name, 'service', () =>
-    runJsonChild<LoadResult>(name, OPEN_LOOP, fixed, run.logDir),
+    run.generator.run<LoadResult>(name, 'open-loop', fixed),
   );
   return { saturation: sat.service, ceiling: sat.ceiling, rounds: sat.rounds, fixedRate };
 }
@@ -273,7 +270,7 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
         ...t,
         samplesPath: path.join(run.logDir, `${cname}.samples.json`),
       };
-      const c = await runJsonChild<ClaimResult>(cname, CLAIM, spec, run.logDir);
+      const c = await run.generator.run<ClaimResult>(cname, 'claim', spec);
       claims.set(poolMax, [...(claims.get(poolMax) ?? []), { r: c, x: readSamples(spec.samplesPath!) }]);
       round.ceilings[`pool${poolMax}`] = c.claimsPerS;
     }
@@ -294,7 +291,7 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
     };
     const name = `load-pull-paced-${tag}`;
     paced = await measured(run, name, 'service', () =>
-      runJsonChild<LoadResult>(name, PULL_PACED, spec, run.logDir),
+      run.generator.run<LoadResult>(name, 'pull-paced', spec),
     );
     await clearDesks(run.pool, businessNow(run).toISOString());
   }

@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { GeneratorKind } from '../generator.js';
 
 /** A child the benchmark started: every one of them is stopped at the end, error or not. */
 export interface Child {
@@ -21,18 +22,18 @@ export function startChild(
   args: string[],
   env: NodeJS.ProcessEnv,
   logDir: string,
-  opts: { collectStdout?: string[] } = {},
+  opts: { ipc?: boolean } = {},
 ): Child {
   const logPath = path.join(logDir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    env,
+    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
   if (proc.pid === undefined) throw new Error(`could not start ${name}`);
   const child: Child = { name, pid: proc.pid, logPath, proc, exited: Promise.resolve(null), done: false };
-  proc.stdout.on('data', (chunk: Buffer) => {
-    if (opts.collectStdout) opts.collectStdout.push(chunk.toString('utf8'));
-    else log.write(chunk);
-  });
-  proc.stderr.on('data', (chunk: Buffer) => log.write(chunk));
+  proc.stdout!.on('data', (chunk: Buffer) => log.write(chunk));
+  proc.stderr!.on('data', (chunk: Buffer) => log.write(chunk));
   child.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
       child.done = true;
@@ -74,30 +75,49 @@ export function killAllChildrenNow(): void {
 
 const TSX = ['--import', 'tsx'];
 
-/**
- * Runs one of bench/*.ts as its own process (load generators, the claim ceiling) with a JSON
- * spec; its last stdout line is its JSON result.
- */
-export async function runJsonChild<T>(
-  name: string,
-  script: string,
-  spec: unknown,
-  logDir: string,
-): Promise<T> {
-  const specPath = path.join(logDir, `${name}.spec.json`);
-  writeFileSync(specPath, JSON.stringify(spec));
-  const out: string[] = [];
-  const child = startChild(name, [...TSX, script, specPath], process.env, logDir, { collectStdout: out });
-  const code = await child.exited;
-  const lines = out.join('').trim().split('\n');
-  if (code !== 0) {
-    throw new Error(`${name} exited with ${code}: ${tail(child.logPath)}`);
-  }
-  try {
-    return JSON.parse(lines[lines.length - 1] ?? '') as T;
-  } catch {
-    throw new Error(`${name} printed no JSON result: ${lines.slice(-3).join(' | ')}`);
-  }
+/** The load generator process (bench/generator.ts): measurements run in it one at a time. */
+export interface Generator {
+  child: Child;
+  /** Runs one measurement; its spec is also written to the log directory as `<name>.spec.json`. */
+  run<T>(name: string, kind: GeneratorKind, spec: unknown): Promise<T>;
+}
+
+type Reply = { id: number; result?: unknown; error?: string; ready?: boolean };
+
+/** Starts the generator and waits until it has loaded its modules (autocannon, pg). */
+export async function startGenerator(logDir: string): Promise<Generator> {
+  const child = startChild('generator', [...TSX, 'bench/generator.ts'], process.env, logDir, { ipc: true });
+  const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  let ready: () => void = () => undefined;
+  const started = new Promise<void>((r) => (ready = r));
+  child.proc.on('message', (m: Reply) => {
+    if (m.ready) return ready();
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.error !== undefined) p?.reject(new Error(`the generator failed: ${m.error}`));
+    else p?.resolve(m.result);
+  });
+  const died = child.exited.then((code) => {
+    const err = new Error(`the generator exited with ${code}: ${tail(child.logPath)}`);
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    throw err;
+  });
+  died.catch(() => undefined);
+  await Promise.race([started, died]);
+  let nextId = 1;
+  return {
+    child,
+    run<T>(name: string, kind: GeneratorKind, spec: unknown): Promise<T> {
+      writeFileSync(path.join(logDir, `${name}.spec.json`), JSON.stringify(spec));
+      if (child.done) return Promise.reject(new Error(`the generator is gone: ${tail(child.logPath)}`));
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
+        child.proc.send({ id, kind, spec });
+      });
+    },
+  };
 }
 
 /** A server written in bench/ (the ceilings), started as its own process. */

@@ -23,14 +23,20 @@ export interface BenchSettings {
   /** Asap requests of the dispatch-latency scenario, sent at asapPerSecond. */
   asapCallbacks: number;
   asapPerSecond: number;
-  /** Business clock of the dispatch scenario: a few seconds before the 08:30 opening. */
-  dispatchAppNow: string;
+  /**
+   * Business clock the service starts on: a few seconds before DISPATCH_WINDOW opens, long
+   * enough to boot and book its burst. The dispatch scenario runs first, the others after it.
+   */
+  appNow: string;
 }
 
-/** A Monday, inside opening hours (08:30–18:15), so the centre is open and every window bookable. */
-export const APP_NOW = '2026-11-30T08:31:00+01:00';
-/** The next Monday, 08:30 window: the dispatch scenario's slot callbacks become due at its start. */
+/**
+ * A Monday's 08:30 window: the dispatch scenario's slot callbacks become due at its start; the
+ * other scenarios run after it, while the centre is open (08:30–18:15).
+ */
 export const DISPATCH_WINDOW = '2026-12-07T08:30:00+01:00';
+/** `--only` runs one scenario without the dispatch one: the centre already open. */
+export const ONLY_APP_NOW = '2026-12-07T08:31:00+01:00';
 export const DOMAIN = 'travail';
 export const OPS_TOKEN = 'rappel-bench-ops-token-not-a-secret';
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -51,19 +57,19 @@ export function settingsFor(smoke: boolean): BenchSettings {
     return {
       smoke,
       warmupS: 0,
-      durationS: 0.5,
+      durationS: 0.3,
       agents: 10,
       queued: 2_000,
       scaleTotal: null,
       intakeConnections: 10,
       slotsConnections: 10,
       fixedRate: 200,
-      pullPauseMs: 500,
+      pullPauseMs: 100,
       rounds: 1,
       claimPools: [10],
       asapCallbacks: 5,
-      asapPerSecond: 10,
-      dispatchAppNow: '2026-12-07T08:29:58+01:00',
+      asapPerSecond: 20,
+      appNow: '2026-12-07T08:29:58+01:00',
     };
   }
   return {
@@ -81,7 +87,7 @@ export function settingsFor(smoke: boolean): BenchSettings {
     claimPools: [10, 50],
     asapCallbacks: 50,
     asapPerSecond: 5,
-    dispatchAppNow: '2026-12-07T08:29:40+01:00',
+    appNow: '2026-12-07T08:29:40+01:00',
   };
 }
 
