@@ -111,6 +111,29 @@ describe('closures and pending retries', () => {
     expect((await outcome(t.app, B.token, outside, { outcome: 'reached' })).statusCode).toBe(200);
   });
 
+  it('moves a retry due at the closure start, not one due at its end (half-open)', async () => {
+    const atStart = await book('2026-11-24T09:00:00+01:00'); // Tuesday
+    const atEnd = await book('2026-11-24T09:00:00+01:00');
+    expect(await unanswered(atStart, '2026-11-24T09:00:00+01:00')).toBe('2026-11-24T09:15:00+01:00');
+    expect((await pull(t.app, B.token))?.reference).toBe(atEnd);
+    t.clock.set(at('2026-11-24T09:05:00+01:00'));
+    const late = await outcome(t.app, B.token, atEnd, { outcome: 'no_answer' });
+    expect(late.json().nextAttemptAt).toBe('2026-11-24T09:20:00+01:00');
+
+    const res = await closure({ date: '2026-11-24', start: '09:15', end: '09:20', reason: 'Réunion' });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().retriesMoved).toEqual([
+      { reference: atStart, from: '2026-11-24T09:15:00+01:00', to: '2026-11-24T09:20:00+01:00' },
+    ]);
+    expect(res.json().notMoved).toEqual([]);
+    t.clock.set(at('2026-11-24T09:20:00+01:00'));
+    for (const token of [A.token, B.token]) {
+      const desk = await pull(t.app, token);
+      expect([atStart, atEnd]).toContain(desk?.reference);
+      expect((await outcome(t.app, token, desk!.reference, { outcome: 'reached' })).statusCode).toBe(200);
+    }
+  });
+
   it('an outcome decided while a closure is being added waits for it and retries after it', async () => {
     const ref = await book('2026-11-26T09:00:00+01:00'); // Thursday
     // Ops adding a closure: the calendar lock is held, the closure row not yet committed.
@@ -126,13 +149,38 @@ describe('closures and pending retries', () => {
       const decided = unanswered(ref, '2026-11-26T09:00:00+01:00');
       let settled = false;
       void decided.then(() => (settled = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(settled).toBe(false); // the outcome waits for the calendar
+      // The outcome waits for the calendar: its advisory lock request shows, not granted.
+      for (let i = 0; i < 500; i++) {
+        const waiting = await ops.query(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+        );
+        if (waiting.rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(settled).toBe(false);
       await ops.query('COMMIT');
       // Seen once committed: the retry goes to 10:00, not 09:15 inside the closure.
       expect(await decided).toBe('2026-11-26T10:00:00+01:00');
+      t.clock.set(at('2026-11-26T10:00:00+01:00'));
+      expect((await pull(t.app, A.token))?.reference).toBe(ref);
+      expect((await outcome(t.app, A.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
     } finally {
       await ops.end();
     }
+  });
+
+  it('a whole-day closure moves a retry to the next day the centre opens', async () => {
+    const ref = await book('2026-11-27T16:30:00+01:00'); // Friday, 13:00–17:00
+    expect(await unanswered(ref, '2026-11-27T16:50:00+01:00')).toBe('2026-11-30T08:30:00+01:00'); // Monday
+    const res = await closure({ date: '2026-11-30', reason: 'Formation' });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().retriesMoved).toEqual([
+      { reference: ref, from: '2026-11-30T08:30:00+01:00', to: '2026-12-01T08:30:00+01:00' },
+    ]);
+    t.clock.set(at('2026-11-30T10:00:00+01:00'));
+    await t.rt.services.reconciler.sweep();
+    expect((await view(ref)).status).toBe('scheduled');
+    t.clock.set(at('2026-12-01T08:30:00+01:00'));
+    expect((await pull(t.app, A.token))?.reference).toBe(ref);
   });
 });

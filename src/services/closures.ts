@@ -6,6 +6,7 @@ import {
   addDays,
   firstOpenInstantAtOrAfter,
   isValidDate,
+  OPEN_SEARCH_DAYS,
   parseLocalTime,
   todayIn,
   PARIS,
@@ -95,6 +96,29 @@ function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
   return { from, to };
 }
 
+/** A scheduled callback a closure moved: its history, and its due job at its new time (outbox id). */
+async function recordMove(
+  tx: Transaction<DB>,
+  callbackId: string,
+  type: 'moved' | 'retry_moved',
+  data: Record<string, unknown>,
+  dueAt: Date,
+  now: DateTime,
+): Promise<number> {
+  await recordEvents(tx, [
+    {
+      callbackId,
+      type,
+      fromStatus: 'scheduled',
+      toStatus: 'scheduled',
+      actor: 'ops',
+      at: now.toJSDate(),
+      data,
+    },
+  ]);
+  return enqueueOutbox(tx, callbackDueJob(callbackId, dueAt), now.toJSDate());
+}
+
 export function createClosureService(core: Core, calendar: CalendarService, outbox: OutboxRelay) {
   /** The next free window of the callback's domain from its own window on, or null inside the horizon. */
   async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
@@ -120,18 +144,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         from: { start: iso(c.windowStart), end: iso(c.windowEnd) },
         to: { start: iso(to.start), end: iso(to.end) },
       };
-      await recordEvents(tx, [
-        {
-          callbackId: c.id,
-          type: 'moved',
-          fromStatus: 'scheduled',
-          toStatus: 'scheduled',
-          actor: 'ops',
-          at: now.toJSDate(),
-          data: { ...move, closureId },
-        },
-      ]);
-      const outboxId = await enqueueOutbox(tx, callbackDueJob(c.id, to.start), now.toJSDate());
+      const outboxId = await recordMove(tx, c.id, 'moved', { ...move, closureId }, to.start, now);
       return { move: { reference: c.reference, ...move }, outboxId };
     }
     return null;
@@ -149,9 +162,10 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     now: DateTime,
   ) {
     const retries = await retriesDueInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
-    if (retries.length === 0) return { moved: [], outboxIds: [] };
-    const closures = await listClosures(tx, closure.date, addDays(closure.date, 401));
+    if (retries.length === 0) return { moved: [], notMoved: [], outboxIds: [] };
+    const closures = await listClosures(tx, closure.date, addDays(closure.date, OPEN_SEARCH_DAYS));
     const moved: CreatedClosure['retriesMoved'] = [];
+    const notMoved: string[] = [];
     const outboxIds: number[] = [];
     for (const c of retries) {
       const at = firstOpenInstantAtOrAfter(
@@ -159,28 +173,17 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         calendar.settings,
         closures,
       );
-      if (!at) {
-        core.log.warn({ callbackId: c.id, closureId: closure.id }, 'closure: no opening left for a retry');
+      const to = at?.toJSDate();
+      // No opening at all in the searched year (closures everywhere): left where it is, reported.
+      if (!to || !(await moveRetry(tx, c.id, to, now.toJSDate()))) {
+        notMoved.push(c.reference);
         continue;
       }
-      const to = at.toJSDate();
-      if (!(await moveRetry(tx, c.id, to, now.toJSDate()))) continue;
       const move = { from: iso(c.dueAt), to: iso(to) };
-      await recordEvents(tx, [
-        {
-          callbackId: c.id,
-          type: 'retry_moved',
-          fromStatus: 'scheduled',
-          toStatus: 'scheduled',
-          actor: 'ops',
-          at: now.toJSDate(),
-          data: { ...move, closureId: closure.id },
-        },
-      ]);
-      outboxIds.push(await enqueueOutbox(tx, callbackDueJob(c.id, to), now.toJSDate()));
+      outboxIds.push(await recordMove(tx, c.id, 'retry_moved', { ...move, closureId: closure.id }, to, now));
       moved.push({ reference: c.reference, ...move });
     }
-    return { moved, outboxIds };
+    return { moved, notMoved, outboxIds };
   }
 
   return {
@@ -194,7 +197,8 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * Adds a closure. Bookings it covers are never dropped silently: without moveBookings the
      * closure is refused with their references; with it each moves to its domain's next free
      * window (recorded in its history), and those that cannot move inside the horizon are
-     * reported in notMoved and keep their window. Retries due inside it move after it.
+     * reported in notMoved and keep their window. Retries due inside it move after it (those
+     * that cannot, with no opening in the year searched, are reported in notMoved too).
      */
     async create(input: ClosureInput): Promise<CreatedClosure> {
       const period = periodOf(input);
@@ -236,6 +240,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         }
         const retries = await moveRetries(tx, period, closure, now);
         outboxIds.push(...retries.outboxIds);
+        notMoved.push(...retries.notMoved);
         return { closure, moved, notMoved, retriesMoved: retries.moved, outboxIds };
       });
       await outbox.relayNow(result.outboxIds);

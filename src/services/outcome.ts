@@ -1,5 +1,5 @@
 import type { DateTime } from 'luxon';
-import { todayIn, PARIS } from '../domain/calendar/index.js';
+import { addDays, OPEN_SEARCH_DAYS, todayIn } from '../domain/calendar/index.js';
 import { normaliseReference } from '../domain/reference.js';
 import { decideRetry } from '../domain/retry.js';
 import { retryingConflicts } from '../db/conflicts.js';
@@ -76,7 +76,7 @@ export function createOutcomeReporter(
   ): Promise<{ update: Omit<OutcomeUpdate, 'redirectedTo'>; expectAttempts: number }> {
     await lockCalendarShared(tx);
     const from = todayIn(now);
-    const to = now.plus({ days: 400 }).setZone(PARIS).toISODate()!;
+    const to = addDays(from, OPEN_SEARCH_DAYS + 1); // the search starts today or, late, tomorrow
     const closures = await listClosures(tx, from, to);
     const current = reference ? await findByReference(tx, reference) : null;
     const attempts = current?.attempts ?? 0;

@@ -14,4 +14,9 @@ export { holidaysOfYear } from './holidays.js';
 export { daySchedule, openingHours } from './opening-hours.js';
 export { windowsOfDay } from './windows.js';
 export { bookableWindows, checkSlotStart } from './bookable.js';
-export { firstOpenInstantAtOrAfter, nextOpeningStartAfter, openIntervalAt } from './open-instants.js';
+export {
+  firstOpenInstantAtOrAfter,
+  nextOpeningStartAfter,
+  openIntervalAt,
+  OPEN_SEARCH_DAYS,
+} from './open-instants.js';

@@ -4,7 +4,11 @@ import { inZone, parisDateOf } from './local-time.js';
 import { indexClosures, scheduleFromIndex, scheduleOf, type SchedulingSettings } from './opening-hours.js';
 import type { Closure, Interval } from './types.js';
 
-const DEFAULT_MAX_DAYS = 400;
+/**
+ * Days after an instant's Paris date that the open-instant searches look through: whoever
+ * calls them reads the closures of that instant's date and this many dates after it.
+ */
+export const OPEN_SEARCH_DAYS = 400;
 
 /** The opening interval containing the instant, or null when the centre is closed then. */
 export function openIntervalAt(
@@ -53,7 +57,7 @@ export function firstOpenInstantAtOrAfter(
   instant: DateTime,
   settings: SchedulingSettings,
   closures: readonly Closure[],
-  maxDays: number = DEFAULT_MAX_DAYS,
+  maxDays: number = OPEN_SEARCH_DAYS,
 ): DateTime | null {
   return scan(instant, settings, closures, maxDays, true);
 }
@@ -63,7 +67,7 @@ export function nextOpeningStartAfter(
   instant: DateTime,
   settings: SchedulingSettings,
   closures: readonly Closure[],
-  maxDays: number = DEFAULT_MAX_DAYS,
+  maxDays: number = OPEN_SEARCH_DAYS,
 ): DateTime | null {
   return scan(instant, settings, closures, maxDays, false);
 }

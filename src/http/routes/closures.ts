@@ -69,7 +69,8 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
                 Type.Object({ reference: Type.String(), from: WindowSchema, to: WindowSchema }),
               ),
               notMoved: Type.Array(Type.String(), {
-                description: 'Rappels non déplaçables dans l’horizon : laissés à leur créneau',
+                description:
+                  'Rappels non déplaçables (créneau : pas de place dans l’horizon ; nouvelle tentative : aucune ouverture) : laissés en place',
               }),
               retriesMoved: Type.Array(
                 Type.Object({ reference: Type.String(), from: InstantString, to: InstantString }),
