@@ -5,8 +5,8 @@
  * once, a measurement does not pay a process start (tsx, autocannon, pg: 0.5–0.7 s each, most
  * of the CI smoke's time).
  *
- * Alone: `node --import tsx bench/generator.ts <kind> <spec.json>` runs one measurement and
- * prints its JSON result (the specs of a run are kept in its log directory).
+ * Alone: `node --import tsx bench/generator.ts <name>.spec.json` (from a run's log directory)
+ * runs that measurement again and prints its JSON result.
  */
 import { readFileSync } from 'node:fs';
 import { runClaim } from './claim-ceiling.js';
@@ -34,9 +34,10 @@ const runnerOf = (kind: string) => {
   return r;
 };
 
-const [kind, specPath] = process.argv.slice(2);
-if (kind && specPath) {
-  console.log(JSON.stringify(await runnerOf(kind)(JSON.parse(readFileSync(specPath, 'utf8')) as never)));
+const [specPath] = process.argv.slice(2);
+if (specPath) {
+  const { kind, spec } = JSON.parse(readFileSync(specPath, 'utf8')) as Omit<Request, 'id'>;
+  console.log(JSON.stringify(await runnerOf(kind)(spec)));
 } else if (process.send) {
   // One measurement at a time, in the order they come (the orchestrator waits for each).
   let queue = Promise.resolve();
@@ -52,8 +53,6 @@ if (kind && specPath) {
   process.on('disconnect', () => process.exit(0));
   process.send({ ready: true });
 } else {
-  console.error(
-    'usage: node --import tsx bench/generator.ts <kind> <spec.json> (or started by bench/run.ts)',
-  );
+  console.error('usage: node --import tsx bench/generator.ts <name>.spec.json (or started by bench/run.ts)');
   process.exit(2);
 }

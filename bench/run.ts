@@ -29,14 +29,7 @@ import {
   startCeilingServer,
 } from './lib/phases.js';
 import type { Run } from './lib/phases.js';
-import {
-  freePort,
-  killAllChildrenNow,
-  RssSampler,
-  startGenerator,
-  stopAllChildren,
-  type Generator,
-} from './lib/procs.js';
+import { freePort, killAllChildrenNow, RssSampler, startGenerator, stopAllChildren } from './lib/procs.js';
 import { evaluate, markdown, waitsSummary, type Results } from './lib/report.js';
 import { explainNow, growTables, tableState, type TableState } from './lib/scale.js';
 import { logProblems, purgeRedis, startService, stopService, type Service } from './lib/service.js';
@@ -126,17 +119,19 @@ async function startRappel(logDir: string, tag: string, appNow: string, extraEnv
 async function main(logDir: string): Promise<void> {
   ensureBuild();
   step(`database: fresh benchmark database; logs in ${logDir}`, 'start');
-  await recreateDatabase();
-  // One service for the whole run, on a clock a few seconds before a Monday's 08:30 opening:
-  // the dispatch scenario needs a window opening just after the bookings (MIN_NOTICE_MINUTES=0
-  // lets them in up to its start), and the others then run while the centre is open.
-  const service: Service = await startRappel(logDir, 'a', only ? ONLY_APP_NOW : s.appNow, {
-    MIN_NOTICE_MINUTES: '0',
-  });
-  // The load generator loads its modules while the dispatch scenario waits for its window (not
-  // while the service boots: competing for the cores, it could make the worker's clock late).
-  const generator = startGenerator(logDir);
-  generator.catch(() => undefined);
+  // The load generator loads its modules meanwhile (not while the service boots: competing for
+  // the cores, it could make the worker's clock come out behind the API's, and a restart).
+  const [generator] = await Promise.all([startGenerator(logDir), recreateDatabase()]);
+  // The smoke starts its one service a few seconds before a window opens and measures dispatch
+  // first (MIN_NOTICE_MINUTES=0 lets the burst book that window up to its start); the full run
+  // measures it last, on the grown tables, after a restart on such a clock.
+  const dispatchFirst = s.dispatchAppNow === null && only === undefined;
+  let service: Service = await startRappel(
+    logDir,
+    'a',
+    only ? ONLY_APP_NOW : s.appNow,
+    s.dispatchAppNow === null ? { MIN_NOTICE_MINUTES: '0' } : undefined,
+  );
   const pool = benchPool();
   try {
     const run: Run = {
@@ -152,20 +147,19 @@ async function main(logDir: string): Promise<void> {
       slotsBody: '',
       ceilingUrl: '',
       ceilingPid: 0,
-      generator: null as unknown as Generator, // set once started, before the first load
+      generator,
       claim: await captureClaimStatement(),
       phoneCursor: 0,
       seedCursor: 0,
     };
     let dispatch: Results['dispatch'] | null = null;
-    if (only === undefined) {
+    if (dispatchFirst) {
       step('scenario 5: dispatch latency (from a few seconds before a window opens)', 'dispatch');
       dispatch = await measureDispatch(run);
       // What it left (calls on desks, informateurs waiting) must not meet the next scenarios.
       await finishActive(pool, businessNow(run).toISOString());
       await setAgentsStatus(pool, 'offline');
     }
-    run.generator = await generator;
     const listing = await slotListing(service.url, DOMAIN); // capacity comes with the informateurs
     if (listing.starts.length === 0) throw new Error('no bookable window: check APP_NOW and the calendar');
     run.slotStarts = listing.starts;
@@ -205,6 +199,16 @@ async function main(logDir: string): Promise<void> {
       await explainNow(run, path.join(logDir, 'explain-smoke.txt')); // keeps the code path working
     }
 
+    if (s.dispatchAppNow !== null) {
+      step('scenario 5: dispatch latency (restart on a clock just before a window opens)', 'dispatch');
+      await stopService(service, rss);
+      await finishActive(pool, businessNow(run).toISOString());
+      await setAgentsStatus(pool, 'offline');
+      service = await startRappel(logDir, 'd', s.dispatchAppNow, { MIN_NOTICE_MINUTES: '0' });
+      run.service = service;
+      run.serviceChildren.push(service.api, service.worker);
+      dispatch = await measureDispatch(run);
+    }
     await stopService(service, rss);
     if (!dispatch) throw new Error('the dispatch scenario did not run');
 

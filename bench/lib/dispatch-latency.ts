@@ -80,6 +80,13 @@ export async function measureDispatch(run: Run): Promise<DispatchResult> {
   const slot = tally(
     await inBatches([...Array(n).keys()], 10, (i) => book(base, DOMAIN, phones + i, 'slot', DISPATCH_WINDOW)),
   );
+  if (slot.ids.length < n) {
+    // Refused bookings would leave the scenario measuring nothing, quietly.
+    throw new Error(
+      `the dispatch burst was refused (${JSON.stringify(slot.refused)}): the window opened before it was ` +
+        'booked (the service took longer to start than the head start its clock gives it)',
+    );
+  }
   const dueWall = Date.parse(DISPATCH_WINDOW) - run.service.offsetMs.api;
   if (slot.ids.length > 0) await waitAssigned(run, slot.ids, dueWall + WAIT_AFTER_DUE_MS);
   const slotLat = await latencies(run, slot.ids, skew);

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GeneratorKind } from '../generator.js';
+import type { Timing } from './specs.js';
 
 /** A child the benchmark started: every one of them is stopped at the end, error or not. */
 export interface Child {
@@ -78,16 +79,27 @@ const TSX = ['--import', 'tsx'];
 /** The load generator process (bench/generator.ts): measurements run in it one at a time. */
 export interface Generator {
   child: Child;
-  /** Runs one measurement; its spec is also written to the log directory as `<name>.spec.json`. */
-  run<T>(name: string, kind: GeneratorKind, spec: unknown): Promise<T>;
+  /** Runs one measurement; it is also written to the log directory as `<name>.spec.json`. */
+  run<T>(name: string, kind: GeneratorKind, spec: Timing): Promise<T>;
 }
 
 type Reply = { id: number; result?: unknown; error?: string; ready?: boolean };
 
-/** Starts the generator and waits until it has loaded its modules (autocannon, pg). */
+/** A measurement not answered within its warm-up and duration plus this is taken as hung. */
+const GENERATOR_SLACK_MS = 120_000;
+
+/**
+ * Starts the generator and waits until it has loaded its modules (autocannon, pg). A generator
+ * that dies, fails to start, or hangs fails the measurement it owes (and every later one):
+ * the benchmark then stops and cleans up instead of waiting forever.
+ */
 export async function startGenerator(logDir: string): Promise<Generator> {
   const child = startChild('generator', [...TSX, 'bench/generator.ts'], process.env, logDir, { ipc: true });
   const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  const failAll = (err: Error) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
   let ready: () => void = () => undefined;
   const started = new Promise<void>((r) => (ready = r));
   child.proc.on('message', (m: Reply) => {
@@ -97,25 +109,42 @@ export async function startGenerator(logDir: string): Promise<Generator> {
     if (m.error !== undefined) p?.reject(new Error(`the generator failed: ${m.error}`));
     else p?.resolve(m.result);
   });
+  // The IPC channel closing under a send is reported here (unhandled, it would kill the run).
+  child.proc.on('error', (err) => failAll(new Error(`the generator's channel failed: ${err.message}`)));
   const died = child.exited.then((code) => {
     const err = new Error(`the generator exited with ${code}: ${tail(child.logPath)}`);
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+    failAll(err);
     throw err;
   });
   died.catch(() => undefined);
-  await Promise.race([started, died]);
+  const hung = (what: string, ms: number) => {
+    const t = setTimeout(() => {
+      failAll(
+        new Error(`the generator did not answer ${what} within ${ms / 1000} s: ${tail(child.logPath)}`),
+      );
+      child.proc.kill('SIGKILL');
+    }, ms);
+    return () => clearTimeout(t);
+  };
+  const cancel = hung('its start', 60_000);
+  await Promise.race([started, died]).finally(cancel);
   let nextId = 1;
   return {
     child,
-    run<T>(name: string, kind: GeneratorKind, spec: unknown): Promise<T> {
-      writeFileSync(path.join(logDir, `${name}.spec.json`), JSON.stringify(spec));
+    run<T>(name: string, kind: GeneratorKind, spec: Timing): Promise<T> {
+      writeFileSync(path.join(logDir, `${name}.spec.json`), JSON.stringify({ kind, spec }));
       if (child.done) return Promise.reject(new Error(`the generator is gone: ${tail(child.logPath)}`));
       const id = nextId++;
-      return new Promise<T>((resolve, reject) => {
+      const result = new Promise<T>((resolve, reject) => {
         pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
-        child.proc.send({ id, kind, spec });
+        child.proc.send({ id, kind, spec }, (err) => {
+          if (!err) return;
+          pending.delete(id);
+          reject(new Error(`could not reach the generator: ${err.message}`));
+        });
       });
+      const limitMs = (spec.warmupS + spec.durationS) * 1000 + GENERATOR_SLACK_MS;
+      return result.finally(hung(name, limitMs));
     },
   };
 }

@@ -1,7 +1,7 @@
 /** The JSON specs the orchestrator hands to each load-generating child process. */
 import type { Latency } from './stats.js';
 
-interface Timing {
+export interface Timing {
   warmupS: number;
   durationS: number;
   /** If set, the child also writes its raw latency samples there (JSON, ms, by request kind). */
