@@ -4,6 +4,7 @@ import {
   checkSlotStart,
   isValidDate,
   openingHours,
+  openIntervalAt,
   todayIn,
   PARIS,
   ZONE,
@@ -165,6 +166,12 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
 
   return {
     domains: () => DOMAINS,
+
+    /** Whether the centre is open at this instant (weekly hours, holidays, closures). */
+    async isOpenAt(db: Db, instant: DateTime): Promise<boolean> {
+      const today = todayIn(instant);
+      return openIntervalAt(instant, settings, await closuresBetween(db, today, today)) !== null;
+    },
 
     async openingHours(from: string | undefined, days: number): Promise<DayView[]> {
       const range = dateRange(from ?? todayIn(core.clock.now()), days);

@@ -1,6 +1,4 @@
-import { openIntervalAt, todayIn } from '../domain/calendar/index.js';
 import { recordEvents } from '../repositories/callback-events.js';
-import { listClosures } from '../repositories/closures.js';
 import { carryOverQueued, releaseExpiredLeases } from '../repositories/dispatch.js';
 import type { CalendarService } from './calendar.js';
 import type { Core } from './core.js';
@@ -31,9 +29,7 @@ export function createHousekeeping(
       return r;
     });
     let carried = 0;
-    const today = todayIn(now);
-    const open = openIntervalAt(now, calendar.settings, await listClosures(core.db, today, today));
-    if (!open) {
+    if (!(await calendar.isOpenAt(core.db, now))) {
       carried = await core.db.transaction().execute(async (tx) => {
         const ids = await carryOverQueued(tx, now.toJSDate());
         await recordEvents(
