@@ -31,8 +31,12 @@ describe('closures, pending retries and push', () => {
   };
   const view = async (ref: string) =>
     (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json();
-  const closure = (payload: Record<string, unknown>) =>
-    t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+  /** Adds a closure through the ops API (201 expected): its response body. */
+  const closure = async (payload: Record<string, unknown>) => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json();
+  };
   /** Called once at its window's start, unanswered: returns the next attempt the outcome gave. */
   const unanswered = async (ref: string, now: string) => {
     t.clock.set(at(now));
@@ -72,14 +76,13 @@ describe('closures, pending retries and push', () => {
 
     t.clock.set(at('2026-11-23T09:11:00+01:00'));
     // Covers 09:15 (the first retry) but not 09:25; no booking lies in it, so no moveBookings.
-    const res = await closure({
+    const closed = await closure({
       date: '2026-11-23',
       start: '09:12',
       end: '09:20',
       reason: 'Exercice incendie',
     });
-    expect(res.statusCode, res.body).toBe(201);
-    expect(res.json()).toMatchObject({
+    expect(closed).toMatchObject({
       moved: [],
       notMoved: [],
       retriesMoved: [
@@ -94,7 +97,7 @@ describe('closures, pending retries and push', () => {
     expect(history.at(-1)).toMatchObject({
       type: 'retry_moved',
       actor: 'ops',
-      data: { from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00', closureId: res.json().id },
+      data: { from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00', closureId: closed.id },
     });
     expect((await view(outside)).history.some((e: { type: string }) => e.type === 'retry_moved')).toBe(false);
 
@@ -121,12 +124,11 @@ describe('closures, pending retries and push', () => {
     const late = await outcome(t.app, B.token, atEnd, { outcome: 'no_answer' });
     expect(late.json().nextAttemptAt).toBe('2026-11-24T09:20:00+01:00');
 
-    const res = await closure({ date: '2026-11-24', start: '09:15', end: '09:20', reason: 'Réunion' });
-    expect(res.statusCode, res.body).toBe(201);
-    expect(res.json().retriesMoved).toEqual([
+    const closed = await closure({ date: '2026-11-24', start: '09:15', end: '09:20', reason: 'Réunion' });
+    expect(closed.retriesMoved).toEqual([
       { reference: atStart, from: '2026-11-24T09:15:00+01:00', to: '2026-11-24T09:20:00+01:00' },
     ]);
-    expect(res.json().notMoved).toEqual([]);
+    expect(closed.notMoved).toEqual([]);
     t.clock.set(at('2026-11-24T09:20:00+01:00'));
     for (const token of [A.token, B.token]) {
       const desk = await pull(t.app, token);
@@ -173,9 +175,8 @@ describe('closures, pending retries and push', () => {
   it('a whole-day closure moves a retry to the next day the centre opens', async () => {
     const ref = await book('2026-11-27T16:30:00+01:00'); // Friday, 13:00–17:00
     expect(await unanswered(ref, '2026-11-27T16:50:00+01:00')).toBe('2026-11-30T08:30:00+01:00'); // Monday
-    const res = await closure({ date: '2026-11-30', reason: 'Formation' });
-    expect(res.statusCode, res.body).toBe(201);
-    expect(res.json().retriesMoved).toEqual([
+    const closed = await closure({ date: '2026-11-30', reason: 'Formation' });
+    expect(closed.retriesMoved).toEqual([
       { reference: ref, from: '2026-11-30T08:30:00+01:00', to: '2026-12-01T08:30:00+01:00' },
     ]);
     t.clock.set(at('2026-11-30T10:00:00+01:00'));
@@ -196,13 +197,12 @@ describe('closures, pending retries and push', () => {
     t.clock.set(at('2026-12-01T09:05:00+01:00'));
     await t.rt.services.reconciler.sweep();
     expect((await view(ref)).status).toBe('queued');
-    const res = await closure({
+    await closure({
       date: '2026-12-01',
       start: '09:06',
       end: '09:40',
       reason: 'Panne téléphonique',
     });
-    expect(res.statusCode, res.body).toBe(201);
 
     // 09:10, closed: Alice is marked available, but nothing is pushed to her.
     t.clock.set(at('2026-12-01T09:10:00+01:00'));
