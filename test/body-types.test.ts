@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
 import { pull } from './support/desk.js';
 
@@ -110,7 +110,7 @@ describe('JSON bodies carry the JSON types their schema declares (no coercion)',
     sql = new pg.Pool({ connectionString: db.url, max: 2 });
     t = await startTestApp(db.url, 'postgres', {
       now: NOW,
-      env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0', RATE_LIMIT_PER_PHONE_PER_DAY: '0' },
+      env: NO_LIMITS,
     });
     const agent = await createAgent(t.app, ['travail'], 'Inès');
     const other = await createAgent(t.app, ['travail', 'justice'], 'Paul');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
 import { booking, createAgent, ops } from './support/api.js';
 
 describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
@@ -9,7 +9,7 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     t = await startTestApp(db.url, 'postgres', {
-      env: { RATE_LIMIT_PER_IP_PER_MINUTE: '0', RATE_LIMIT_PER_PHONE_PER_DAY: '0' },
+      env: NO_LIMITS,
     });
     await createAgent(t.app, ['travail', 'logement'], 'A');
     await createAgent(t.app, ['travail'], 'B');

@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import pg from 'pg';
 import { CALENDAR_LOCK } from '../src/repositories/closures.js';
 import { PUSH_GRACE_MS } from '../src/repositories/push.js';
-import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
@@ -50,12 +50,7 @@ describe('closures, pending retries and push', () => {
     db = await createTestDatabase();
     t = await startTestApp(db.url, 'postgres', {
       now: '2026-11-23T08:00:00+01:00',
-      env: {
-        RATE_LIMIT_PER_IP_PER_MINUTE: '0',
-        RATE_LIMIT_PER_PHONE_PER_DAY: '0',
-        RETRY_DELAY_MINUTES: '15',
-        MIN_NOTICE_MINUTES: '15',
-      },
+      env: NO_LIMITS, // RETRY_DELAY_MINUTES and MIN_NOTICE_MINUTES at their default, 15
     });
     A = await createAgent(t.app, ['travail'], 'Alice');
     B = await createAgent(t.app, ['travail'], 'Bruno');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { PUSH_GRACE_MS } from '../src/repositories/push.js';
-import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
 import { booking, createAgent, ops, setStatus } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
@@ -34,8 +34,7 @@ describe('a day of dispatch', () => {
     t = await startTestApp(db.url, 'postgres', {
       now: '2026-11-23T08:00:00+01:00',
       env: {
-        RATE_LIMIT_PER_IP_PER_MINUTE: '0',
-        RATE_LIMIT_PER_PHONE_PER_DAY: '0',
+        ...NO_LIMITS,
         MAX_ATTEMPTS: '3',
         RETRY_DELAY_MINUTES: '15',
         ASSIGNMENT_TIMEOUT_MINUTES: '30',

@@ -3,7 +3,13 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { DateTime } from 'luxon';
-import { createTestDatabase, startTestApp, type Backend, type TestContext } from '../support/runtime.js';
+import {
+  createTestDatabase,
+  NO_LIMITS,
+  startTestApp,
+  type Backend,
+  type TestContext,
+} from '../support/runtime.js';
 import { booking } from '../support/api.js';
 
 /** The contract's table of error codes and their HTTP status (CONTRACT.md, last section). */
@@ -27,8 +33,7 @@ export const CONTRACT_CODES: Readonly<Record<string, number>> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
-/** Settings of tests that are not about abuse limits (app.inject always comes from 127.0.0.1). */
-export const NO_LIMITS = { RATE_LIMIT_PER_IP_PER_MINUTE: '0', RATE_LIMIT_PER_PHONE_PER_DAY: '0' };
+export { NO_LIMITS };
 
 export interface Fixture {
   readonly url: string;

@@ -12,6 +12,8 @@ import { TEST_PG_ADMIN_URL, TEST_REDIS_URL, databaseUrl } from './env.js';
 
 export type Backend = 'postgres' | 'redis';
 export const BACKENDS: Backend[] = ['postgres', 'redis'];
+/** Settings of tests that are not about abuse limits (app.inject always comes from 127.0.0.1). */
+export const NO_LIMITS = { RATE_LIMIT_PER_IP_PER_MINUTE: '0', RATE_LIMIT_PER_PHONE_PER_DAY: '0' };
 export const OPS_TOKEN = 'test-ops-token-0123456789';
 
 /** A fresh database for one test file, copied from the migrated template. */
