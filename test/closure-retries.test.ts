@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import pg from 'pg';
 import { CALENDAR_LOCK } from '../src/repositories/closures.js';
-import { PUSH_GRACE_MS } from '../src/repositories/push.js';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops, setStatus } from './support/api.js';
+import { booking, createAgent, ops } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
 const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
@@ -12,9 +11,9 @@ const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
 /**
  * A no-answer's retry is placed inside opening hours as they stand when it is decided. A closure
  * added afterwards over that time moves it after the closure; one being added while the outcome
- * is decided is either seen by it or moves what it wrote. Push dispatch waits for the reopening.
+ * is decided is either seen by it or moves what it wrote.
  */
-describe('closures, pending retries and push', () => {
+describe('closures and pending retries', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let t: TestContext;
   let A: { id: string; token: string };
@@ -178,40 +177,6 @@ describe('closures, pending retries and push', () => {
     await t.rt.services.reconciler.sweep();
     expect((await view(ref)).status).toBe('scheduled');
     t.clock.set(at('2026-12-01T08:30:00+01:00'));
-    expect((await pull(t.app, A.token))?.reference).toBe(ref);
-  });
-
-  it('push waits for the end of a closure to hand out what is queued', async () => {
-    // Tuesday 1 December: Alice still has the last test's call; both informateurs pause.
-    t.clock.set(at('2026-12-01T08:31:00+01:00'));
-    const last = (await pull(t.app, A.token))!.reference;
-    expect((await outcome(t.app, A.token, last, { outcome: 'reached' })).statusCode).toBe(200);
-    await setStatus(t.app, A.token, 'paused');
-    await setStatus(t.app, B.token, 'paused');
-    const ref = await book('2026-12-01T09:00:00+01:00');
-    t.clock.set(at('2026-12-01T09:05:00+01:00'));
-    await t.rt.services.reconciler.sweep();
-    expect((await view(ref)).status).toBe('queued');
-    await closure({
-      date: '2026-12-01',
-      start: '09:06',
-      end: '09:40',
-      reason: 'Panne téléphonique',
-    });
-
-    // 09:10, closed: Alice is marked available, but nothing is pushed to her.
-    t.clock.set(at('2026-12-01T09:10:00+01:00'));
-    await setStatus(t.app, A.token, 'available');
-    // Past the grace her last outcome gave her to pull by herself (wall-clock, PUSH_GRACE_MS),
-    // she would be pushed to if the centre were open.
-    await new Promise((r) => setTimeout(r, PUSH_GRACE_MS));
-    expect(await t.rt.services.dispatch.dispatchDomain('travail')).toBe(0);
-    await t.rt.services.reconciler.sweep();
-    expect((await view(ref)).status).toBe('queued');
-    // 09:40, open again: the queued call goes to her desk.
-    t.clock.set(at('2026-12-01T09:40:00+01:00'));
-    await t.rt.services.dispatch.dispatchDomain('travail'); // (or a dispatch job just before it)
-    expect((await view(ref)).status).toBe('assigned');
     expect((await pull(t.app, A.token))?.reference).toBe(ref);
   });
 });

@@ -87,12 +87,6 @@ export function createDispatchService(
   const dispatching = new Map<string, Promise<number>>();
 
   async function dispatchLoop(domain: string): Promise<number> {
-    // Push only while the centre is open (closures included): an informateur left available
-    // after closing or during a closure would be given a call nobody makes, held on the desk
-    // until its lease ends. What is queued waits, first in line, for the opening, when the due
-    // jobs and the reconciler's sweeps dispatch again. Pulling is not held back: an informateur
-    // who asks for a call is at work.
-    if (!(await calendar.isOpenAt(core.db, core.clock.now()))) return 0;
     let assigned = 0;
     for (let i = 0; i < 200; i++) {
       const now = core.clock.now();

@@ -22,7 +22,7 @@ export async function callbackRows(sql: pg.Pool): Promise<Map<string, Row>> {
  * After a dispatch (pushed by dispatchDomain, possibly twice, or by a sweep) over `domains`:
  * the only changes allowed are queued callbacks of those domains put on the empty desk of an
  * available informateur of their domain, heads of the queue first, until no such desk or no
- * such callback is left; none at all while the centre is closed. The model takes them over.
+ * such callback is left. The model takes them over.
  */
 export async function syncDispatch(
   sql: pg.Pool,
@@ -31,8 +31,6 @@ export async function syncDispatch(
   now: number,
   /** Wall clock (ms) when the dispatch began: who was inside their push grace then may stay idle. */
   startedAt: number,
-  /** Whether the centre was open: push waits for the opening. */
-  open: boolean,
 ): Promise<void> {
   const rows = await callbackRows(sql);
   const before = new Map(m.callbacks.map((c) => [c.id, { status: c.status, agent: c.agent }]));
@@ -44,7 +42,6 @@ export async function syncDispatch(
     const deskWasFree =
       agent && ![...before.values()].some((b) => b.status === 'assigned' && b.agent === agent.id);
     const legal =
-      open &&
       c.status === 'queued' &&
       r.status === 'assigned' &&
       domains.includes(c.domain) &&
@@ -57,7 +54,7 @@ export async function syncDispatch(
     assigned.push(c);
   }
   for (const c of assigned) m.assign(c, rows.get(c.id)!.assigned_agent_id!, now);
-  for (const d of open ? domains : []) {
+  for (const d of domains) {
     const waiting = m.callbacks.filter((c) => c.domain === d && c.status === 'queued');
     // Their outcome returned after the database took its freed_at: if the run saw them inside
     // the grace, so does this (it ends no earlier here); the model may only exempt a little more.
