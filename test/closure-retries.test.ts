@@ -60,27 +60,27 @@ describe('closures and pending retries', () => {
   });
 
   it('moves a retry due inside a new closure to the reopening, and leaves the others', async () => {
+    const early = await book('2026-11-23T09:00:00+01:00');
     const inside = await book('2026-11-23T09:00:00+01:00');
-    const outside = await book('2026-11-23T09:00:00+01:00');
-    expect(await unanswered(inside, '2026-11-23T09:00:00+01:00')).toBe('2026-11-23T09:15:00+01:00');
-    expect((await pull(t.app, B.token))?.reference).toBe(outside);
-    t.clock.set(at('2026-11-23T09:10:00+01:00'));
-    const late = await outcome(t.app, B.token, outside, { outcome: 'no_answer' });
-    expect(late.json().nextAttemptAt).toBe('2026-11-23T09:25:00+01:00');
+    expect(await unanswered(early, '2026-11-23T09:00:00+01:00')).toBe('2026-11-23T09:15:00+01:00');
+    expect((await pull(t.app, B.token))?.reference).toBe(inside);
+    t.clock.set(at('2026-11-23T09:05:00+01:00'));
+    const late = await outcome(t.app, B.token, inside, { outcome: 'no_answer' });
+    expect(late.json().nextAttemptAt).toBe('2026-11-23T09:20:00+01:00');
 
-    t.clock.set(at('2026-11-23T09:11:00+01:00'));
-    // Covers 09:15 (the first retry) but not 09:25; no booking lies in it, so no moveBookings.
+    t.clock.set(at('2026-11-23T09:06:00+01:00'));
+    // Covers 09:20 (the second retry) but not 09:15; no booking lies in it, so no moveBookings.
     const closed = await closure({
       date: '2026-11-23',
-      start: '09:12',
-      end: '09:20',
+      start: '09:16',
+      end: '09:30',
       reason: 'Exercice incendie',
     });
     expect(closed).toMatchObject({
       moved: [],
       notMoved: [],
       retriesMoved: [
-        { reference: inside, from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00' },
+        { reference: inside, from: '2026-11-23T09:20:00+01:00', to: '2026-11-23T09:30:00+01:00' },
       ],
     });
     const history = (await view(inside)).history as {
@@ -91,22 +91,21 @@ describe('closures and pending retries', () => {
     expect(history.at(-1)).toMatchObject({
       type: 'retry_moved',
       actor: 'ops',
-      data: { from: '2026-11-23T09:15:00+01:00', to: '2026-11-23T09:20:00+01:00', closureId: closed.id },
+      data: { from: '2026-11-23T09:20:00+01:00', to: '2026-11-23T09:30:00+01:00', closureId: closed.id },
     });
-    expect((await view(outside)).history.some((e: { type: string }) => e.type === 'retry_moved')).toBe(false);
+    expect((await view(early)).history.some((e: { type: string }) => e.type === 'retry_moved')).toBe(false);
 
-    // 09:16, inside the closure: the moved retry is not due, nothing to pull (the other is due 09:25).
-    t.clock.set(at('2026-11-23T09:16:00+01:00'));
+    // 09:21, inside the closure: the moved retry is not due; the early one (09:15) is.
+    t.clock.set(at('2026-11-23T09:21:00+01:00'));
     await t.rt.services.reconciler.sweep();
     expect((await view(inside)).status).toBe('scheduled');
+    expect((await pull(t.app, A.token))?.reference).toBe(early);
+    expect((await outcome(t.app, A.token, early, { outcome: 'reached' })).statusCode).toBe(200);
     expect(await pull(t.app, A.token)).toBeNull();
-    // 09:20, the reopening: the moved retry is called.
-    t.clock.set(at('2026-11-23T09:20:00+01:00'));
+    // 09:30, the reopening: the moved retry is called.
+    t.clock.set(at('2026-11-23T09:30:00+01:00'));
     expect((await pull(t.app, A.token))?.reference).toBe(inside);
     expect((await outcome(t.app, A.token, inside, { outcome: 'reached' })).statusCode).toBe(200);
-    t.clock.set(at('2026-11-23T09:25:00+01:00'));
-    expect((await pull(t.app, B.token))?.reference).toBe(outside);
-    expect((await outcome(t.app, B.token, outside, { outcome: 'reached' })).statusCode).toBe(200);
   });
 
   it('moves a retry due at the closure start, not one due at its end (half-open)', async () => {
@@ -114,16 +113,17 @@ describe('closures and pending retries', () => {
     const atEnd = await book('2026-11-24T09:00:00+01:00');
     expect(await unanswered(atStart, '2026-11-24T09:00:00+01:00')).toBe('2026-11-24T09:15:00+01:00');
     expect((await pull(t.app, B.token))?.reference).toBe(atEnd);
-    t.clock.set(at('2026-11-24T09:05:00+01:00'));
+    t.clock.set(at('2026-11-24T09:15:00+01:00'));
     const late = await outcome(t.app, B.token, atEnd, { outcome: 'no_answer' });
-    expect(late.json().nextAttemptAt).toBe('2026-11-24T09:20:00+01:00');
+    expect(late.json().nextAttemptAt).toBe('2026-11-24T09:30:00+01:00');
 
-    const closed = await closure({ date: '2026-11-24', start: '09:15', end: '09:20', reason: 'Réunion' });
+    // From now (09:15, the first retry's due time) to 09:30 (the second's).
+    const closed = await closure({ date: '2026-11-24', start: '09:15', end: '09:30', reason: 'Réunion' });
     expect(closed.retriesMoved).toEqual([
-      { reference: atStart, from: '2026-11-24T09:15:00+01:00', to: '2026-11-24T09:20:00+01:00' },
+      { reference: atStart, from: '2026-11-24T09:15:00+01:00', to: '2026-11-24T09:30:00+01:00' },
     ]);
     expect(closed.notMoved).toEqual([]);
-    t.clock.set(at('2026-11-24T09:20:00+01:00'));
+    t.clock.set(at('2026-11-24T09:30:00+01:00'));
     for (const token of [A.token, B.token]) {
       const desk = await pull(t.app, token);
       expect([atStart, atEnd]).toContain(desk?.reference);

@@ -4,6 +4,7 @@ import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 import {
   addDays,
+  closureEndOffGrid,
   firstOpenInstantAtOrAfter,
   isValidDate,
   OPEN_SEARCH_DAYS,
@@ -68,8 +69,11 @@ const view = (c: ClosureRecord): ClosureView => ({
 });
 const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
 
-/** The closure's span as instants; refuses local times that do not exist or are ambiguous. */
-function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
+/**
+ * The closure's span as instants; refuses local times that do not exist or are ambiguous, and a
+ * part-day closure that would shift the day's windows (closureEndOffGrid).
+ */
+function periodOf(input: ClosureInput, slotMinutes: number): { from: DateTime; to: DateTime } {
   if (!isValidDate(input.date) || input.date < FIRST_DATE || input.date > LAST_DATE) {
     throw new AppError(
       'VALIDATION_ERROR',
@@ -93,6 +97,14 @@ function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
   }
   if (to.toMillis() <= from.toMillis())
     throw new AppError('VALIDATION_ERROR', '« end » doit être après « start ».');
+  const offGrid = closureEndOffGrid(input.date, input.end, slotMinutes);
+  if (offGrid) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `Une fermeture partielle doit finir au début d'un créneau de ${slotMinutes} minutes (comptés depuis l'ouverture) ou après la fermeture du centre : sinon tous les créneaux suivants de la journée seraient décalés. Essayez « end »: « ${offGrid.next} ».`,
+      { suggestedEnd: offGrid.next },
+    );
+  }
   return { from, to };
 }
 
@@ -201,7 +213,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * that cannot, with no opening in the year searched, are reported in notMoved too).
      */
     async create(input: ClosureInput): Promise<CreatedClosure> {
-      const period = periodOf(input);
+      const period = periodOf(input, calendar.settings.slotMinutes);
       const now = core.clock.now();
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);

@@ -51,6 +51,8 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['ops'],
           operationId: 'createClosure',
           summary: 'Fermer le centre (journée entière ou plage horaire)',
+          description:
+            "Une fermeture partielle doit finir au début d'un créneau (tous les SLOT_MINUTES depuis l'ouverture du jour) ou après la fermeture du centre : sinon les créneaux suivants seraient décalés et les rappels déjà pris ne compteraient plus (400 VALIDATION_ERROR, avec « suggestedEnd »). Les nouvelles tentatives prévues pendant la fermeture sont reportées à la réouverture (« retriesMoved »).",
           security: OPS,
           body: Type.Object(
             {
