@@ -126,6 +126,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: {
       buildLocalReference: (json, _base, _frag, i) => (json.$id as string | undefined) ?? `def-${i}`,
     },
+    // Error bodies are sent as application/problem+json (error-handler.ts): the document says so.
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject;
+      type Responses = Record<string, { content?: Record<string, unknown> }>;
+      for (const item of Object.values(document.openapiObject.paths ?? {}))
+        for (const op of Object.values(item ?? {}) as { responses?: Responses }[])
+          for (const [status, response] of Object.entries(op?.responses ?? {})) {
+            const json = response.content?.['application/json'];
+            if (Number(status) < 400 || json === undefined) continue;
+            response.content = { 'application/problem+json': json };
+          }
+      return document.openapiObject;
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 

@@ -25,6 +25,10 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     expect(doc.statusCode).toBe(200);
     expect(doc.json().openapi).toBe('3.1.0');
     expect(Object.keys(doc.json().paths)).toContain('/v1/slots');
+    // Error responses are documented with the media type they are sent with.
+    const created = doc.json().paths['/v1/callbacks'].post.responses;
+    expect(Object.keys(created['201'].content)).toEqual(['application/json']);
+    expect(Object.keys(created['409'].content)).toEqual(['application/problem+json']);
     const ui = await t.app.inject('/docs/');
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toContain('text/html');
