@@ -94,6 +94,8 @@ describe('closures and pending retries', () => {
       data: { from: '2026-11-23T09:20:00+01:00', to: '2026-11-23T09:30:00+01:00', closureId: closed.id },
     });
     expect((await view(early)).history.some((e: { type: string }) => e.type === 'retry_moved')).toBe(false);
+    expect((await view(inside)).nextAttemptAt).toBe('2026-11-23T09:30:00+01:00');
+    expect((await view(early)).nextAttemptAt).toBe('2026-11-23T09:15:00+01:00');
 
     // 09:21, inside the closure: the moved retry is not due; the early one (09:15) is.
     t.clock.set(at('2026-11-23T09:21:00+01:00'));
@@ -106,6 +108,7 @@ describe('closures and pending retries', () => {
     t.clock.set(at('2026-11-23T09:30:00+01:00'));
     expect((await pull(t.app, A.token))?.reference).toBe(inside);
     expect((await outcome(t.app, A.token, inside, { outcome: 'reached' })).statusCode).toBe(200);
+    expect((await view(inside)).nextAttemptAt).toBeNull();
   });
 
   it('moves a retry due at the closure start, not one due at its end (half-open)', async () => {

@@ -23,6 +23,8 @@ export interface OpsView extends CitizenView {
   attempts: number;
   ficheId: string | null;
   carriedOver: boolean;
+  /** A retry waiting for its next attempt (scheduled after a no-answer): when; else null. */
+  nextAttemptAt: string | null;
   outcome: string | null;
   redirectedTo: string | null;
   createdAt: string;
@@ -87,6 +89,7 @@ export function createCallbackAccessService(core: Core) {
         attempts: c.attempts,
         ficheId: c.ficheId,
         carriedOver: c.carriedOver,
+        nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
         outcome: c.outcome,
         redirectedTo: c.redirectedTo,
         createdAt: iso(c.createdAt),

@@ -53,6 +53,11 @@ export const CitizenCallbackView = Type.Object(
     attempts: Type.Optional(Type.Integer()),
     ficheId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     carriedOver: Type.Optional(Type.Boolean()),
+    nextAttemptAt: Type.Optional(
+      Type.Union([InstantString, Type.Null()], {
+        description: 'Prochaine tentative, pour un rappel en attente après un appel sans réponse',
+      }),
+    ),
     outcome: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     redirectedTo: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     createdAt: Type.Optional(InstantString),
