@@ -221,23 +221,6 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
       expect(res.json().code).toBe('VALIDATION_ERROR');
     });
 
-    it('refuses a part-day closure that would shift the later windows, and says which end would not', async () => {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-11-26', reason: 'Réunion', start: '10:30', end: '10:45' },
-      });
-      expect(res.statusCode, res.body).toBe(400);
-      expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR', suggestedEnd: '11:00' });
-      expect(res.json().detail).toContain('11:00');
-      // Nothing was added: the day's windows are still cut from 08:30.
-      const day = (await t.app.inject('/v1/opening-hours?from=2026-11-26&days=1')).json().days[0];
-      expect(day.intervals).toEqual([
-        { start: '2026-11-26T08:30:00+01:00', end: '2026-11-26T18:15:00+01:00' },
-      ]);
-    });
-
     it('refuses a closure over bookings, then moves them when asked, recording each move', async () => {
       const a = await t.app.inject({
         method: 'POST',

@@ -67,9 +67,10 @@ export async function insertClosure(db: Db, c: Closure, createdAt: Date): Promis
   return toClosure(row);
 }
 
-export async function deleteClosure(db: Db, id: string): Promise<boolean> {
-  const res = await db.deleteFrom('closures').where('id', '=', id).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+/** The deleted closure's date, or null when none has this id. */
+export async function deleteClosure(db: Db, id: string): Promise<string | null> {
+  const row = await db.deleteFrom('closures').where('id', '=', id).returning('date').executeTakeFirst();
+  return row?.date ?? null;
 }
 
 /** Taken shared by every booking (repositories/intake.ts), exclusively by a closure change. */

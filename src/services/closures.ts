@@ -4,12 +4,13 @@ import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 import {
   addDays,
-  closureEndOffGrid,
+  daySchedule,
   firstOpenInstantAtOrAfter,
   isValidDate,
   OPEN_SEARCH_DAYS,
   parseLocalTime,
   todayIn,
+  windowsOfDay,
   PARIS,
 } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
@@ -69,11 +70,8 @@ const view = (c: ClosureRecord): ClosureView => ({
 });
 const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
 
-/**
- * The closure's span as instants; refuses local times that do not exist or are ambiguous, and a
- * part-day closure that would shift the day's windows (closureEndOffGrid).
- */
-function periodOf(input: ClosureInput, slotMinutes: number): { from: DateTime; to: DateTime } {
+/** The closure's span as instants; refuses local times that do not exist or are ambiguous. */
+function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
   if (!isValidDate(input.date) || input.date < FIRST_DATE || input.date > LAST_DATE) {
     throw new AppError(
       'VALIDATION_ERROR',
@@ -97,14 +95,6 @@ function periodOf(input: ClosureInput, slotMinutes: number): { from: DateTime; t
   }
   if (to.toMillis() <= from.toMillis())
     throw new AppError('VALIDATION_ERROR', '« end » doit être après « start ».');
-  const offGrid = closureEndOffGrid(input.date, input.end, slotMinutes);
-  if (offGrid) {
-    throw new AppError(
-      'VALIDATION_ERROR',
-      `Une fermeture partielle doit finir au début d'un créneau de ${slotMinutes} minutes (comptés depuis l'ouverture) ou après la fermeture du centre : sinon tous les créneaux suivants de la journée seraient décalés. Essayez « end »: « ${offGrid.next} ».`,
-      { suggestedEnd: offGrid.next },
-    );
-  }
   return { from, to };
 }
 
@@ -198,6 +188,45 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     return { moved, notMoved, outboxIds };
   }
 
+  /**
+   * Bookings of the date whose window no longer starts a window of the day. Windows are cut from
+   * the start of each opening interval, so a part-day closure ending between two window starts
+   * restarts the cut there (10:00–10:45: 10:45, 11:15, …), and deleting it cuts from the
+   * opening again. Places are counted by window start: a booking left on a window that no longer
+   * exists would stop counting against the windows now overlapping it, an overbooking.
+   */
+  async function strandedOn(tx: Transaction<DB>, date: string): Promise<CallbackRecord[]> {
+    const day = daySchedule(date, calendar.settings, await listClosures(tx, date, date));
+    const starts = new Set(windowsOfDay(day, calendar.settings.slotMinutes).map((w) => w.start.toMillis()));
+    const from = DateTime.fromISO(date, { zone: PARIS }).startOf('day');
+    const booked = await scheduledInPeriod(tx, from.toJSDate(), from.plus({ days: 1 }).toJSDate());
+    return booked.filter((c) => !starts.has(c.windowStart.getTime()));
+  }
+
+  /** Moves each booking to its domain's next free window (history, due job); those that cannot, reported. */
+  async function moveAll(tx: Transaction<DB>, bookings: CallbackRecord[], closureId: string, now: DateTime) {
+    const moved: CreatedClosure['moved'] = [];
+    const notMoved: string[] = [];
+    const outboxIds: number[] = [];
+    for (const c of bookings) {
+      const r = await moveOne(tx, c, closureId, now);
+      if (r) {
+        moved.push(r.move);
+        outboxIds.push(r.outboxId);
+      } else {
+        notMoved.push(c.reference);
+      }
+    }
+    return { moved, notMoved, outboxIds };
+  }
+
+  const refusal = (bookings: CallbackRecord[], what: string) =>
+    new AppError(
+      'CLOSURE_HAS_BOOKINGS',
+      `${bookings.length} rappel(s) prévu(s) ${what}. Relancez avec « moveBookings: true » pour les déplacer.`,
+      { references: bookings.map((c) => c.reference) },
+    );
+
   return {
     async list(from: string | undefined): Promise<ClosureView[]> {
       const since = from ?? todayIn(core.clock.now());
@@ -213,7 +242,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * that cannot, with no opening in the year searched, are reported in notMoved too).
      */
     async create(input: ClosureInput): Promise<CreatedClosure> {
-      const period = periodOf(input, calendar.settings.slotMinutes);
+      const period = periodOf(input);
       const now = core.clock.now();
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
@@ -228,28 +257,18 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
           },
           now.toJSDate(),
         );
-        const covered = await scheduledInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
-        if (covered.length > 0 && !input.moveBookings) {
-          throw new AppError(
-            'CLOSURE_HAS_BOOKINGS',
-            `${covered.length} rappel(s) prévu(s) pendant cette fermeture. Relancez avec « moveBookings: true » pour les déplacer.`,
-            {
-              references: covered.map((c) => c.reference),
-            },
-          );
-        }
-        const moved: CreatedClosure['moved'] = [];
-        const notMoved: string[] = [];
-        const outboxIds: number[] = [];
-        for (const c of covered) {
-          const r = await moveOne(tx, c, closure.id, now);
-          if (r) {
-            moved.push(r.move);
-            outboxIds.push(r.outboxId);
-          } else {
-            notMoved.push(c.reference);
-          }
-        }
+        // Inside the closure, or on a window of the day that it shifts (strandedOn).
+        const inside = await scheduledInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
+        const insideIds = new Set(inside.map((c) => c.id));
+        const shifted = (await strandedOn(tx, input.date)).filter((c) => !insideIds.has(c.id));
+        const covered = [...inside, ...shifted].sort(
+          (a, b) =>
+            a.windowStart.getTime() - b.windowStart.getTime() ||
+            a.createdAt.getTime() - b.createdAt.getTime(),
+        );
+        if (covered.length > 0 && !input.moveBookings)
+          throw refusal(covered, 'pendant cette fermeture ou dans des créneaux qu’elle décale');
+        const { moved, notMoved, outboxIds } = await moveAll(tx, covered, closure.id, now);
         const retries = await moveRetries(tx, period, closure, now);
         outboxIds.push(...retries.outboxIds);
         notMoved.push(...retries.notMoved);
@@ -269,14 +288,31 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
       };
     },
 
-    async remove(id: string): Promise<void> {
+    /**
+     * Deletes a closure. The day's windows are cut again without it: bookings made on windows
+     * that it had shifted refuse the deletion with their references, unless moveBookings moves
+     * them (as for a new closure).
+     */
+    async remove(id: string, moveBookings = false): Promise<void> {
       if (!/^[0-9a-f-]{36}$/i.test(id))
         throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
-      const deleted = await core.db.transaction().execute(async (tx) => {
+      const now = core.clock.now();
+      const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
-        return deleteClosure(tx, id);
+        const date = await deleteClosure(tx, id);
+        if (date === null) return null;
+        const stranded = await strandedOn(tx, date);
+        if (stranded.length > 0 && !moveBookings)
+          throw refusal(stranded, 'dans des créneaux que cette fermeture avait décalés');
+        return moveAll(tx, stranded, id, now);
       });
-      if (!deleted) throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
+      if (!result) throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
+      await outbox.relayNow(result.outboxIds);
+      if (result.notMoved.length > 0)
+        core.log.warn(
+          { closureId: id, notMoved: result.notMoved.length },
+          'closure deleted: bookings left in place',
+        );
     },
   };
 }

@@ -11,7 +11,7 @@ export {
 export { addDays, isValidDate } from './civil-date.js';
 export { parseLocalTime, todayIn } from './local-time.js';
 export { holidaysOfYear } from './holidays.js';
-export { closureEndOffGrid, daySchedule, openingHours } from './opening-hours.js';
+export { daySchedule, openingHours } from './opening-hours.js';
 export { windowsOfDay } from './windows.js';
 export { bookableWindows, checkSlotStart } from './bookable.js';
 export {

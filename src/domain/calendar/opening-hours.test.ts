@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addDays } from './civil-date.js';
-import { closureEndOffGrid, daySchedule, openingHours } from './opening-hours.js';
+import { daySchedule, openingHours } from './opening-hours.js';
 import type { Closure, DaySchedule } from './types.js';
 
 const CLOSED_ON_PENTECOST = { pentecostMondayOpen: false };
@@ -183,35 +183,5 @@ describe('openingHours', () => {
     expect(days[365]?.date).toBe('2028-12-31');
     days.forEach((day, i) => expect(day.date).toBe(addDays('2028-01-01', i)));
     expect(days.filter((d) => d.open).length).toBeGreaterThan(100);
-  });
-});
-
-describe('a part-day closure keeps the window grid (30-minute windows)', () => {
-  it.each([
-    ['2026-11-23', '10:45', '11:00'], // Monday: windows from 08:30
-    ['2026-11-23', '09:20', '09:30'],
-    ['2026-11-23', '18:10', '18:15'], // the short last window: closing time is next
-    ['2026-11-27', '13:45', '14:00'], // Friday: windows from 13:00
-    ['2026-11-27', '13:10', '13:30'],
-  ])('refuses %s ending at %s, suggesting %s', (date, end, next) => {
-    expect(closureEndOffGrid(date, end, 30)).toEqual({ next });
-  });
-
-  it.each([
-    ['2026-11-23', '11:00'],
-    ['2026-11-23', '08:30'], // at the opening: nothing before it to shift
-    ['2026-11-23', '08:00'],
-    ['2026-11-23', '18:15'],
-    ['2026-11-23', '19:00'],
-    ['2026-11-27', '14:00'],
-    ['2026-11-27', '11:45'], // Friday morning is closed anyway
-    ['2026-11-28', '10:45'], // Saturday
-  ])('accepts %s ending at %s', (date, end) => {
-    expect(closureEndOffGrid(date, end, 30)).toBeNull();
-  });
-
-  it('follows SLOT_MINUTES', () => {
-    expect(closureEndOffGrid('2026-11-23', '08:45', 15)).toBeNull();
-    expect(closureEndOffGrid('2026-11-23', '08:50', 15)).toEqual({ next: '09:00' });
   });
 });

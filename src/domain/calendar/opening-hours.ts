@@ -95,27 +95,6 @@ export function scheduleOf(
   return { date, open: true, intervals: spans.map((s) => toInterval(parts, s)), closedReason: null, label };
 }
 
-const hhmm = (minutes: number) =>
-  `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
-
-/**
- * Windows are cut from the start of each opening interval, so a part-day closure that ends
- * between two window starts would restart the cut where it ends: every later window of the day
- * would shift, the windows already booked would no longer be windows, and their places would
- * stop counting against the new ones (an overbooking, also when the closure is deleted). Null
- * when `end` (HH:mm) keeps the day's weekly window grid: outside the weekly opening hours, or a
- * whole number of windows after an opening's start; otherwise the nearest later end that does.
- */
-export function closureEndOffGrid(date: string, end: string, slotMinutes: number): { next: string } | null {
-  const minutes = parseHhmm(end);
-  if (minutes === null) return null;
-  for (const { from, to } of WEEKLY_HOURS[weekdayOf(requireDate(date))] ?? []) {
-    if (minutes <= from || minutes >= to || (minutes - from) % slotMinutes === 0) continue;
-    return { next: hhmm(Math.min(to, from + Math.ceil((minutes - from) / slotMinutes) * slotMinutes)) };
-  }
-  return null;
-}
-
 export function scheduleFromIndex(
   date: string,
   settings: SchedulingSettings,

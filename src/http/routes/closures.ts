@@ -52,7 +52,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'createClosure',
           summary: 'Fermer le centre (journée entière ou plage horaire)',
           description:
-            "Une fermeture partielle doit finir au début d'un créneau (tous les SLOT_MINUTES depuis l'ouverture du jour) ou après la fermeture du centre : sinon les créneaux suivants seraient décalés et les rappels déjà pris ne compteraient plus (400 VALIDATION_ERROR, avec « suggestedEnd »). Les nouvelles tentatives prévues pendant la fermeture sont reportées à la réouverture (« retriesMoved »).",
+            'Refusée (409 CLOSURE_HAS_BOOKINGS) si des rappels sont prévus pendant la fermeture, ou sur des créneaux qu’elle décale (une fermeture finissant entre deux débuts de créneau fait recommencer le découpage à sa fin), sauf avec moveBookings qui les déplace. Les nouvelles tentatives prévues pendant la fermeture sont reportées à la réouverture (retriesMoved).',
           security: OPS,
           body: Type.Object(
             {
@@ -99,12 +99,18 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'deleteClosure',
           summary: 'Supprimer une fermeture',
           security: OPS,
+          description:
+            'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) la font refuser (409 CLOSURE_HAS_BOOKINGS), sauf avec moveBookings=true qui les déplace.',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors() },
+          querystring: Type.Object(
+            { moveBookings: Type.Optional(Type.Boolean()) },
+            { additionalProperties: false },
+          ),
+          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors(409) },
         },
       },
       async (req, reply) => {
-        await closures.remove(req.params.id);
+        await closures.remove(req.params.id, req.query.moveBookings ?? false);
         return reply.code(204).send(null);
       },
     );
