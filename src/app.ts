@@ -134,7 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         for (const op of Object.values(item ?? {}) as { responses?: Responses }[])
           for (const [status, response] of Object.entries(op?.responses ?? {})) {
             const json = response.content?.['application/json'];
-            if (Number(status) < 400 || json === undefined) continue;
+            if (!/^[45]/.test(status) || json === undefined) continue;
             response.content = { 'application/problem+json': json };
           }
       return document.openapiObject;
