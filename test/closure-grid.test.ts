@@ -37,12 +37,16 @@ describe('a closure that shifts the windows of its day', () => {
     await db?.drop();
   });
 
-  it('counts the bookings of the shifted windows as covered, when added and when deleted', async () => {
-    const x = await book('2026-11-23T11:00:00+01:00');
-    expect(x.statusCode, x.body).toBe(201);
-    const X = x.json().reference as string;
+  it('counts the bookings of the shifted windows as covered when added, and moves them when deleted', async () => {
+    const refOf = async (slotStart: string) => {
+      const res = await book(slotStart);
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().reference as string;
+    };
+    const W = await refOf('2026-11-23T10:00:00+01:00'); // inside the closure
+    const X = await refOf('2026-11-23T11:00:00+01:00'); // on a window it shifts
 
-    // 10:00–10:45 shifts the later windows to 10:45, 11:15, …: the 11:00 booking is refused …
+    // 10:00–10:45 cuts the rest of the day from 10:45: 10:45, 11:15, … Both are covered …
     const closure = { date: '2026-11-23', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
     const refused = await t.app.inject({
       method: 'POST',
@@ -51,8 +55,8 @@ describe('a closure that shifts the windows of its day', () => {
       payload: closure,
     });
     expect(refused.statusCode, refused.body).toBe(409);
-    expect(refused.json()).toMatchObject({ code: 'CLOSURE_HAS_BOOKINGS', references: [X] });
-    // … and moved when asked, to the next window of the new cut.
+    expect(refused.json()).toMatchObject({ code: 'CLOSURE_HAS_BOOKINGS', references: [W, X] });
+    // … and moved when asked, each to the next free window of the new cut.
     const added = await t.app.inject({
       method: 'POST',
       url: '/v1/closures',
@@ -60,43 +64,31 @@ describe('a closure that shifts the windows of its day', () => {
       payload: { ...closure, moveBookings: true },
     });
     expect(added.statusCode, added.body).toBe(201);
-    expect(added.json().moved).toEqual([
-      {
-        reference: X,
-        from: { start: '2026-11-23T11:00:00+01:00', end: '2026-11-23T11:30:00+01:00' },
-        to: { start: '2026-11-23T11:15:00+01:00', end: '2026-11-23T11:45:00+01:00' },
-      },
+    expect(
+      added.json().moved.map((m: { reference: string; to: { start: string } }) => [m.reference, m.to.start]),
+    ).toEqual([
+      [W, '2026-11-23T10:45:00+01:00'],
+      [X, '2026-11-23T11:15:00+01:00'],
     ]);
-    expect(await slotStarts()).toContain('10:45');
-    expect(await slotStarts()).not.toContain('11:15'); // full
-    const y = await book('2026-11-23T10:45:00+01:00');
-    expect(y.statusCode, y.body).toBe(201);
-    const Y = y.json().reference as string;
-    expect((await book('2026-11-23T11:15:00+01:00')).json().code).toBe('SLOT_FULL');
-
-    // Deleting it cuts from 08:30 again: 10:45 and 11:15 are no windows any more.
-    const id = added.json().id as string;
-    const kept = await t.app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops });
-    expect(kept.statusCode, kept.body).toBe(409);
-    expect(kept.json()).toMatchObject({ code: 'CLOSURE_HAS_BOOKINGS', references: [Y, X] });
-    expect((await t.app.inject({ url: '/v1/closures', headers: ops })).json()).toHaveLength(1);
-    const deleted = await t.app.inject({
-      method: 'DELETE',
-      url: `/v1/closures/${id}?moveBookings=true`,
-      headers: ops,
-    });
-    expect(deleted.statusCode, deleted.body).toBe(204);
-    expect(await windowOf(Y)).toEqual({
-      start: '2026-11-23T11:00:00+01:00',
-      end: '2026-11-23T11:30:00+01:00',
-    });
-    expect(await windowOf(X)).toEqual({
-      start: '2026-11-23T11:30:00+01:00',
-      end: '2026-11-23T12:00:00+01:00',
-    });
-    for (const start of ['11:00', '11:30'])
+    for (const start of ['10:45', '11:15']) {
+      expect(await slotStarts()).not.toContain(start); // full
       expect((await book(`2026-11-23T${start}:00+01:00`)).json().code).toBe('SLOT_FULL');
-    expect(await slotStarts()).toEqual(expect.arrayContaining(['10:30', '12:00']));
+    }
+    const Y = await refOf('2026-11-23T11:45:00+01:00');
+
+    // Deleting it cuts from 08:30 again: 10:45, 11:15 and 11:45 are no windows any more, and
+    // their bookings move to the next free windows (204, as the contract's DELETE answers).
+    const id = added.json().id as string;
+    const deleted = await t.app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect((await windowOf(W)).start).toBe('2026-11-23T11:00:00+01:00');
+    expect((await windowOf(X)).start).toBe('2026-11-23T11:30:00+01:00');
+    expect((await windowOf(Y)).start).toBe('2026-11-23T12:00:00+01:00');
+    const history = (await t.app.inject({ url: `/v1/callbacks/${Y}`, headers: ops })).json().history;
+    expect(history.at(-1)).toMatchObject({ type: 'moved', actor: 'ops', data: { closureId: id } });
+    for (const start of ['11:00', '11:30', '12:00'])
+      expect((await book(`2026-11-23T${start}:00+01:00`)).json().code).toBe('SLOT_FULL');
+    expect(await slotStarts()).toEqual(expect.arrayContaining(['10:00', '10:30', '12:30']));
   });
 
   it('leaves the bookings alone when the closure ends on a window start', async () => {

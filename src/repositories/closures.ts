@@ -67,10 +67,10 @@ export async function insertClosure(db: Db, c: Closure, createdAt: Date): Promis
   return toClosure(row);
 }
 
-/** The deleted closure's date, or null when none has this id. */
-export async function deleteClosure(db: Db, id: string): Promise<string | null> {
-  const row = await db.deleteFrom('closures').where('id', '=', id).returning('date').executeTakeFirst();
-  return row?.date ?? null;
+/** The deleted closure, or null when none has this id. */
+export async function deleteClosure(db: Db, id: string): Promise<ClosureRecord | null> {
+  const row = await db.deleteFrom('closures').where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+  return row ? toClosure(row) : null;
 }
 
 /** Taken shared by every booking (repositories/intake.ts), exclusively by a closure change. */

@@ -23,6 +23,7 @@ import {
   lockCalendarExclusive,
   type ClosureRecord,
 } from '../repositories/closures.js';
+import type { Closure } from '../domain/calendar/index.js';
 import {
   moveRetry,
   moveWindow,
@@ -188,19 +189,35 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     return { moved, notMoved, outboxIds };
   }
 
+  /** Window starts (ms) of a date under these closures of that date. */
+  const windowStartsOf = (date: string, closures: readonly Closure[]) =>
+    new Set(
+      windowsOfDay(daySchedule(date, calendar.settings, closures), calendar.settings.slotMinutes).map((w) =>
+        w.start.toMillis(),
+      ),
+    );
+
   /**
-   * Bookings of the date whose window no longer starts a window of the day. Windows are cut from
+   * Bookings of the date on a window that this closure change takes away. Windows are cut from
    * the start of each opening interval, so a part-day closure ending between two window starts
    * restarts the cut there (10:00–10:45: 10:45, 11:15, …), and deleting it cuts from the
    * opening again. Places are counted by window start: a booking left on a window that no longer
-   * exists would stop counting against the windows now overlapping it, an overbooking.
+   * exists would stop counting against the windows now overlapping it, an overbooking. Only the
+   * starts this change removes are looked at: a booking already off the cut is not this change's.
    */
-  async function strandedOn(tx: Transaction<DB>, date: string): Promise<CallbackRecord[]> {
-    const day = daySchedule(date, calendar.settings, await listClosures(tx, date, date));
-    const starts = new Set(windowsOfDay(day, calendar.settings.slotMinutes).map((w) => w.start.toMillis()));
+  async function strandedBy(
+    tx: Transaction<DB>,
+    date: string,
+    before: readonly Closure[],
+    after: readonly Closure[],
+  ): Promise<CallbackRecord[]> {
+    const kept = windowStartsOf(date, after);
+    const removed = [...windowStartsOf(date, before)].filter((start) => !kept.has(start));
+    if (removed.length === 0) return [];
     const from = DateTime.fromISO(date, { zone: PARIS }).startOf('day');
     const booked = await scheduledInPeriod(tx, from.toJSDate(), from.plus({ days: 1 }).toJSDate());
-    return booked.filter((c) => !starts.has(c.windowStart.getTime()));
+    const gone = new Set(removed);
+    return booked.filter((c) => gone.has(c.windowStart.getTime()));
   }
 
   /** Moves each booking to its domain's next free window (history, due job); those that cannot, reported. */
@@ -219,13 +236,6 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     }
     return { moved, notMoved, outboxIds };
   }
-
-  const refusal = (bookings: CallbackRecord[], what: string) =>
-    new AppError(
-      'CLOSURE_HAS_BOOKINGS',
-      `${bookings.length} rappel(s) prévu(s) ${what}. Relancez avec « moveBookings: true » pour les déplacer.`,
-      { references: bookings.map((c) => c.reference) },
-    );
 
   return {
     async list(from: string | undefined): Promise<ClosureView[]> {
@@ -257,17 +267,23 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
           },
           now.toJSDate(),
         );
-        // Inside the closure, or on a window of the day that it shifts (strandedOn).
+        // Inside the closure, or on a window of the day that it shifts (strandedBy).
         const inside = await scheduledInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
         const insideIds = new Set(inside.map((c) => c.id));
-        const shifted = (await strandedOn(tx, input.date)).filter((c) => !insideIds.has(c.id));
+        const after = await listClosures(tx, input.date, input.date);
+        const before = after.filter((c) => c.id !== closure.id);
+        const shifted = (await strandedBy(tx, input.date, before, after)).filter((c) => !insideIds.has(c.id));
         const covered = [...inside, ...shifted].sort(
           (a, b) =>
             a.windowStart.getTime() - b.windowStart.getTime() ||
             a.createdAt.getTime() - b.createdAt.getTime(),
         );
         if (covered.length > 0 && !input.moveBookings)
-          throw refusal(covered, 'pendant cette fermeture ou dans des créneaux qu’elle décale');
+          throw new AppError(
+            'CLOSURE_HAS_BOOKINGS',
+            `${covered.length} rappel(s) prévu(s) pendant cette fermeture ou dans des créneaux qu’elle décale. Relancez avec « moveBookings: true » pour les déplacer.`,
+            { references: covered.map((c) => c.reference) },
+          );
         const { moved, notMoved, outboxIds } = await moveAll(tx, covered, closure.id, now);
         const retries = await moveRetries(tx, period, closure, now);
         outboxIds.push(...retries.outboxIds);
@@ -289,29 +305,27 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     },
 
     /**
-     * Deletes a closure. The day's windows are cut again without it: bookings made on windows
-     * that it had shifted refuse the deletion with their references, unless moveBookings moves
-     * them (as for a new closure).
+     * Deletes a closure. The day's windows are cut again without it: the bookings made on
+     * windows it had shifted move to the next free windows of the new cut (recorded in their
+     * history), as a new closure moves them with moveBookings; the contract's DELETE answers 204.
      */
-    async remove(id: string, moveBookings = false): Promise<void> {
+    async remove(id: string): Promise<void> {
       if (!/^[0-9a-f-]{36}$/i.test(id))
         throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
       const now = core.clock.now();
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
-        const date = await deleteClosure(tx, id);
-        if (date === null) return null;
-        const stranded = await strandedOn(tx, date);
-        if (stranded.length > 0 && !moveBookings)
-          throw refusal(stranded, 'dans des créneaux que cette fermeture avait décalés');
-        return moveAll(tx, stranded, id, now);
+        const gone = await deleteClosure(tx, id);
+        if (!gone) return null;
+        const after = await listClosures(tx, gone.date, gone.date);
+        return moveAll(tx, await strandedBy(tx, gone.date, [...after, gone], after), id, now);
       });
       if (!result) throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
       await outbox.relayNow(result.outboxIds);
       if (result.notMoved.length > 0)
         core.log.warn(
-          { closureId: id, notMoved: result.notMoved.length },
-          'closure deleted: bookings left in place',
+          { closureId: id, notMoved: result.notMoved },
+          'closure deleted: bookings on windows it had shifted left in place',
         );
     },
   };

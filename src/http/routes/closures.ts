@@ -100,17 +100,13 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Supprimer une fermeture',
           security: OPS,
           description:
-            'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) la font refuser (409 CLOSURE_HAS_BOOKINGS), sauf avec moveBookings=true qui les déplace.',
+            'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) sont déplacés vers les créneaux libres suivants (historique de chaque rappel).',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          querystring: Type.Object(
-            { moveBookings: Type.Optional(Type.Boolean()) },
-            { additionalProperties: false },
-          ),
-          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors(409) },
+          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors() },
         },
       },
       async (req, reply) => {
-        await closures.remove(req.params.id, req.query.moveBookings ?? false);
+        await closures.remove(req.params.id);
         return reply.code(204).send(null);
       },
     );
