@@ -1,0 +1,192 @@
+import { DateTime } from 'luxon';
+import type { Transaction } from 'kysely';
+import type { DB } from '../db/schema.js';
+import {
+  addDays,
+  daySchedule,
+  firstOpenInstantAtOrAfter,
+  OPEN_SEARCH_DAYS,
+  todayIn,
+  windowsOfDay,
+  PARIS,
+  type Closure,
+} from '../domain/calendar/index.js';
+import type { DomainCode } from '../domain/domains.js';
+import { listClosures, type ClosureRecord } from '../repositories/closures.js';
+import {
+  moveRetry,
+  moveWindow,
+  retriesDueInPeriod,
+  scheduledInPeriod,
+  type CallbackRecord,
+} from '../repositories/callbacks.js';
+import { releasePlace, takePlace } from '../repositories/window-load.js';
+import { recordEvents } from '../repositories/callback-events.js';
+import { enqueueOutbox } from '../repositories/outbox.js';
+import { callbackDueJob } from '../queue/jobs.js';
+import { isoParis, type Core } from './core.js';
+import type { CalendarService } from './calendar.js';
+
+/**
+ * What a closure change displaces, moved (closures.ts owns the transaction): bookings inside a
+ * new closure or on the windows a change takes away, to the next free windows; retries due
+ * inside a new closure, to the first open instant after it. Each move is recorded in the
+ * callback's history, with a due job at its new time.
+ */
+
+export type BookingMove = {
+  reference: string;
+  from: { start: string; end: string };
+  to: { start: string; end: string };
+};
+export type RetryMove = { reference: string; from: string; to: string };
+
+const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
+
+/** A scheduled callback a closure moved: its history, and its due job at its new time (outbox id). */
+async function recordMove(
+  tx: Transaction<DB>,
+  callbackId: string,
+  type: 'moved' | 'retry_moved',
+  data: Record<string, unknown>,
+  dueAt: Date,
+  now: DateTime,
+): Promise<number> {
+  await recordEvents(tx, [
+    {
+      callbackId,
+      type,
+      fromStatus: 'scheduled',
+      toStatus: 'scheduled',
+      actor: 'ops',
+      at: now.toJSDate(),
+      data,
+    },
+  ]);
+  return enqueueOutbox(tx, callbackDueJob(callbackId, dueAt), now.toJSDate());
+}
+
+export function createClosureMoves(core: Core, calendar: CalendarService) {
+  /** The next free window of the callback's domain from its own window on, or null inside the horizon. */
+  async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
+    const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
+    const today = todayIn(now);
+    const start = fromDate > today ? fromDate : today;
+    const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({
+      days: calendar.settings.bookingHorizonDays,
+    });
+    const days = Math.max(
+      1,
+      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
+    );
+    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
+    const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
+    for (const cand of candidates) {
+      if (cand.window.start.toMillis() < c.windowStart.getTime()) continue;
+      if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
+      await releasePlace(tx, c.domain, c.windowStart);
+      const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };
+      await moveWindow(tx, c.id, to.start, to.end, now.toJSDate());
+      const move = {
+        from: { start: iso(c.windowStart), end: iso(c.windowEnd) },
+        to: { start: iso(to.start), end: iso(to.end) },
+      };
+      const outboxId = await recordMove(tx, c.id, 'moved', { ...move, closureId }, to.start, now);
+      return { move: { reference: c.reference, ...move }, outboxId };
+    }
+    return null;
+  }
+
+  /**
+   * A no-answer's next attempt was placed inside opening hours as they stood then: one falling
+   * inside the new closure goes to the first instant the centre is open after it (later, so
+   * still at least the retry delay after the last attempt), recorded in its history.
+   */
+  async function moveRetries(
+    tx: Transaction<DB>,
+    period: { from: DateTime; to: DateTime },
+    closure: ClosureRecord,
+    now: DateTime,
+  ) {
+    const retries = await retriesDueInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
+    if (retries.length === 0) return { moved: [], notMoved: [], outboxIds: [] };
+    const closures = await listClosures(tx, closure.date, addDays(closure.date, OPEN_SEARCH_DAYS));
+    const moved: RetryMove[] = [];
+    const notMoved: string[] = [];
+    const outboxIds: number[] = [];
+    for (const c of retries) {
+      const at = firstOpenInstantAtOrAfter(
+        DateTime.fromJSDate(c.dueAt, { zone: PARIS }),
+        calendar.settings,
+        closures,
+      );
+      const to = at?.toJSDate();
+      // No opening at all in the searched year (closures everywhere): left where it is, reported.
+      if (!to || !(await moveRetry(tx, c.id, to, now.toJSDate()))) {
+        notMoved.push(c.reference);
+        continue;
+      }
+      const move = { from: iso(c.dueAt), to: iso(to) };
+      outboxIds.push(await recordMove(tx, c.id, 'retry_moved', { ...move, closureId: closure.id }, to, now));
+      moved.push({ reference: c.reference, ...move });
+    }
+    return { moved, notMoved, outboxIds };
+  }
+
+  /** Window starts (ms) of a date under these closures of that date. */
+  const windowStartsOf = (date: string, closures: readonly Closure[]) =>
+    new Set(
+      windowsOfDay(daySchedule(date, calendar.settings, closures), calendar.settings.slotMinutes).map((w) =>
+        w.start.toMillis(),
+      ),
+    );
+
+  /**
+   * The bookings of a date that a closure change displaces: those whose window overlaps `inside`
+   * (the new closure's span), and those on a window start the change takes away. Windows are
+   * cut from the start of each opening interval, so a part-day closure ending between two window
+   * starts restarts the cut there (10:00–10:45: 10:45, 11:15, …), and deleting it cuts from the
+   * opening again. Places are counted by window start: a booking left on a window that no longer
+   * exists would stop counting against the windows now overlapping it, an overbooking. Only the
+   * starts this change removes count: a booking already off the cut is not this change's.
+   */
+  async function displaced(
+    tx: Transaction<DB>,
+    date: string,
+    closures: { before: readonly Closure[]; after: readonly Closure[] },
+    inside?: { from: DateTime; to: DateTime },
+  ): Promise<CallbackRecord[]> {
+    const kept = windowStartsOf(date, closures.after);
+    const gone = new Set([...windowStartsOf(date, closures.before)].filter((start) => !kept.has(start)));
+    if (gone.size === 0 && !inside) return [];
+    const from = DateTime.fromISO(date, { zone: PARIS }).startOf('day');
+    // In window order (then booking order): the earlier windows are moved first.
+    const booked = await scheduledInPeriod(tx, from.toJSDate(), from.plus({ days: 1 }).toJSDate());
+    const overlaps = (c: CallbackRecord) =>
+      inside !== undefined &&
+      c.windowStart.getTime() < inside.to.toMillis() &&
+      c.windowEnd.getTime() > inside.from.toMillis();
+    return booked.filter((c) => gone.has(c.windowStart.getTime()) || overlaps(c));
+  }
+
+  /** Moves each booking to its domain's next free window (history, due job); those that cannot, reported. */
+  async function moveAll(tx: Transaction<DB>, bookings: CallbackRecord[], closureId: string, now: DateTime) {
+    const moved: BookingMove[] = [];
+    const notMoved: string[] = [];
+    const outboxIds: number[] = [];
+    for (const c of bookings) {
+      const r = await moveOne(tx, c, closureId, now);
+      if (r) {
+        moved.push(r.move);
+        outboxIds.push(r.outboxId);
+      } else {
+        notMoved.push(c.reference);
+      }
+    }
+    return { moved, notMoved, outboxIds };
+  }
+
+  return { moveAll, moveRetries, displaced };
+}
+
+export type ClosureMoves = ReturnType<typeof createClosureMoves>;
