@@ -136,7 +136,7 @@ export async function createRuntime(
       closers.push(async () => redis.disconnect());
       limiter = createRedisRateLimiter(
         redis,
-        createPostgresRateLimiter(db, clock),
+        createPostgresRateLimiter(db, clock, log),
         clock,
         log,
         config.queuePrefix,

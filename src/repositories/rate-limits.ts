@@ -12,6 +12,13 @@ export async function hit(db: Db, bucket: string, windowStart: Date, resetAt: Da
   return res.rows[0]?.count ?? 1;
 }
 
+/** Takes one hit back, in the same window only (a later window has started afresh). */
+export async function unhit(db: Db, bucket: string, resetAt: Date): Promise<void> {
+  await sql`
+    UPDATE rate_limits SET count = count - 1
+    WHERE bucket = ${bucket} AND reset_at = ${resetAt} AND count > 0`.execute(db);
+}
+
 export async function purgeExpired(db: Db, now: Date): Promise<number> {
   const r = await db.deleteFrom('rate_limits').where('reset_at', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);

@@ -50,7 +50,7 @@ function droppingSlots<T extends object>(
 }
 
 export function createServices(core: Core, opts: ServiceOptions = {}) {
-  const limiter = opts.limiter ?? createPostgresRateLimiter(core.db, core.clock);
+  const limiter = opts.limiter ?? createPostgresRateLimiter(core.db, core.clock, core.log);
   const slotCache = opts.slotCache;
   const calendar = createCalendarService(core, slotCache);
   const outbox = createOutboxRelay(core, core.queue);

@@ -14,7 +14,7 @@ import { callbackDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { LimitResult, RateLimiter } from './rate-limiter.js';
 import type { SlotAnnouncer } from './slot-announcer.js';
 import { phoneBucket } from './rate-limiter.js';
 import { newToken, sha256 } from './tokens.js';
@@ -232,6 +232,90 @@ export function createIntakeService(
     return stored ? replayOf(stored, hash, idempotencyKey) : null;
   }
 
+  /**
+   * Counts a demand against the phone's daily limit (429 past it). The hit is taken back for a
+   * request that creates nothing (a refusal, a replay, an error): the limit counts the callbacks
+   * a number was given in a day, not a citizen's tries at a full or closed window.
+   */
+  async function countDemand(e164: string): Promise<LimitResult | null> {
+    if (config.rateLimitPerPhonePerDay <= 0) return null;
+    const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400);
+    if (r.allowed) return r;
+    await r.refund();
+    throw new AppError(
+      'RATE_LIMITED',
+      'Trop de demandes pour ce numéro aujourd’hui. Réessayez demain ou appelez le 3939.',
+      {},
+      { 'retry-after': String(r.retryAfterSeconds) },
+    );
+  }
+
+  /** Decides and books, deciding again on a stale decision or a taken reference. */
+  async function book(
+    req: CallbackRequest,
+    slotStart: DateTime | null,
+    phone: { e164: string; region: string },
+    hash: Buffer,
+    idempotencyKey: string | undefined,
+  ): Promise<IntakeResult> {
+    let fresh = false;
+    for (let attempt = 1; ; attempt++) {
+      let outcome: Awaited<ReturnType<typeof decideAndBook>>;
+      try {
+        const now = core.clock.now();
+        const ctx = await contextOf(req.domain, slotStart ?? now, fresh);
+        outcome = await decideAndBook(req, slotStart, phone, hash, idempotencyKey, ctx, now);
+      } catch (err) {
+        if (err instanceof SlotRefusal) {
+          // A key's first answer is replayed even if the same request would be refused now
+          // (its slot has passed, say): rappel_book checks the key only when it is called.
+          if (idempotencyKey !== undefined) {
+            const earlier = await earlierAnswer(idempotencyKey, hash);
+            if (earlier) return earlier;
+          }
+          const nextSlots = await nextSlotsOf(err.domain);
+          throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
+        }
+        const e = err as { code?: string; constraint?: string };
+        // Committed concurrently by another request for the same phone and domain.
+        if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain') throw duplicateRequest();
+        // The drawn reference exists already (one in 300 at a million callbacks): draw again.
+        if (e.code === '23505' && e.constraint === 'callbacks_reference_key') {
+          if (attempt < MAX_ATTEMPTS) continue;
+          throw new AppError(
+            'SERVICE_UNAVAILABLE',
+            'Aucune référence libre n’a pu être tirée. Réessayez dans un instant.',
+            {},
+            { 'retry-after': '1' },
+          );
+        }
+        throw err;
+      }
+      if (outcome === 'stale') {
+        // A closure or an informateur's activation committed since the closures and staffing
+        // were read (or a refusal was about to rest on remembered ones): nothing was written;
+        // read them again and decide again.
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new AppError(
+            'SERVICE_UNAVAILABLE',
+            'Le calendrier change en ce moment. Réessayez dans un instant.',
+            {},
+            { 'retry-after': '1' },
+          );
+        }
+        fresh = true;
+        continue;
+      }
+      if ('replay' in outcome) return replayOf(outcome.replay, hash, idempotencyKey!);
+      // Its window's new count, which its transaction left to announce (migrations/0004).
+      if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
+      // Its job goes to the queue right after, without holding the answer: the outbox row
+      // committed with the booking is the guarantee (a sweep sends what this misses).
+      void outbox.sendNow([outcome.outbox]);
+      return { status: 201, body: outcome.created, replayed: false };
+    }
+  }
+
   return {
     async create(req: CallbackRequest, idempotencyKey: string | undefined): Promise<IntakeResult> {
       const phone = normalizeFrenchPhone(req.phone);
@@ -247,78 +331,16 @@ export function createIntakeService(
         const earlier = await earlierAnswer(idempotencyKey, hash);
         if (earlier) return earlier;
       }
-      if (config.rateLimitPerPhonePerDay > 0) {
-        const r = await limiter.hit(
-          `phone:${phoneBucket(phone.e164)}`,
-          config.rateLimitPerPhonePerDay,
-          86_400,
-        );
-        if (!r.allowed) {
-          throw new AppError(
-            'RATE_LIMITED',
-            'Trop de demandes pour ce numéro aujourd’hui. Réessayez demain ou appelez le 3939.',
-            {},
-            { 'retry-after': String(r.retryAfterSeconds) },
-          );
-        }
+      const counted = await countDemand(phone.e164);
+      let result: IntakeResult;
+      try {
+        result = await book(req, slotStart, phone, hash, idempotencyKey);
+      } catch (err) {
+        await counted?.refund();
+        throw err;
       }
-      let fresh = false;
-      for (let attempt = 1; ; attempt++) {
-        let outcome: Awaited<ReturnType<typeof decideAndBook>>;
-        try {
-          const now = core.clock.now();
-          const ctx = await contextOf(req.domain, slotStart ?? now, fresh);
-          outcome = await decideAndBook(req, slotStart, phone, hash, idempotencyKey, ctx, now);
-        } catch (err) {
-          if (err instanceof SlotRefusal) {
-            // A key's first answer is replayed even if the same request would be refused now
-            // (its slot has passed, say): rappel_book checks the key only when it is called.
-            if (idempotencyKey !== undefined) {
-              const earlier = await earlierAnswer(idempotencyKey, hash);
-              if (earlier) return earlier;
-            }
-            const nextSlots = await nextSlotsOf(err.domain);
-            throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
-          }
-          const e = err as { code?: string; constraint?: string };
-          // Committed concurrently by another request for the same phone and domain.
-          if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain')
-            throw duplicateRequest();
-          // The drawn reference exists already (one in 300 at a million callbacks): draw again.
-          if (e.code === '23505' && e.constraint === 'callbacks_reference_key') {
-            if (attempt < MAX_ATTEMPTS) continue;
-            throw new AppError(
-              'SERVICE_UNAVAILABLE',
-              'Aucune référence libre n’a pu être tirée. Réessayez dans un instant.',
-              {},
-              { 'retry-after': '1' },
-            );
-          }
-          throw err;
-        }
-        if (outcome === 'stale') {
-          // A closure or an informateur's activation committed since the closures and staffing
-          // were read (or a refusal was about to rest on remembered ones): nothing was written;
-          // read them again and decide again.
-          if (attempt >= MAX_ATTEMPTS) {
-            throw new AppError(
-              'SERVICE_UNAVAILABLE',
-              'Le calendrier change en ce moment. Réessayez dans un instant.',
-              {},
-              { 'retry-after': '1' },
-            );
-          }
-          fresh = true;
-          continue;
-        }
-        if ('replay' in outcome) return replayOf(outcome.replay, hash, idempotencyKey!);
-        // Its window's new count, which its transaction left to announce (migrations/0004).
-        if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
-        // Its job goes to the queue right after, without holding the answer: the outbox row
-        // committed with the booking is the guarantee (a sweep sends what this misses).
-        void outbox.sendNow([outcome.outbox]);
-        return { status: 201, body: outcome.created, replayed: false };
-      }
+      if (result.replayed) await counted?.refund();
+      return result;
     },
   };
 }

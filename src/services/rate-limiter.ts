@@ -6,12 +6,17 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../db/schema.js';
 import type { Clock } from '../clock.js';
-import { hit } from '../repositories/rate-limits.js';
+import { hit, unhit } from '../repositories/rate-limits.js';
 import { sha256 } from './tokens.js';
 
 export interface LimitResult {
   allowed: boolean;
   retryAfterSeconds: number;
+  /**
+   * Takes this hit back, for a request that turned out not to be what the limit counts. Best
+   * effort: if the store fails, the hit stays counted (the limit errs towards refusing).
+   */
+  refund(): Promise<void>;
 }
 
 export interface RateLimiter {
@@ -52,16 +57,27 @@ function windowOf(nowMs: number, windowSeconds: number) {
   return { index: start / size, start, end: start + size };
 }
 
-export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock): RateLimiter {
+export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log?: Logger): RateLimiter {
   return {
     async hit(key, limit, windowSeconds) {
       const nowMs = clock.now().toMillis();
       const w = windowOf(nowMs, windowSeconds);
-      const count = await hit(db, `${key}:${windowSeconds}`, new Date(w.start), new Date(w.end));
-      return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)) };
+      const bucket = `${key}:${windowSeconds}`;
+      const count = await hit(db, bucket, new Date(w.start), new Date(w.end));
+      return {
+        allowed: count <= limit,
+        retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
+        refund: () =>
+          unhit(db, bucket, new Date(w.end)).catch((err: Error) => {
+            log?.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted');
+          }),
+      };
     },
   };
 }
+
+const REFUND_SCRIPT =
+  "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0";
 
 /**
  * Shared across API processes through Redis (INCR on a key per window). If Redis fails, the
@@ -87,7 +103,21 @@ export function createRedisRateLimiter(
           .pexpire(redisKey, windowSeconds * 1000 + 60_000)
           .exec();
         const count = Number(res?.[0]?.[1] ?? 0);
-        return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)) };
+        return {
+          allowed: count <= limit,
+          retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
+          refund: async () => {
+            try {
+              // Only while the window's key lives: a DECR on an expired key would create it at -1, with no expiry.
+              await redis.eval(REFUND_SCRIPT, 1, redisKey);
+            } catch (err) {
+              log.warn(
+                { err: { message: (err as Error).message } },
+                'rate limiter: refund failed, hit stays counted',
+              );
+            }
+          },
+        };
       } catch (err) {
         log.warn(
           { err: { message: (err as Error).message } },

@@ -79,6 +79,30 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
     expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
   });
 
+  it('counts only the callbacks created for a phone: refused tries do not use up its day', async () => {
+    // 2026-11-23 is a Monday; 2026-11-28 a Saturday.
+    const t = await f.start(backend, {
+      now: '2026-11-23T08:00:30+01:00',
+      env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' },
+    });
+    await createAgent(t.app, ['travail', 'justice']);
+    const [phone, neighbour] = randomPhones(2) as [string, string];
+    const full = '2026-11-23T10:00:00+01:00';
+    expect((await postCallback(t.app, booking({ phone: neighbour, slotStart: full }))).statusCode).toBe(201);
+    // Three refusals for the phone: a full window, a closed day, a duplicate.
+    expectProblem(await postCallback(t.app, booking({ phone, slotStart: full })), 'SLOT_FULL');
+    expectProblem(
+      await postCallback(t.app, booking({ phone, slotStart: '2026-11-28T10:00:00+01:00' })),
+      'CENTRE_CLOSED',
+    );
+    expect((await postCallback(t.app, booking({ phone }))).statusCode).toBe(201);
+    expectProblem(await postCallback(t.app, booking({ phone })), 'DUPLICATE_REQUEST');
+    // The day's second callback is still allowed, the third is not.
+    const second = await postCallback(t.app, booking({ phone, domain: 'justice' }));
+    expect(second.statusCode, second.body).toBe(201);
+    expectProblem(await postCallback(t.app, booking({ phone, domain: 'logement' })), 'RATE_LIMITED');
+  });
+
   it('RATE_LIMITED with Retry-After past RATE_LIMIT_PER_PHONE_PER_DAY, whatever the writing', async () => {
     const t = await f.start(backend, { env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' } });
     await createAgent(t.app, ['travail', 'interieur', 'justice', 'logement']);
