@@ -198,6 +198,34 @@ describe('the desk: pull next and outcome', () => {
   });
 });
 
+describe('the ops queue view', () => {
+  let t: TestContext;
+  appOfItsOwn((ctx) => {
+    t = ctx;
+  });
+
+  it('counts an informateur on a call as on call, not available', async () => {
+    const counts = async () => {
+      const res = await t.app.inject({ url: '/v1/queue', headers: ops });
+      expect(res.statusCode, res.body).toBe(200);
+      const d = (res.json().domains as Record<string, unknown>[]).find((x) => x.domain === 'logement')!;
+      return [d.availableInformateurs, d.onCallInformateurs, d.queued, d.assigned];
+    };
+    const a = await createAgent(t.app, ['logement'], 'Léa');
+    const b = await createAgent(t.app, ['logement', 'travail'], 'Louis');
+    await setStatus(t.app, a.token, 'available');
+    await setStatus(t.app, b.token, 'available');
+    const ref = await queued(t, 'logement', 3);
+    expect(await counts()).toEqual([2, 0, 1, 0]);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    expect(await counts()).toEqual([1, 1, 0, 1]);
+    await setStatus(t.app, b.token, 'paused');
+    expect(await counts()).toEqual([0, 1, 0, 1]);
+    expect((await outcome(t.app, a.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
+    expect(await counts()).toEqual([1, 0, 0, 0]);
+  });
+});
+
 describe('push dispatch', () => {
   let t: TestContext;
   appOfItsOwn((ctx) => (t = ctx));

@@ -40,6 +40,7 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
           assigned: r.assigned,
           oldestQueuedAt: r.oldestQueuedAt ? iso(r.oldestQueuedAt) : null,
           availableInformateurs: r.availableInformateurs,
+          onCallInformateurs: r.onCallInformateurs,
         })),
       };
     },
@@ -102,7 +103,16 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
           g('rappel_oldest_queued_wait_seconds', 'How long the oldest queued callback has been due.', (r) =>
             r.oldestQueuedAt ? Math.max(0, Math.round((now - r.oldestQueuedAt.getTime()) / 1000)) : 0,
           ),
-          g('rappel_informateurs_available', 'Informateurs available now.', (r) => r.availableInformateurs),
+          g(
+            'rappel_informateurs_available',
+            'Informateurs available and free now (not on a call).',
+            (r) => r.availableInformateurs,
+          ),
+          g(
+            'rappel_informateurs_on_call',
+            'Informateurs with a callback on their desk.',
+            (r) => r.onCallInformateurs,
+          ),
         ].join('\n') +
         '\n' +
         metrics.render()

@@ -41,7 +41,12 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
                   queued: Type.Integer(),
                   assigned: Type.Integer(),
                   oldestQueuedAt: Type.Union([InstantString, Type.Null()]),
-                  availableInformateurs: Type.Integer(),
+                  availableInformateurs: Type.Integer({
+                    description: 'Informateurs disponibles et libres (sans rappel en cours).',
+                  }),
+                  onCallInformateurs: Type.Integer({
+                    description: 'Informateurs en cours de rappel (un rappel assigné sur leur poste).',
+                  }),
                 }),
               ),
             }),
