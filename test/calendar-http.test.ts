@@ -215,10 +215,29 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
       [{ date: '2026-11-27', reason: 'x', start: '14:00', end: '13:00' }, 'end before start'],
       [{ date: '2026-02-30', reason: 'x' }, 'date that does not exist'],
       [{ date: '2026-11-27', reason: '   ' }, 'blank reason'],
+      // The clock reads 2026-11-23T08:00 (a Monday).
+      [{ date: '2026-11-20', reason: 'x' }, 'a day already past'],
+      [{ date: '2026-11-23', reason: 'x', start: '06:00', end: '08:00' }, 'a span of today already over'],
     ])('refuses %o (%s) with VALIDATION_ERROR', async (payload, _why: string) => {
       const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('VALIDATION_ERROR');
+    });
+
+    it('accepts a closure of today still running or to come', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-11-23', reason: 'Panne téléphonique', start: '07:00', end: '08:01' },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/v1/closures/${res.json().id}`,
+        headers: ops,
+      });
+      expect(del.statusCode).toBe(204);
     });
 
     it('refuses a closure over bookings, then moves them when asked, recording each move', async () => {

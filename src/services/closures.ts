@@ -94,6 +94,12 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     async create(input: ClosureInput): Promise<CreatedClosure> {
       const period = periodOf(input);
       const now = core.clock.now();
+      // A closure wholly in the past would rewrite the published hours of days already served.
+      if (period.to.toMillis() <= now.toMillis())
+        throw new AppError(
+          'VALIDATION_ERROR',
+          'Cette fermeture est entièrement passée : une fermeture doit finir après maintenant.',
+        );
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
         const closure = await insertClosure(
