@@ -139,6 +139,19 @@ export async function countWaiting(db: Db, domain: string, cap: number): Promise
   return Math.min(cap, res.rows[0]?.n ?? 0);
 }
 
+/** Whether the phone has an active callback in the domain (what DUPLICATE_REQUEST refuses). */
+export async function hasActiveCallback(db: Db, phone: string, domain: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('callbacks')
+    .select('id')
+    .where('phone', '=', phone)
+    .where('domain', '=', domain)
+    .where('status', 'in', ['scheduled', 'queued', 'assigned'])
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Scheduled callbacks of the given domains whose window starts in [from, to), window order. */
 export async function scheduledInPeriod(db: Db, from: Date, to: Date) {
   const rows = await db

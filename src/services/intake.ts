@@ -9,6 +9,7 @@ import type { OutboxRow } from '../repositories/outbox.js';
 import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
 import { CALENDAR_LOCK } from '../repositories/closures.js';
 import { bookCallback } from '../repositories/intake.js';
+import { hasActiveCallback } from '../repositories/callbacks.js';
 import { windowCapacity } from '../domain/capacity.js';
 import { callbackDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
@@ -129,7 +130,25 @@ export function createIntakeService(
       throw r;
     };
     const decided = await decideWindow(core, calendar.settings, req.domain, slotStart, ctx.closures, now);
-    if ('refusal' in decided) return refuse(decided.refusal);
+    if ('refusal' in decided) {
+      // An asap promise that cannot be kept is a full line, refused after DUPLICATE_REQUEST as
+      // SLOT_FULL is; a closed centre comes first, as a closed day does.
+      const r = decided.refusal;
+      if (
+        r.code === 'ASAP_UNAVAILABLE' &&
+        r.extra.reason !== 'closed' &&
+        (await hasActiveCallback(core.db, phone.e164, req.domain))
+      ) {
+        // That active callback may be this key's own first answer: replayed, as rappel_book would.
+        const stored =
+          idempotencyKey === undefined
+            ? undefined
+            : await findLiveKey(core.db, storedKey(idempotencyKey), now.toJSDate());
+        if (stored) return { replay: stored };
+        throw duplicateRequest();
+      }
+      return refuse(r);
+    }
     const { status, windowStart, windowEnd } = decided;
 
     const id = randomUUID();

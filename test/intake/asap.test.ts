@@ -175,4 +175,26 @@ describe('asap requests', () => {
     expect((await postCallback(t.app, first)).statusCode).toBe(201);
     expectProblem(await postCallback(t.app, asap({ phone: first.phone })), 'DUPLICATE_REQUEST');
   });
+
+  it('answer DUPLICATE_REQUEST before a promise that cannot be kept, but a closed centre first', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
+    const agent = await availableAgent(t.app);
+    const first = asap();
+    const key = { 'idempotency-key': `asap-${first.phone}` };
+    const created = await postCallback(t.app, first, key);
+    expect(created.statusCode, created.body).toBe(201);
+    // Nobody is available any more: the promise could not be kept, but the phone already has one.
+    await setStatus(t.app, agent.token, 'paused');
+    expectProblem(await postCallback(t.app, asap({ phone: first.phone })), 'DUPLICATE_REQUEST');
+    // The same request again with its key is its first answer, not a duplicate of itself.
+    const replay = await postCallback(t.app, first, key);
+    expect(replay.statusCode, replay.body).toBe(201);
+    expect(replay.json()).toEqual(created.json());
+    // Another phone still gets ASAP_UNAVAILABLE; and on Saturday the closed centre comes first.
+    await refusedAsap(t.app);
+    t.clock.set(paris('2026-11-28T10:00:00+01:00'));
+    expect(
+      expectProblem(await postCallback(t.app, asap({ phone: first.phone })), 'ASAP_UNAVAILABLE'),
+    ).toMatchObject({ reason: 'closed' });
+  });
 });
