@@ -1,0 +1,178 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { DateTime } from 'luxon';
+import { windowCapacity } from '../domain/capacity.js';
+import type { DomainCode } from '../domain/domains.js';
+import { makeReference } from '../domain/reference.js';
+import { AppError } from '../http/errors.js';
+import { callbackDueJob } from '../queue/jobs.js';
+import { hasActiveCallback } from '../repositories/callbacks.js';
+import { CALENDAR_LOCK } from '../repositories/closures.js';
+import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
+import { bookCallback } from '../repositories/intake.js';
+import type { OutboxRow } from '../repositories/outbox.js';
+import type { CalendarService } from './calendar.js';
+import { isoParis, type Core } from './core.js';
+import { sealAnswer, storedKey } from './idempotency-seal.js';
+import { decideWindow, SlotRefusal, type Context } from './intake-decision.js';
+import { newToken, sha256 } from './tokens.js';
+
+/** One citizen's request, as the schema admits it. */
+export interface CallbackRequest {
+  domain: DomainCode;
+  phone: string;
+  mode: 'slot' | 'asap';
+  slotStart?: string;
+  ficheId?: string;
+  subject?: string;
+  consent: boolean;
+}
+
+export interface CreatedCallback {
+  id: string;
+  reference: string;
+  status: 'scheduled' | 'queued';
+  domain: DomainCode;
+  mode: 'slot' | 'asap';
+  window: { start: string; end: string };
+  cancelToken: string;
+}
+
+const IDEMPOTENCY_TTL_HOURS = 24;
+
+export const duplicateRequest = () =>
+  new AppError(
+    'DUPLICATE_REQUEST',
+    'Une demande de rappel est déjà en cours pour ce numéro dans ce domaine.',
+  );
+
+/** The booking of one decided request: intake.ts runs it, and again when it is stale. */
+export function createBooking(core: Core, calendar: CalendarService) {
+  const { config } = core;
+
+  /**
+   * Decides on what `ctx` says (intake-decision.ts), then books in one call that
+   * re-checks, under its locks, what the decision used (repositories/intake.ts): 'stale' means
+   * the closures or the staffing changed in between, and the caller reads and decides again.
+   * Slot refusals are thrown as SlotRefusal: `create` adds nextSlots to them.
+   */
+  async function decideAndBook(
+    req: CallbackRequest,
+    slotStart: DateTime | null,
+    phone: { e164: string; region: string },
+    hash: Buffer,
+    idempotencyKey: string | undefined,
+    ctx: Context,
+    now: DateTime,
+  ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'> {
+    const slot = req.mode === 'slot';
+    // A refusal is never made on remembered closures or staffing: read them again first.
+    const refuse = (r: SlotRefusal) => {
+      if (ctx.remembered) return 'stale' as const;
+      throw r;
+    };
+    const decided = await decideWindow(core, calendar.settings, req.domain, slotStart, ctx.closures, now);
+    if ('refusal' in decided) {
+      // An asap promise that cannot be kept is a full line, refused after DUPLICATE_REQUEST as
+      // SLOT_FULL is; a closed centre comes first, as a closed day does.
+      const r = decided.refusal;
+      if (
+        r.code === 'ASAP_UNAVAILABLE' &&
+        r.extra.reason !== 'closed' &&
+        (await hasActiveCallback(core.db, phone.e164, req.domain))
+      ) {
+        // That active callback may be this key's own first answer: replayed, as rappel_book would.
+        const stored =
+          idempotencyKey === undefined
+            ? undefined
+            : await findLiveKey(core.db, storedKey(idempotencyKey), now.toJSDate());
+        if (stored) return { replay: stored };
+        throw duplicateRequest();
+      }
+      return refuse(r);
+    }
+    const { status, windowStart, windowEnd } = decided;
+
+    const id = randomUUID();
+    const cancelToken = newToken();
+    const body: CreatedCallback = {
+      id,
+      reference: makeReference(randomBytes),
+      status,
+      domain: req.domain,
+      mode: req.mode,
+      window: { start: isoParis(windowStart), end: isoParis(windowEnd) },
+      cancelToken,
+    };
+    const result = await bookCallback(core.db, {
+      keyLock: idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`).readBigInt64BE(0),
+      // Bookings share the calendar lock; a new closure takes it exclusively, so a booking is
+      // either seen by the closure (and moved or reported) or sees the closure.
+      calendarLock: slot ? CALENDAR_LOCK : null,
+      decidedOn: { date: ctx.date, closuresMd5: ctx.closuresMd5, activeInDomain: ctx.activeInDomain },
+      callback: {
+        id,
+        reference: body.reference,
+        domain: req.domain,
+        mode: req.mode,
+        status,
+        phone: phone.e164,
+        phoneRegion: phone.region,
+        ficheId: req.ficheId ?? null,
+        subject: req.subject ?? null,
+        windowStart: windowStart.toJSDate(),
+        windowEnd: windowEnd.toJSDate(),
+        cancelTokenHash: sha256(cancelToken),
+      },
+      // After the duplicate check, as the contract orders refusals; guarded, never overbooks.
+      capacity: slot
+        ? windowCapacity({ activeInformateurs: ctx.activeInDomain }, config.callbacksPerAgentPerSlot)
+        : null,
+      event: { type: 'created', actor: 'citizen', data: { mode: req.mode } },
+      outbox:
+        status === 'scheduled'
+          ? callbackDueJob(id, windowStart.toJSDate())
+          : {
+              // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
+              jobName: 'dispatch',
+              jobId: `dispatch-${req.domain}-${id}`,
+              payload: { domain: req.domain },
+              runAt: now.toJSDate(),
+            },
+      idempotency:
+        idempotencyKey === undefined
+          ? null
+          : {
+              key: storedKey(idempotencyKey),
+              requestHash: hash,
+              status: 201,
+              body: sealAnswer(body, idempotencyKey),
+              expiresAt: now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
+            },
+      now: now.toJSDate(),
+    });
+    switch (result.outcome) {
+      case 'created':
+        return { created: body, outbox: result.outbox };
+      case 'stored':
+        return { replay: result.stored };
+      case 'stale':
+        return 'stale';
+      case 'key_in_use':
+        throw new AppError(
+          'IDEMPOTENCY_KEY_IN_USE',
+          'Une requête avec cette clé d’idempotence est encore en cours.',
+        );
+      case 'duplicate':
+        throw duplicateRequest();
+      case 'full':
+        throw new SlotRefusal(
+          'SLOT_FULL',
+          'Ce créneau est complet. Choisissez un autre créneau.',
+          {},
+          req.domain,
+        );
+    }
+  }
+
+  return decideAndBook;
+}
