@@ -53,7 +53,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
    * Decides on what `ctx` says (intake-decision.ts), then books in one call that
    * re-checks, under its locks, what the decision used (repositories/intake.ts): 'stale' means
    * the closures or the staffing changed in between, and the caller reads and decides again.
-   * Slot refusals are thrown as SlotRefusal: `create` adds nextSlots to them.
+   * Slot refusals are thrown as SlotRefusal: intake.ts adds nextSlots to them.
    */
   async function decideAndBook(
     req: CallbackRequest,
@@ -65,16 +65,14 @@ export function createBooking(core: Core, calendar: CalendarService) {
     now: DateTime,
   ): Promise<{ replay: StoredResponse } | { created: CreatedCallback; outbox: OutboxRow } | 'stale'> {
     const slot = req.mode === 'slot';
-    // A refusal is never made on remembered closures or staffing: read them again first.
-    const refuse = (r: SlotRefusal) => {
-      if (ctx.remembered) return 'stale' as const;
-      throw r;
-    };
     const decided = await decideWindow(core, calendar.settings, req.domain, slotStart, ctx.closures, now);
     if ('refusal' in decided) {
-      // An asap promise that cannot be kept is a full line, refused after DUPLICATE_REQUEST as
-      // SLOT_FULL is; a closed centre comes first, as a closed day does.
       const r = decided.refusal;
+      // A refusal is never made on remembered closures or staffing: read them again first.
+      if (ctx.remembered) return 'stale';
+      // An asap promise that the line cannot keep (nobody free, the queue too long for the
+      // promise or for closing time) is a full line, refused after DUPLICATE_REQUEST as
+      // SLOT_FULL is; a closed centre comes first, as a closed day does.
       if (
         r.code === 'ASAP_UNAVAILABLE' &&
         r.extra.reason !== 'closed' &&
@@ -88,7 +86,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
         if (stored) return { replay: stored };
         throw duplicateRequest();
       }
-      return refuse(r);
+      throw r;
     }
     const { status, windowStart, windowEnd } = decided;
 

@@ -204,7 +204,9 @@ export function createIntakeService(
       try {
         result = await book(req, slotStart, phone, hash, idempotencyKey);
       } catch (err) {
-        await counted?.refund();
+        // A refusal wrote nothing. An unknown error (a connection lost at COMMIT, say) may
+        // have created the callback: its hit stays counted.
+        if (err instanceof AppError) await counted?.refund();
         throw err;
       }
       if (result.replayed) await counted?.refund();

@@ -190,9 +190,26 @@ describe('asap requests', () => {
     const replay = await postCallback(t.app, first, key);
     expect(replay.statusCode, replay.body).toBe(201);
     expect(replay.json()).toEqual(created.json());
+    expectProblem(
+      await postCallback(t.app, { ...first, subject: 'autre chose' }, key),
+      'IDEMPOTENCY_KEY_REUSED',
+    );
     // Another phone still gets ASAP_UNAVAILABLE; and on Saturday the closed centre comes first.
     await refusedAsap(t.app);
     t.clock.set(paris('2026-11-28T10:00:00+01:00'));
+    expect(
+      expectProblem(await postCallback(t.app, asap({ phone: first.phone })), 'ASAP_UNAVAILABLE'),
+    ).toMatchObject({ reason: 'closed' });
+  });
+
+  it('answer a closed centre first even when the closures read a moment ago said open', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
+    const agent = await availableAgent(t.app);
+    const first = asap();
+    // Reads, and remembers for a few seconds, the day's closures (none yet).
+    expect((await postCallback(t.app, first)).statusCode).toBe(201);
+    await setStatus(t.app, agent.token, 'paused');
+    await addClosure(f.sql, '2026-11-23', { start: '10:00', end: '11:00' });
     expect(
       expectProblem(await postCallback(t.app, asap({ phone: first.phone })), 'ASAP_UNAVAILABLE'),
     ).toMatchObject({ reason: 'closed' });
