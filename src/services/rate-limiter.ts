@@ -76,8 +76,12 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log?: Lo
   };
 }
 
+/**
+ * DECR only above 0, and so only while the window's key lives: a DECR on an expired key would
+ * create it at -1, with no expiry.
+ */
 const REFUND_SCRIPT =
-  "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0";
+  "if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end return 0";
 
 /**
  * Shared across API processes through Redis (INCR on a key per window). If Redis fails, the
@@ -108,7 +112,6 @@ export function createRedisRateLimiter(
           retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
           refund: async () => {
             try {
-              // Only while the window's key lives: a DECR on an expired key would create it at -1, with no expiry.
               await redis.eval(REFUND_SCRIPT, 1, redisKey);
             } catch (err) {
               log.warn(

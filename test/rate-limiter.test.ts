@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
+import { createKysely } from '../src/db/kysely.js';
+import {
+  createPostgresRateLimiter,
+  createRedisRateLimiter,
+  type RateLimiter,
+} from '../src/services/rate-limiter.js';
+import { createTestDatabase } from './support/runtime.js';
+import { TEST_REDIS_URL } from './support/env.js';
+
+const log = pino({ level: 'silent' });
+
+/** The refunds of both limiters: a hit taken back frees a place, in its own window only. */
+describe('rate limiter refunds', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: pg.Pool;
+  let redis: Redis;
+  const namespace = `rl-test-${randomUUID()}`;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const limiters = (clock: ManualClock): [string, RateLimiter][] => {
+    const postgres = createPostgresRateLimiter(createKysely(pool), clock, log);
+    return [
+      ['postgres', postgres],
+      ['redis', createRedisRateLimiter(redis, postgres, clock, log, namespace)],
+    ];
+  };
+
+  it('gives a refunded hit back, and a 429 refunded keeps the count at the limit', async () => {
+    const clock = new ManualClock(DateTime.fromISO('2026-11-23T10:00:00+01:00', { setZone: true }));
+    for (const [name, limiter] of limiters(clock)) {
+      const key = `phone:${name}-${randomUUID()}`;
+      const first = await limiter.hit(key, 2, 86_400);
+      expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(true);
+      const third = await limiter.hit(key, 2, 86_400);
+      expect(third.allowed, name).toBe(false);
+      await third.refund();
+      await first.refund();
+      // Two counted minus one refunded: one place left, then none.
+      expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(true);
+      expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(false);
+    }
+  });
+
+  it('takes nothing from the next window, and never goes below zero', async () => {
+    const clock = new ManualClock(DateTime.fromISO('2026-11-23T23:59:00+01:00', { setZone: true }));
+    for (const [name, limiter] of limiters(clock)) {
+      clock.set(DateTime.fromISO('2026-11-23T23:59:00+01:00', { setZone: true }));
+      const key = `phone:${name}-${randomUUID()}`;
+      const yesterday = await limiter.hit(key, 1, 86_400);
+      clock.advance({ minutes: 2 }); // past midnight in Paris: a new day's window
+      expect((await limiter.hit(key, 1, 86_400)).allowed, name).toBe(true);
+      await yesterday.refund();
+      await yesterday.refund();
+      expect((await limiter.hit(key, 1, 86_400)).allowed, name).toBe(false);
+    }
+  });
+
+  it('does not bring back an expired Redis window as a negative count', async () => {
+    const clock = new ManualClock(DateTime.fromISO('2026-11-23T10:00:00+01:00', { setZone: true }));
+    const [, [, limiter]] = limiters(clock) as [unknown, [string, RateLimiter]];
+    const key = `phone:${randomUUID()}`;
+    const hit = await limiter.hit(key, 1, 60);
+    const stored = await redis.keys(`${namespace}:rl:${key}:*`);
+    expect(stored).toHaveLength(1);
+    await redis.del(stored[0]!); // as if it had expired
+    await hit.refund();
+    expect(await redis.exists(stored[0]!)).toBe(0);
+  });
+});
