@@ -204,11 +204,11 @@ describe('the ops queue view', () => {
     t = ctx;
   });
 
-  it('counts an informateur on a call as on call, not available', async () => {
-    const counts = async () => {
+  it('counts informateurs by status, and those with a callback on their desk as on call', async () => {
+    const counts = async (domain: string) => {
       const res = await t.app.inject({ url: '/v1/queue', headers: ops });
       expect(res.statusCode, res.body).toBe(200);
-      const d = (res.json().domains as Record<string, unknown>[]).find((x) => x.domain === 'logement')!;
+      const d = (res.json().domains as Record<string, unknown>[]).find((x) => x.domain === domain)!;
       return [d.availableInformateurs, d.onCallInformateurs, d.queued, d.assigned];
     };
     const a = await createAgent(t.app, ['logement'], 'Léa');
@@ -216,13 +216,20 @@ describe('the ops queue view', () => {
     await setStatus(t.app, a.token, 'available');
     await setStatus(t.app, b.token, 'available');
     const ref = await queued(t, 'logement', 3);
-    expect(await counts()).toEqual([2, 0, 1, 0]);
+    expect(await counts('logement')).toEqual([2, 0, 1, 0]);
+    // Pulling keeps an informateur available (the contract's status), now on a call.
     expect((await pull(t.app, a.token))?.reference).toBe(ref);
-    expect(await counts()).toEqual([1, 1, 0, 1]);
+    expect(await counts('logement')).toEqual([2, 1, 0, 1]);
     await setStatus(t.app, b.token, 'paused');
-    expect(await counts()).toEqual([0, 1, 0, 1]);
+    expect(await counts('logement')).toEqual([1, 1, 0, 1]);
     expect((await outcome(t.app, a.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
-    expect(await counts()).toEqual([1, 0, 0, 0]);
+    expect(await counts('logement')).toEqual([1, 0, 0, 0]);
+    // An informateur of two domains on a call counts in both.
+    await setStatus(t.app, b.token, 'available');
+    const other = await queued(t, 'travail', 2);
+    expect((await pull(t.app, b.token))?.reference).toBe(other);
+    expect(await counts('logement')).toEqual([2, 1, 0, 0]);
+    expect(await counts('travail')).toEqual([1, 1, 0, 1]);
   });
 });
 

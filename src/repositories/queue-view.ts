@@ -8,15 +8,16 @@ export interface DomainQueueRow {
   queued: number;
   assigned: number;
   oldestQueuedAt: Date | null;
-  /** Available and free: no callback on their desk. */
+  /** In status 'available' (the contract's word: pulling makes them so), on a call or not. */
   availableInformateurs: number;
   /** With a callback on their desk, whatever their status. */
   onCallInformateurs: number;
 }
 
 /**
- * Per-domain counts from the partial indexes of active callbacks only. An informateur on a call
- * is counted as on call, not available, even though their status stays 'available' between calls.
+ * Per-domain counts of active callbacks, from their partial indexes; informateurs counted by
+ * status, and those on a call through the one-per-desk index. An informateur of several
+ * domains counts in each.
  */
 export async function queueSummary(db: Db): Promise<DomainQueueRow[]> {
   const res = await sql<{
@@ -33,8 +34,7 @@ export async function queueSummary(db: Db): Promise<DomainQueueRow[]> {
       (SELECT count(*) FROM callbacks c WHERE c.status = 'queued' AND c.domain = d.domain)::int AS queued,
       (SELECT count(*) FROM callbacks c WHERE c.status = 'assigned' AND c.domain = d.domain)::int AS assigned,
       (SELECT min(c.due_at) FROM callbacks c WHERE c.status = 'queued' AND c.domain = d.domain) AS oldest,
-      (SELECT count(*) FROM agents a WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[d.domain]
-        AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.assigned_agent_id = a.id AND c.status = 'assigned'))::int AS available,
+      (SELECT count(*) FROM agents a WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[d.domain])::int AS available,
       (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d.domain]
         AND EXISTS (SELECT 1 FROM callbacks c WHERE c.assigned_agent_id = a.id AND c.status = 'assigned'))::int AS on_call
     FROM unnest(ARRAY['travail','interieur','justice','logement']) AS d(domain)`.execute(db);

@@ -105,12 +105,12 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
           ),
           g(
             'rappel_informateurs_available',
-            'Informateurs available and free now (not on a call).',
+            'Informateurs in status available, on a call or not (one of several domains counts in each).',
             (r) => r.availableInformateurs,
           ),
           g(
             'rappel_informateurs_on_call',
-            'Informateurs with a callback on their desk.',
+            'Informateurs with a callback on their desk (one of several domains counts in each).',
             (r) => r.onCallInformateurs,
           ),
         ].join('\n') +

@@ -42,7 +42,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
                   assigned: Type.Integer(),
                   oldestQueuedAt: Type.Union([InstantString, Type.Null()]),
                   availableInformateurs: Type.Integer({
-                    description: 'Informateurs disponibles et libres (sans rappel en cours).',
+                    description: 'Informateurs au statut « available », en cours de rappel ou non.',
                   }),
                   onCallInformateurs: Type.Integer({
                     description: 'Informateurs en cours de rappel (un rappel assigné sur leur poste).',
