@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { booking, createAgent, ops } from './support/api.js';
 
 describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -47,6 +48,57 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toContain('application/problem+json');
     expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR', status: 400 });
+  });
+
+  it('refuses U+0000 in any text with VALIDATION_ERROR, where PostgreSQL would have failed', async () => {
+    const agent = await createAgent(t.app, ['travail']);
+    const attempts = [
+      { method: 'POST', url: '/v1/callbacks', payload: booking({ subject: 'a\u0000b' }) },
+      {
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-12-01', reason: 'a\u0000b' },
+      },
+      {
+        method: 'POST',
+        url: '/v1/agents',
+        headers: ops,
+        payload: { displayName: 'a\u0000b', domains: ['travail'] },
+      },
+      { method: 'PATCH', url: `/v1/agents/${agent.id}`, headers: ops, payload: { displayName: 'x\u0000' } },
+      { method: 'GET', url: '/v1/callbacks?status=%00', headers: ops },
+    ] as const;
+    for (const a of attempts) {
+      const res = await t.app.inject(a as Parameters<typeof t.app.inject>[0]);
+      expect(res.statusCode, `${a.method} ${a.url}: ${res.body}`).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(res.json().code).toBe('VALIDATION_ERROR');
+    }
+  });
+
+  it('answers the ops token on an informateur route with 403, and a malformed token with 401', async () => {
+    for (const [method, url] of [
+      ['POST', '/v1/agents/me/next'],
+      ['PUT', '/v1/agents/me/status'],
+      ['POST', '/v1/callbacks/RAP-AAAAAA/outcome'],
+    ] as const) {
+      const payload = url.endsWith('status') ? { status: 'available' } : { outcome: 'reached' };
+      const res = await t.app.inject({ method, url, headers: ops, payload });
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(403);
+      expect(res.json().code).toBe('FORBIDDEN');
+      const basic = await t.app.inject({ method, url, headers: { authorization: 'Basic abc' }, payload });
+      expect(basic.statusCode).toBe(401);
+      expect(basic.json().detail).toContain('mal formé');
+    }
+  });
+
+  it('answers what the HTTP parser refuses (headers too long) as problem+json', async () => {
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${address}/v1/opening-hours?${'x'.repeat(20_000)}=1`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(await res.json()).toMatchObject({ code: 'VALIDATION_ERROR', status: 400 });
   });
 
   it('relays an outbox row into a real job and the job runs', async () => {

@@ -9,16 +9,26 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+const MISSING = (whose: string) =>
+  `Jeton d'${whose} manquant ou mal formé (en-tête attendu : Authorization: Bearer <jeton>).`;
+
 /**
  * The informateur behind the request, as the desk statements check it: by the hash of the
  * presented token, in the same statement that does the work (no lookup of its own, and a
- * rotated token or a deactivated informateur is refused at once). 401 without a token.
+ * rotated token or a deactivated informateur is refused at once). 401 without a token, 403 with
+ * the ops token (a real token, but the wrong role).
  */
-export function agentByToken(req: FastifyRequest): { tokenHash: Buffer } {
+export function agentByToken(req: FastifyRequest, opsToken: string): { tokenHash: Buffer } {
+  return { tokenHash: sha256(agentToken(req, opsToken)) };
+}
+
+/** The bearer token of an agent route: 401 without one, 403 for the ops token. */
+export function agentToken(req: FastifyRequest, opsToken: string): string {
   const token = bearerToken(req);
-  if (token === undefined)
-    throw new AppError('UNAUTHORIZED', "Jeton d'informateur manquant (Authorization: Bearer …).");
-  return { tokenHash: sha256(token) };
+  if (token === undefined) throw new AppError('UNAUTHORIZED', MISSING('informateur'));
+  if (constantTimeEquals(token, opsToken))
+    throw new AppError('FORBIDDEN', "Le jeton d'exploitation n'ouvre pas l'accès informateur.");
+  return token;
 }
 
 export function isOps(req: FastifyRequest, opsToken: string): boolean {
@@ -36,8 +46,7 @@ export async function requireOps(
   isAgentToken: (token: string) => Promise<boolean>,
 ): Promise<void> {
   const token = bearerToken(req);
-  if (token === undefined)
-    throw new AppError('UNAUTHORIZED', "Jeton d'exploitation manquant (Authorization: Bearer …).");
+  if (token === undefined) throw new AppError('UNAUTHORIZED', MISSING('exploitation'));
   if (constantTimeEquals(token, opsToken)) return;
   if (await isAgentToken(token))
     throw new AppError('FORBIDDEN', "Ce jeton d'informateur n'ouvre pas l'accès exploitation.");

@@ -21,3 +21,16 @@ export function partAwareValidator(): ValidatorFactory {
     return (route) => (route.httpPart === 'body' ? forBody(route) : forText(route));
   };
 }
+
+/**
+ * Whether a parsed body or query holds U+0000 in a string (key or value). PostgreSQL's text
+ * cannot store it: such input is refused up front as a validation error, not left to fail
+ * in an INSERT as a 500. Bodies are at most 16 kB, so the walk is short.
+ */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  return false;
+}

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { AppError } from '../errors.js';
-import { bearerToken, requireOps } from '../auth.js';
+import { agentToken, requireOps } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
 
 const AgentStatus = Type.Union([Type.Literal('available'), Type.Literal('paused'), Type.Literal('offline')]);
@@ -29,11 +29,9 @@ const OPS = [{ opsToken: [] }];
 const AGENT = [{ agentToken: [] }];
 const errorsOps = { 401: problemRef, 403: problemRef };
 
-/** The informateur behind the request's bearer token: 401 otherwise. */
+/** The informateur behind the request's bearer token: 401 otherwise, 403 for the ops token. */
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
-  const token = bearerToken(req);
-  if (token === undefined)
-    throw new AppError('UNAUTHORIZED', "Jeton d'informateur manquant (Authorization: Bearer …).");
+  const token = agentToken(req, deps.opsToken);
   const agent = await deps.services.agents.authenticate(token);
   if (!agent) throw new AppError('UNAUTHORIZED', "Ce jeton d'informateur n'est pas reconnu.");
   return agent;

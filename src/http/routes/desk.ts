@@ -38,11 +38,17 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'pullNext',
           summary: 'Prendre le rappel suivant (ou retrouver celui en cours) ; 204 si rien n’est dû',
           security: AGENT,
-          response: { 200: Type.Ref('DeskCallback'), 204: Type.Null(), 401: problemRef, ...errors() },
+          response: {
+            200: Type.Ref('DeskCallback'),
+            204: Type.Null(),
+            401: problemRef,
+            403: problemRef,
+            ...errors(),
+          },
         },
       },
       async (req, reply) => {
-        const c = await dispatch.pullNext(agentByToken(req));
+        const c = await dispatch.pullNext(agentByToken(req, deps.opsToken));
         return c ? c : reply.code(204).send(null);
       },
     );
@@ -80,7 +86,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req) => {
         return dispatch.reportOutcome(
-          agentByToken(req),
+          agentByToken(req, deps.opsToken),
           req.params.reference,
           req.body.outcome,
           req.body.redirectedTo,
