@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { booking, createAgent, ops } from './support/api.js';
@@ -52,7 +53,7 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
 
   it('refuses U+0000 in any text with VALIDATION_ERROR, where PostgreSQL would have failed', async () => {
     const agent = await createAgent(t.app, ['travail']);
-    const attempts = [
+    const attempts: InjectOptions[] = [
       { method: 'POST', url: '/v1/callbacks', payload: booking({ subject: 'a\u0000b' }) },
       {
         method: 'POST',
@@ -68,9 +69,9 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
       },
       { method: 'PATCH', url: `/v1/agents/${agent.id}`, headers: ops, payload: { displayName: 'x\u0000' } },
       { method: 'GET', url: '/v1/callbacks?status=%00', headers: ops },
-    ] as const;
+    ];
     for (const a of attempts) {
-      const res = await t.app.inject(a as Parameters<typeof t.app.inject>[0]);
+      const res = await t.app.inject(a);
       expect(res.statusCode, `${a.method} ${a.url}: ${res.body}`).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json().code).toBe('VALIDATION_ERROR');

@@ -190,6 +190,21 @@ export async function retriesDueInPeriod(db: Db, from: Date, to: Date) {
   return rows.map((r) => toCallback(r as Row));
 }
 
+/** References of asap callbacks waiting in the queue whose promised window meets [from, to). */
+export async function queuedAsapInPeriod(db: Db, from: Date, to: Date): Promise<string[]> {
+  const rows = await db
+    .selectFrom('callbacks')
+    .select('reference')
+    .where('status', '=', 'queued')
+    .where('domain', 'in', DOMAIN_CODES)
+    .where('mode', '=', 'asap')
+    .where('window_start', '<', to)
+    .where('window_end', '>', from)
+    .orderBy('window_start')
+    .execute();
+  return rows.map((r) => r.reference);
+}
+
 /** The next attempt of a retry still waiting for it, later. */
 export async function moveRetry(db: Db, id: string, dueAt: Date, now: Date): Promise<boolean> {
   const res = await db

@@ -14,6 +14,7 @@ import type { Core } from './core.js';
 import { FIRST_DATE, LAST_DATE, type CalendarService } from './calendar.js';
 import { createClosureMoves, type BookingMove, type RetryMove } from './closure-moves.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import { queuedAsapInPeriod } from '../repositories/callbacks.js';
 
 export interface ClosureView {
   id: string;
@@ -36,6 +37,11 @@ export interface CreatedClosure extends ClosureView {
   notMoved: string[];
   /** Retries whose next attempt fell inside the closure: now at the first open instant after it. */
   retriesMoved: RetryMove[];
+  /**
+   * Asap callbacks waiting in the queue whose promised window meets the closure: not moved (they
+   * stay first in line), but ops learn which promises the closure may break.
+   */
+  asapWaiting: string[];
 }
 
 const view = (c: ClosureRecord): ClosureView => ({
@@ -127,7 +133,8 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         const retries = await moveRetries(tx, period, closure, now);
         outboxIds.push(...retries.outboxIds);
         notMoved.push(...retries.notMoved);
-        return { closure, moved, notMoved, retriesMoved: retries.moved, outboxIds };
+        const asapWaiting = await queuedAsapInPeriod(tx, period.from.toJSDate(), period.to.toJSDate());
+        return { closure, moved, notMoved, retriesMoved: retries.moved, asapWaiting, outboxIds };
       });
       await outbox.relayNow(result.outboxIds);
       if (result.notMoved.length > 0)
@@ -140,6 +147,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         moved: result.moved,
         notMoved: result.notMoved,
         retriesMoved: result.retriesMoved,
+        asapWaiting: result.asapWaiting,
       };
     },
 

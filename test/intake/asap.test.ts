@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { booking, createAgent, setStatus } from '../support/api.js';
+import { booking, createAgent, ops, setStatus } from '../support/api.js';
 import { AVERAGE_CALL_MINUTES } from '../../src/domain/asap.js';
 import {
   addClosure,
@@ -166,6 +166,26 @@ describe('asap requests', () => {
     t.clock.set(paris('2026-11-23T10:40:00+01:00'));
     await f.sql.query("UPDATE callbacks SET status = 'cancelled', ended_at = now()");
     await refusedAsap(t.app);
+  });
+
+  it('waiting in the queue are named to ops by a closure that meets their promise', async () => {
+    const t = await f.start('postgres', { now: '2026-11-24T12:00:00+01:00' });
+    await availableAgent(t.app);
+    const waiting = (await postCallback(t.app, asap())).json();
+    expect(waiting.window.end).toBe('2026-11-24T12:45:00+01:00');
+    const closure = (start: string, end: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/closures',
+        headers: ops,
+        payload: { date: '2026-11-24', reason: 'Panne', start, end },
+      });
+    const after = await closure('12:45', '13:00');
+    expect(after.statusCode, after.body).toBe(201);
+    expect(after.json().asapWaiting).toEqual([]);
+    const over = await closure('12:05', '12:30');
+    expect(over.statusCode, over.body).toBe(201);
+    expect(over.json().asapWaiting).toEqual([waiting.reference]);
   });
 
   it('are duplicates of an active slot booking of the same phone and domain', async () => {

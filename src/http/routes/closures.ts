@@ -81,6 +81,10 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
                     'Nouvelles tentatives (après un appel sans réponse) prévues pendant la fermeture : reportées à la réouverture',
                 },
               ),
+              asapWaiting: Type.Array(Type.String(), {
+                description:
+                  'Rappels « dès que possible » en file dont la promesse (fenêtre) croise la fermeture : ni déplacés ni annulés, ils restent en tête de file, mais leur promesse risque de ne pas être tenue',
+              }),
             }),
             ...errorsOps,
             ...errors(409),
