@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
@@ -8,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './services/index.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { clientErrorAnswer, registerErrorHandling } from './http/error-handler.js';
 import { AppError, problemOf } from './http/errors.js';
 import { containsNul, partAwareValidator } from './http/validator.js';
 import { ProblemSchema } from './http/schemas/common.js';
@@ -62,21 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
     },
     forceCloseConnections: 'idle',
-    // What Node's HTTP parser refuses before any route (headers or request line too long,
-    // malformed request, a request too slow to arrive) is answered as problem+json too.
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
-      const detail =
-        err.code === 'HPE_HEADER_OVERFLOW'
-          ? 'La ligne de requête ou les en-têtes sont trop longs.'
-          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? "La requête n'est pas arrivée complète à temps."
-            : 'Requête HTTP mal formée.';
-      const body = JSON.stringify(problemOf('VALIDATION_ERROR', detail));
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    },
+    // What Node's HTTP parser refuses before any route is answered as problem+json too.
+    clientErrorHandler: clientErrorAnswer(deps.log),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (req, reply) => {

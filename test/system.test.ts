@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
@@ -68,14 +69,24 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
         payload: { displayName: 'a\u0000b', domains: ['travail'] },
       },
       { method: 'PATCH', url: `/v1/agents/${agent.id}`, headers: ops, payload: { displayName: 'x\u0000' } },
-      { method: 'GET', url: '/v1/callbacks?status=%00', headers: ops },
+      { method: 'GET', url: '/v1/callbacks?cursor=a%00', headers: ops },
     ];
     for (const a of attempts) {
       const res = await t.app.inject(a);
       expect(res.statusCode, `${a.method} ${a.url}: ${res.body}`).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json().code).toBe('VALIDATION_ERROR');
+      expect(res.json().detail).toContain('U+0000');
     }
+    // Looked for before the schema, in JSON nested deeper than a recursive walk could go.
+    const deep = '['.repeat(7000) + ']'.repeat(7000);
+    const nested = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"domain":"travail","x":${deep}}`,
+    });
+    expect(nested.statusCode, nested.body).toBe(400);
   });
 
   it('answers the ops token on an informateur route with 403, and a malformed token with 401', async () => {
@@ -100,6 +111,20 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(await res.json()).toMatchObject({ code: 'VALIDATION_ERROR', status: 400 });
+    // A malformed request: the answer, then the connection is closed.
+    const { port } = new URL(address);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET / HTTP/1.1\r\nno colon here\r\n\r\n'),
+      );
+      let data = '';
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('application/problem+json');
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
   it('relays an outbox row into a real job and the job runs', async () => {

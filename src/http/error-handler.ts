@@ -1,4 +1,6 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { AppError, isUnavailableError, problemOf, type Problem } from './errors.js';
 import { isTransientConflict } from '../db/conflicts.js';
 
@@ -209,4 +211,32 @@ function clientMessage(fe: FastifyError): string {
     default:
       return 'format non reconnu.';
   }
+}
+
+/**
+ * Fastify's clientErrorHandler: what Node's HTTP parser refuses before any route (headers or
+ * request line too long, a malformed request, one too slow to arrive) gets a problem+json 400
+ * VALIDATION_ERROR, then the connection is closed, as Node and fastify do. Nothing is written
+ * when a response to an earlier request on the connection is under way: the 400 would land
+ * inside it, or be read as its answer.
+ */
+export function clientErrorAnswer(log: Logger) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    log.debug({ err: { code: err.code, message: err.message } }, 'client error');
+    const inFlight = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    if (socket.writable && !inFlight) {
+      const detail =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? 'La ligne de requête ou les en-têtes sont trop longs.'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? "La requête n'est pas arrivée complète à temps."
+            : 'Requête HTTP mal formée.';
+      const body = JSON.stringify(problemOf('VALIDATION_ERROR', detail));
+      socket.write(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  };
 }

@@ -25,12 +25,23 @@ export function partAwareValidator(): ValidatorFactory {
 /**
  * Whether a parsed body or query holds U+0000 in a string (key or value). PostgreSQL's text
  * cannot store it: such input is refused up front as a validation error, not left to fail
- * in an INSERT as a 500. Bodies are at most 16 kB, so the walk is short.
+ * in an INSERT as a 500. It runs before the schema, on any JSON: the walk keeps its own stack
+ * (a 16 kB body can nest thousands of levels deep).
  */
 export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object')
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (Array.isArray(v)) {
+      stack.push(...v);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(x);
+      }
+    }
+  }
   return false;
 }

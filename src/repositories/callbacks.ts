@@ -201,6 +201,7 @@ export async function queuedAsapInPeriod(db: Db, from: Date, to: Date): Promise<
     .where('window_start', '<', to)
     .where('window_end', '>', from)
     .orderBy('window_start')
+    .orderBy('reference')
     .execute();
   return rows.map((r) => r.reference);
 }
