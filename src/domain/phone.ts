@@ -59,7 +59,12 @@ const OVERSEAS_NATIONAL_REGIONS: readonly CountryCode[] = ['GP', 'MQ', 'GF', 'RE
 /** libphonenumber's metadata as its Metadata class has it (its typings leave these out). */
 interface MetadataInternals {
   selectNumberingPlan(country: string): void;
-  numberingPlan: { callingCode(): string; nationalNumberPattern(): string };
+  numberingPlan: {
+    callingCode(): string;
+    nationalNumberPattern(): string;
+    nationalPrefixForParsing(): string | undefined;
+    nationalPrefixTransformRule(): string | undefined;
+  };
   hasTypes(): boolean;
   type(name: string): { pattern(): string } | undefined;
 }
@@ -98,6 +103,11 @@ const POSSIBLE_OVERSEAS: ReadonlyMap<CountryCode, (nationalNumber: string) => bo
     const groups = new Map<string, ((n: string) => boolean)[]>();
     for (const region of PHONE_REGIONS) {
       metadata.selectNumberingPlan(region);
+      // The filter reads the national number as the digits after one leading 0: what parsing
+      // does while every plan's national prefix for parsing is a plain 0.
+      const plan = metadata.numberingPlan;
+      if (plan.nationalPrefixForParsing() !== '0' || plan.nationalPrefixTransformRule())
+        throw new Error('national prefix');
       const national = whole(metadata.numberingPlan.nationalNumberPattern());
       const typed = metadata.hasTypes()
         ? NUMBER_TYPES.map((t) => metadata.type(t)?.pattern())
@@ -119,6 +129,9 @@ const POSSIBLE_OVERSEAS: ReadonlyMap<CountryCode, (nationalNumber: string) => bo
     return null;
   }
 })();
+
+/** Whether national writings skip impossible overseas readings (false: the library changed). */
+export const OVERSEAS_FILTER_ACTIVE = POSSIBLE_OVERSEAS !== null;
 
 /** The overseas regions worth reading `digits` (a national writing, separators removed) in. */
 function overseasCandidates(digits: string, everyRegion: boolean): readonly CountryCode[] {
