@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
-import type { CallbackStatus } from '../domain/callback-status.js';
+import { ACTIVE_STATUSES, type CallbackStatus } from '../domain/callback-status.js';
 import { DOMAIN_CODES } from '../domain/domains.js';
 
 export interface CallbackRecord {
@@ -146,7 +146,7 @@ export async function hasActiveCallback(db: Db, phone: string, domain: string): 
     .select('id')
     .where('phone', '=', phone)
     .where('domain', '=', domain)
-    .where('status', 'in', ['scheduled', 'queued', 'assigned'])
+    .where('status', 'in', ACTIVE_STATUSES)
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

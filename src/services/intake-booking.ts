@@ -7,7 +7,7 @@ import { AppError } from '../http/errors.js';
 import { callbackDueJob } from '../queue/jobs.js';
 import { hasActiveCallback } from '../repositories/callbacks.js';
 import { CALENDAR_LOCK } from '../repositories/closures.js';
-import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
+import type { StoredResponse } from '../repositories/idempotency.js';
 import { bookCallback } from '../repositories/intake.js';
 import type { OutboxRow } from '../repositories/outbox.js';
 import type { CalendarService } from './calendar.js';
@@ -73,19 +73,13 @@ export function createBooking(core: Core, calendar: CalendarService) {
       // An asap promise that the line cannot keep (nobody free, the queue too long for the
       // promise or for closing time) is a full line, refused after DUPLICATE_REQUEST as
       // SLOT_FULL is; a closed centre comes first, as a closed day does.
+      // (That active callback may be this key's own first answer: intake.ts replays it.)
       if (
         r.code === 'ASAP_UNAVAILABLE' &&
         r.extra.reason !== 'closed' &&
         (await hasActiveCallback(core.db, phone.e164, req.domain))
-      ) {
-        // That active callback may be this key's own first answer: replayed, as rappel_book would.
-        const stored =
-          idempotencyKey === undefined
-            ? undefined
-            : await findLiveKey(core.db, storedKey(idempotencyKey), now.toJSDate());
-        if (stored) return { replay: stored };
+      )
         throw duplicateRequest();
-      }
       throw r;
     }
     const { status, windowStart, windowEnd } = decided;

@@ -134,13 +134,16 @@ export function createIntakeService(
         const ctx = await contextOf(req.domain, slotStart ?? now, fresh);
         outcome = await decideAndBook(req, slotStart, phone, hash, idempotencyKey, ctx, now);
       } catch (err) {
+        // A key's first answer is replayed even if the same request would be refused now (its
+        // slot has passed, or its own callback makes it a duplicate): rappel_book checks the
+        // key only when it is called.
+        const refused =
+          err instanceof SlotRefusal || (err instanceof AppError && err.code === 'DUPLICATE_REQUEST');
+        if (refused && idempotencyKey !== undefined) {
+          const earlier = await earlierAnswer(idempotencyKey, hash);
+          if (earlier) return earlier;
+        }
         if (err instanceof SlotRefusal) {
-          // A key's first answer is replayed even if the same request would be refused now
-          // (its slot has passed, say): rappel_book checks the key only when it is called.
-          if (idempotencyKey !== undefined) {
-            const earlier = await earlierAnswer(idempotencyKey, hash);
-            if (earlier) return earlier;
-          }
           const nextSlots = await nextSlotsOf(err.domain);
           throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
         }
