@@ -12,10 +12,7 @@ import { sha256 } from './tokens.js';
 export interface LimitResult {
   allowed: boolean;
   retryAfterSeconds: number;
-  /**
-   * Takes this hit back, for a request that turned out not to be what the limit counts. Best
-   * effort: if the store fails, the hit stays counted (the limit errs towards refusing).
-   */
+  /** Takes this hit back, for a request that turned out not to be what the limit counts. Never throws. */
   refund(): Promise<void>;
 }
 
@@ -57,6 +54,30 @@ function windowOf(nowMs: number, windowSeconds: number) {
   return { index: start / size, start, end: start + size };
 }
 
+/**
+ * The answer to a hit counted `count` in window `w`. `undo` takes it back in its store; if that
+ * fails, the hit stays counted (the limit errs towards refusing).
+ */
+function limitResult(
+  count: number,
+  limit: number,
+  w: { end: number },
+  nowMs: number,
+  undo: () => Promise<unknown>,
+  log: Logger | undefined,
+): LimitResult {
+  return {
+    allowed: count <= limit,
+    retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
+    refund: () =>
+      undo().then(
+        () => undefined,
+        (err: Error) =>
+          log?.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted'),
+      ),
+  };
+}
+
 export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log?: Logger): RateLimiter {
   return {
     async hit(key, limit, windowSeconds) {
@@ -64,14 +85,7 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log?: Lo
       const w = windowOf(nowMs, windowSeconds);
       const bucket = `${key}:${windowSeconds}`;
       const count = await hit(db, bucket, new Date(w.start), new Date(w.end));
-      return {
-        allowed: count <= limit,
-        retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
-        refund: () =>
-          unhit(db, bucket, new Date(w.end)).catch((err: Error) => {
-            log?.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted');
-          }),
-      };
+      return limitResult(count, limit, w, nowMs, () => unhit(db, bucket, new Date(w.end)), log);
     },
   };
 }
@@ -107,20 +121,7 @@ export function createRedisRateLimiter(
           .pexpire(redisKey, windowSeconds * 1000 + 60_000)
           .exec();
         const count = Number(res?.[0]?.[1] ?? 0);
-        return {
-          allowed: count <= limit,
-          retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
-          refund: async () => {
-            try {
-              await redis.eval(REFUND_SCRIPT, 1, redisKey);
-            } catch (err) {
-              log.warn(
-                { err: { message: (err as Error).message } },
-                'rate limiter: refund failed, hit stays counted',
-              );
-            }
-          },
-        };
+        return limitResult(count, limit, w, nowMs, () => redis.eval(REFUND_SCRIPT, 1, redisKey), log);
       } catch (err) {
         log.warn(
           { err: { message: (err as Error).message } },
