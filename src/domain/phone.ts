@@ -89,8 +89,8 @@ const NUMBER_TYPES = [
  * pattern of its territory (one of those sharing the calling code, picked from the leading
  * digits) and, where the territory has number types, the pattern of one of them. A number no
  * territory of the group accepts so, prefix stripped or not, is invalid there, and its reading
- * (a full parse) is skipped: 60–100 µs a number with every overseas region read, about half
- * without the impossible ones. Built from libphonenumber's own metadata; null, every region
+ * (a full parse) is skipped: a mainland mobile took 66–106 µs with every overseas region read,
+ * 12–21 µs without the impossible ones. Built from libphonenumber's own metadata; null, every region
  * read, if the library no longer exposes it.
  */
 const POSSIBLE_OVERSEAS: ReadonlyMap<CountryCode, (nationalNumber: string) => boolean> | null = (() => {
@@ -108,14 +108,14 @@ const POSSIBLE_OVERSEAS: ReadonlyMap<CountryCode, (nationalNumber: string) => bo
       const plan = metadata.numberingPlan;
       if (plan.nationalPrefixForParsing() !== '0' || plan.nationalPrefixTransformRule())
         throw new Error('national prefix');
-      const national = whole(metadata.numberingPlan.nationalNumberPattern());
+      const national = whole(plan.nationalNumberPattern());
       const typed = metadata.hasTypes()
         ? NUMBER_TYPES.map((t) => metadata.type(t)?.pattern())
             .filter((x): x is string => typeof x === 'string' && x.length > 0)
             .map(whole)
         : null;
       const accepts = (n: string) => national.test(n) && (typed === null || typed.some((t) => t.test(n)));
-      const code = metadata.numberingPlan.callingCode();
+      const code = plan.callingCode();
       groups.set(code, [...(groups.get(code) ?? []), accepts]);
     }
     return new Map(
