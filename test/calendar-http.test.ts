@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops } from './support/api.js';
+import { booking, createAgent, deleteClosure, ops, postClosure } from './support/api.js';
 
 describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -154,12 +154,7 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
     });
 
     it('closes a whole day and a part of a day, and deletes a closure', async () => {
-      const whole = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-11-26', reason: 'Formation' },
-      });
+      const whole = await postClosure(t.app, { date: '2026-11-26', reason: 'Formation' });
       expect(whole.statusCode).toBe(201);
       expect(whole.json()).toMatchObject({
         date: '2026-11-26',
@@ -169,11 +164,11 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
         moved: [],
         notMoved: [],
       });
-      const part = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-11-30', reason: 'Réunion de service', start: '12:00', end: '14:00' },
+      const part = await postClosure(t.app, {
+        date: '2026-11-30',
+        reason: 'Réunion de service',
+        start: '12:00',
+        end: '14:00',
       });
       expect(part.statusCode).toBe(201);
       const days = (await t.app.inject('/v1/opening-hours?from=2026-11-26&days=5')).json().days;
@@ -197,14 +192,8 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
         payload: booking({ slotStart: '2026-11-30T12:30:00+01:00' }),
       });
       expect(inPart.json()).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'closure' });
-      expect(
-        (await t.app.inject({ method: 'DELETE', url: `/v1/closures/${whole.json().id}`, headers: ops }))
-          .statusCode,
-      ).toBe(204);
-      expect(
-        (await t.app.inject({ method: 'DELETE', url: `/v1/closures/${whole.json().id}`, headers: ops }))
-          .statusCode,
-      ).toBe(404);
+      expect((await deleteClosure(t.app, whole.json().id)).statusCode).toBe(204);
+      expect((await deleteClosure(t.app, whole.json().id)).statusCode).toBe(404);
       expect((await t.app.inject('/v1/opening-hours?from=2026-11-26&days=1')).json().days[0].open).toBe(true);
     });
 
@@ -219,24 +208,20 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
       [{ date: '2026-11-20', reason: 'x' }, 'a day already past'],
       [{ date: '2026-11-23', reason: 'x', start: '06:00', end: '08:00' }, 'a span of today already over'],
     ])('refuses %o (%s) with VALIDATION_ERROR', async (payload, _why: string) => {
-      const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+      const res = await postClosure(t.app, payload);
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('VALIDATION_ERROR');
     });
 
     it('accepts a closure of today still running or to come', async () => {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-11-23', reason: 'Panne téléphonique', start: '07:00', end: '08:01' },
+      const res = await postClosure(t.app, {
+        date: '2026-11-23',
+        reason: 'Panne téléphonique',
+        start: '07:00',
+        end: '08:01',
       });
       expect(res.statusCode, res.body).toBe(201);
-      const del = await t.app.inject({
-        method: 'DELETE',
-        url: `/v1/closures/${res.json().id}`,
-        headers: ops,
-      });
+      const del = await deleteClosure(t.app, res.json().id);
       expect(del.statusCode).toBe(204);
     });
 
@@ -252,11 +237,11 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
         payload: booking({ domain: 'logement', slotStart: '2026-12-01T09:30:00+01:00' }),
       });
       expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
-      const refused = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-12-01', reason: 'Panne téléphonique', start: '08:30', end: '10:00' },
+      const refused = await postClosure(t.app, {
+        date: '2026-12-01',
+        reason: 'Panne téléphonique',
+        start: '08:30',
+        end: '10:00',
       });
       expect(refused.statusCode).toBe(409);
       expect(refused.json().code).toBe('CLOSURE_HAS_BOOKINGS');
@@ -311,12 +296,7 @@ describe('calendar over HTTP: domains, opening hours, slots, closures', () => {
         payload: booking({ domain: 'logement', slotStart: '2026-12-07T18:00:00+01:00' }),
       });
       expect(last.statusCode).toBe(201);
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-12-07', reason: 'Grève', moveBookings: true },
-      });
+      const res = await postClosure(t.app, { date: '2026-12-07', reason: 'Grève', moveBookings: true });
       expect(res.statusCode).toBe(201);
       expect(res.json().notMoved).toEqual([last.json().reference]);
       const view = (

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops } from './support/api.js';
+import { booking, createAgent, deleteClosure, ops, postClosure } from './support/api.js';
 
 /**
  * Windows are cut from the start of each opening interval: a part-day closure that ends between
@@ -48,21 +48,11 @@ describe('a closure that shifts the windows of its day', () => {
 
     // 10:00–10:45 cuts the rest of the day from 10:45: 10:45, 11:15, … Both are covered …
     const closure = { date: '2026-11-23', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
-    const refused = await t.app.inject({
-      method: 'POST',
-      url: '/v1/closures',
-      headers: ops,
-      payload: closure,
-    });
+    const refused = await postClosure(t.app, closure);
     expect(refused.statusCode, refused.body).toBe(409);
     expect(refused.json()).toMatchObject({ code: 'CLOSURE_HAS_BOOKINGS', references: [W, X] });
     // … and moved when asked, each to the next free window of the new cut.
-    const added = await t.app.inject({
-      method: 'POST',
-      url: '/v1/closures',
-      headers: ops,
-      payload: { ...closure, moveBookings: true },
-    });
+    const added = await postClosure(t.app, { ...closure, moveBookings: true });
     expect(added.statusCode, added.body).toBe(201);
     expect(
       added.json().moved.map((m: { reference: string; to: { start: string } }) => [m.reference, m.to.start]),
@@ -79,7 +69,7 @@ describe('a closure that shifts the windows of its day', () => {
     // Deleting it cuts from 08:30 again: 10:45, 11:15 and 11:45 are no windows any more, and
     // their bookings move to the next free windows (204, as the contract's DELETE answers).
     const id = added.json().id as string;
-    const deleted = await t.app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops });
+    const deleted = await deleteClosure(t.app, id);
     expect(deleted.statusCode, deleted.body).toBe(204);
     expect((await windowOf(W)).start).toBe('2026-11-23T11:00:00+01:00');
     expect((await windowOf(X)).start).toBe('2026-11-23T11:30:00+01:00');
@@ -94,18 +84,16 @@ describe('a closure that shifts the windows of its day', () => {
   it('leaves the bookings alone when the closure ends on a window start', async () => {
     const z = await book('2026-11-23T15:00:00+01:00');
     expect(z.statusCode, z.body).toBe(201);
-    const added = await t.app.inject({
-      method: 'POST',
-      url: '/v1/closures',
-      headers: ops,
-      payload: { date: '2026-11-23', start: '13:40', end: '14:30', reason: 'Réunion' },
+    const added = await postClosure(t.app, {
+      date: '2026-11-23',
+      start: '13:40',
+      end: '14:30',
+      reason: 'Réunion',
     });
     expect(added.statusCode, added.body).toBe(201);
     expect(added.json().moved).toEqual([]);
     const id = added.json().id as string;
-    expect(
-      (await t.app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops })).statusCode,
-    ).toBe(204);
+    expect((await deleteClosure(t.app, id)).statusCode).toBe(204);
     expect((await windowOf(z.json().reference as string)).start).toBe('2026-11-23T15:00:00+01:00');
   });
 });

@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import pg from 'pg';
 import { CALENDAR_LOCK } from '../src/repositories/closures.js';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops } from './support/api.js';
+import { booking, createAgent, ops, postClosure } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
 const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
@@ -32,7 +32,7 @@ describe('closures and pending retries', () => {
     (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json();
   /** Adds a closure through the ops API (201 expected): its response body. */
   const closure = async (payload: Record<string, unknown>) => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+    const res = await postClosure(t.app, payload);
     expect(res.statusCode, res.body).toBe(201);
     return res.json();
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { booking, createAgent, ops, setStatus } from '../support/api.js';
+import { booking, createAgent, postClosure, setStatus } from '../support/api.js';
 import { AVERAGE_CALL_MINUTES } from '../../src/domain/asap.js';
 import {
   addClosure,
@@ -174,12 +174,7 @@ describe('asap requests', () => {
     const waiting = (await postCallback(t.app, asap())).json();
     expect(waiting.window.end).toBe('2026-11-24T12:45:00+01:00');
     const closure = (start: string, end: string) =>
-      t.app.inject({
-        method: 'POST',
-        url: '/v1/closures',
-        headers: ops,
-        payload: { date: '2026-11-24', reason: 'Panne', start, end },
-      });
+      postClosure(t.app, { date: '2026-11-24', reason: 'Panne', start, end });
     const after = await closure('12:45', '13:00');
     expect(after.statusCode, after.body).toBe(201);
     expect(after.json().asapWaiting).toEqual([]);

@@ -53,3 +53,13 @@ export function booking(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/** POST /v1/closures as ops: the response, whose status the test asserts. */
+export function postClosure(app: FastifyInstance, payload: Record<string, unknown>) {
+  return app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
+}
+
+/** DELETE /v1/closures/{id} as ops: the response. */
+export function deleteClosure(app: FastifyInstance, id: string) {
+  return app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops });
+}
