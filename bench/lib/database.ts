@@ -140,17 +140,21 @@ export async function setAgentsStatus(pool: pg.Pool, status: 'offline' | 'availa
 }
 
 /**
- * Dead row versions out and new ones marked visible in every table the hot paths write, as
- * autovacuum would do in production: this machine's PostgreSQL runs with autovacuum off
- * (`conf.d/90-ci.conf`). Run before every measured phase: without it each phase met the dead rows
- * of all the phases before it (the queue and one-desk indexes, window loads, outbox marks), and
- * the first to read freshly seeded rows paid for their hint bits, so a phase's speed depended on
- * its place in the run.
+ * Every measured phase starts from the same database state. Dead row versions out and new ones
+ * marked visible in every table the hot paths write, as autovacuum would do in production: this
+ * machine's PostgreSQL runs with autovacuum off (`conf.d/90-ci.conf`). Without it each phase met
+ * the dead rows of all the phases before it (the queue and one-desk indexes, window loads, outbox
+ * marks), and the first to read freshly seeded rows paid for their hint bits, so a phase's speed
+ * depended on its place in the run. Then a checkpoint: a page's first change after one writes the
+ * whole page to the WAL, so a phase measured while a checkpoint runs writes more than one measured
+ * long after it. Without it, the 1M seed's WAL started a checkpoint that ran through both 1M
+ * phases (122 s), while the small-table phases had none.
  */
-export async function vacuumAnalyze(pool: pg.Pool): Promise<void> {
+export async function settleDatabase(pool: pg.Pool): Promise<void> {
   await pool.query(
     'VACUUM (ANALYZE) callbacks, callback_events, window_load, outbox, agents, idempotency_keys',
   );
+  await pool.query('CHECKPOINT');
 }
 
 export async function countByStatus(pool: pg.Pool): Promise<Record<string, number>> {

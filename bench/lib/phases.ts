@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { type Informateur } from './api.js';
-import { clearDesks, countByStatus, seedQueued, setAgentsStatus, vacuumAnalyze } from './database.js';
+import { clearDesks, countByStatus, seedQueued, setAgentsStatus, settleDatabase } from './database.js';
 import { measured, waitQuiet } from './observe.js';
 import { freePort, startTsServer, waitUntil, type Child, type Generator, type RssSampler } from './procs.js';
 import type { Service } from './service.js';
@@ -65,7 +65,7 @@ export async function refillQueue(run: Run): Promise<void> {
   if (missing > 0) {
     await seedQueued(run.pool, takeSeeds(run, missing), missing, businessNow(run).toISOString(), DOMAIN);
   }
-  await vacuumAnalyze(run.pool);
+  await settleDatabase(run.pool);
 }
 
 /** The ceiling server (bench/ceiling-server.ts), its own process, started once the slot listing is known. */
@@ -145,7 +145,7 @@ async function alternate(
   for (let i = 1; i <= run.s.rounds; i++) {
     const round = { service: 0, ceiling: 0 };
     for (const target of ['service', 'ceiling'] as const) {
-      await vacuumAnalyze(run.pool);
+      await settleDatabase(run.pool);
       const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
       const part = await loadSampled(run, label, specOf(target, roundTiming(run, i)), target);
       parts[target].push(part);
@@ -208,7 +208,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     phoneBase: takePhones(run),
     ...base,
   };
-  await vacuumAnalyze(run.pool);
+  await settleDatabase(run.pool);
   const name = `load-intake-fixed-${tag}`;
   const fixedRate = await measured(run, name, 'service', () =>
     run.generator.run<LoadResult>(name, 'open-loop', fixed),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { countByStatus, seedFinished, seedScheduled, tableSizesMb, vacuumAnalyze } from './database.js';
+import { countByStatus, seedFinished, seedScheduled, tableSizesMb, settleDatabase } from './database.js';
 import { explainHotStatements } from './explain.js';
 import { businessNow, refillQueue, takeSeeds, type Run } from './phases.js';
 import { CALLBACKS_PER_AGENT_PER_SLOT, DOMAIN } from './settings.js';
@@ -33,7 +33,7 @@ export async function growTables(run: Run, target: number): Promise<number> {
     missing -= batch;
     console.log(`  … ${target - missing} callbacks`);
   }
-  await vacuumAnalyze(run.pool);
+  await settleDatabase(run.pool);
   return Math.round((Date.now() - started) / 100) / 10;
 }
 
