@@ -30,7 +30,7 @@ import {
 } from './lib/phases.js';
 import type { Run } from './lib/phases.js';
 import { freePort, killAllChildrenNow, RssSampler, startGenerator, stopAllChildren } from './lib/procs.js';
-import { evaluate, markdown, waitsSummary, type Results } from './lib/report.js';
+import { evaluate, markdown, waitsSummary, walSummary, type Results } from './lib/report.js';
 import { explainNow, growTables, tableState, type TableState } from './lib/scale.js';
 import { logProblems, purgeRedis, startService, stopService, type Service } from './lib/service.js';
 import { DOMAIN, ONLY_APP_NOW, REDIS_URL, settingsFor, TARGETS } from './lib/settings.js';
@@ -243,7 +243,7 @@ async function main(logDir: string): Promise<void> {
       (Math.max(...loads) > os.availableParallelism()
         ? ': other work shared the machine, absolute numbers are pessimistic.'
         : '.');
-    const md = markdown(rows, m, smoke, note, waitsSummary(results));
+    const md = markdown(rows, m, smoke, note, [...waitsSummary(results), ...walSummary(results)]);
     mkdirSync(RESULTS, { recursive: true });
     const [jsonFile, mdFile] = smoke ? ['smoke.json.tmp', 'smoke.md.tmp'] : ['latest.json', 'latest.md'];
     writeFileSync(path.join(RESULTS, jsonFile), JSON.stringify(json, null, 2) + '\n');

@@ -56,7 +56,18 @@ function sampleWaits(run: Run): { stop: () => void; result: Promise<Record<strin
   return { stop: () => void (stopped = true), result };
 }
 
-/** Runs a load child and charges the CPU time of the processes under test to its requests. */
+/** WAL written by the whole cluster so far: bytes, and pages written whole (first change after a checkpoint). */
+async function walTotals(run: Run): Promise<{ bytes: number; fullPages: number }> {
+  const r = await run.pool.query<{ bytes: string; fpi: string }>(
+    'SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal',
+  );
+  return { bytes: Number(r.rows[0]!.bytes), fullPages: Number(r.rows[0]!.fpi) };
+}
+
+/**
+ * Runs a load child and charges the CPU time of the processes under test, and the WAL the
+ * cluster wrote meanwhile (only they write to it then), to its requests.
+ */
 export async function measured(
   run: Run,
   name: string,
@@ -69,11 +80,17 @@ export async function measured(
       ? { ceiling: run.ceilingPid }
       : { api: run.service.api.pid, worker: run.service.worker.pid };
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const walBefore = await walTotals(run);
   const waits = target === 'service' ? sampleWaits(run) : null;
   const result = await go().finally(() => waits?.stop());
   await waitQuiet(run); // what is still in flight belongs to this run too
   if (waits) result.dbWaits = await waits.result;
   const sent = result.sentWithWarmup ?? result.total;
+  const walAfter = await walTotals(run);
+  result.walPerRequest = {
+    kB: Math.round(((walAfter.bytes - walBefore.bytes) / 1024 / Math.max(1, sent)) * 100) / 100,
+    fullPages: Math.round(((walAfter.fullPages - walBefore.fullPages) / Math.max(1, sent)) * 100) / 100,
+  };
   result.cpuMsPerRequest = Object.fromEntries(
     Object.entries(pids).map(([k, pid]) => [
       k,

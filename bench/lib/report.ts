@@ -208,6 +208,32 @@ export function waitsSummary(r: Results): string[] {
   ];
 }
 
+/**
+ * WAL the cluster wrote per request of the saturating loads, warm-up included (only the load
+ * under test writes meanwhile), and how many pages it wrote whole: each phase starts right after
+ * a checkpoint, so the first change to each page writes all of it.
+ */
+export function walSummary(r: Results): string[] {
+  const w = (x: LoadResult | undefined) => {
+    const kB = x?.walPerRequest?.kB;
+    const pages = x?.walPerRequest?.fullPages;
+    return kB === undefined || pages === undefined
+      ? 'n/a'
+      : `${kB.toFixed(1)} kB (${pages.toFixed(2)} whole pages)`;
+  };
+  const scale = (x: LoadResult | undefined, y: LoadResult | undefined, label: string) =>
+    x ? `; at 1M callbacks ${w(x)}${y ? `, ${label} ${w(y)}` : ''}` : '';
+  const { small: intake, scale: intakeScale } = r.intake;
+  const { small: pull, scale: pullScale } = r.pull;
+  return [
+    '',
+    'WAL written per request (whole cluster, warm-up included):',
+    '',
+    `- intake: ${w(intake.saturation)}, ceiling ${w(intake.ceiling)}${scale(intakeScale?.saturation, intakeScale?.ceiling, 'ceiling')}`,
+    `- pull next (a pull or an outcome): ${w(pull.service)}${scale(pullScale?.service, undefined, '')}`,
+  ];
+}
+
 export function markdown(
   rows: Row[],
   machine: Record<string, unknown>,

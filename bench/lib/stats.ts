@@ -48,6 +48,8 @@ export interface LoadResult {
   cpuMsPerRequest?: Record<string, number>;
   /** Shares of what the service's busy PostgreSQL connections were doing (sampled). */
   dbWaits?: Record<string, number>;
+  /** WAL the cluster wrote per request, warm-up included: kB, and pages written whole. */
+  walPerRequest?: Record<string, number>;
 }
 
 export const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
@@ -161,6 +163,10 @@ export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadR
     dbWaits: weighted(
       rounds.map((r) => r.dbWaits),
       rounds.map((r) => r.durationS),
+    ),
+    walPerRequest: weighted(
+      rounds.map((r) => r.walPerRequest),
+      sent,
     ),
   };
 }
