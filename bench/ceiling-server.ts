@@ -5,11 +5,13 @@
  *  - POST /intake: what the issue names as intake's ceiling, "one transaction with the same
  *    number of plain pg inserts": the five rows a slot booking with an Idempotency-Key writes
  *    (callback, window place upsert, event, outbox row, idempotency key), one plain INSERT each,
- *    BEGIN + 5 statements + COMMIT, with no lock, no read and no calendar rule. (Intake itself
+ *    BEGIN + 5 statements + COMMIT, with no lock, no read and no calendar rule; the callback's id
+ *    made as intake makes it (`newId`, time-ordered). (Intake itself
  *    sends one statement, rappel_book, which takes its locks, re-reads and writes the five rows.)
  * Env: DATABASE_URL, PORT, SLOTS_BODY_PATH, POOL_MAX, CLOCK_OFFSET_MS.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { newId } from '../src/db/ids.js';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import pg from 'pg';
@@ -48,7 +50,7 @@ app.post('/intake', async (req, reply) => {
   const now = new Date(Date.now() + offsetMs);
   const start = new Date(b.slotStart);
   const end = new Date(start.getTime() + 30 * 60_000);
-  const id = randomUUID();
+  const id = newId();
   const cancelToken = randomBytes(32).toString('base64url');
   const c = await pool.connect();
   try {

@@ -30,13 +30,20 @@ const phone = (n: string) => `'+3361' || lpad((${n} % 10000000)::text, 7, '0')`;
 const COLUMNS = `id, reference, domain, mode, status, phone, phone_region, fiche_id, subject, window_start,
   window_end, due_at, queued_at, attempts, carried_over, outcome, redirected_to, cancel_token_hash,
   created_at, updated_at, ended_at, anonymised_at`;
+/**
+ * A seeded callback's id as the service makes them (`src/db/ids.ts`, UUID version 7): its
+ * creation millisecond, then random bits, so seeded ids sort by creation as production's do.
+ */
+const idCreatedAt = (t: string) =>
+  `(lpad(to_hex((extract(epoch FROM ${t}) * 1000)::bigint), 12, '0') || '7' ||
+    substr(replace(gen_random_uuid()::text, '-', ''), 14))::uuid`;
 const DOMAINS = `(ARRAY['travail','interieur','justice','logement'])[1 + (n % 4)::int]`;
 
 /** Queued callbacks, due within the hour before `now`, for pull next. Seed numbers [from, from+count). */
 export async function seedQueued(pool: pg.Pool, from: number, count: number, now: string, domain: string) {
   await pool.query(
     `INSERT INTO callbacks (${COLUMNS})
-     SELECT gen_random_uuid(), ${ref('n')}, $3, 'slot', 'queued', ${phone('n')}, 'FR', 'F2258', 'bench', t,
+     SELECT ${idCreatedAt(`t - interval '1 day'`)}, ${ref('n')}, $3, 'slot', 'queued', ${phone('n')}, 'FR', 'F2258', 'bench', t,
        t + interval '30 minutes', t, t, 0, false, NULL, NULL, decode(md5(n::text), 'hex'), t - interval '1 day', t,
        NULL, NULL
      FROM generate_series($1::bigint, $2::bigint) AS n
@@ -65,7 +72,7 @@ export async function seedScheduled(
   await pool.query(
     `WITH ins AS (
        INSERT INTO callbacks (${COLUMNS})
-       SELECT gen_random_uuid(), ${ref('n')}, ${DOMAINS}, 'slot', 'scheduled', ${phone('n')}, 'FR', NULL, NULL, w,
+       SELECT ${idCreatedAt('c')}, ${ref('n')}, ${DOMAINS}, 'slot', 'scheduled', ${phone('n')}, 'FR', NULL, NULL, w,
          w + interval '30 minutes', w, NULL, 0, false, NULL, NULL, decode(md5(n::text), 'hex'), c, c, NULL, NULL
        FROM generate_series($1::bigint, $2::bigint) AS n
        CROSS JOIN LATERAL (SELECT ($3::timestamptz[])[1 + (n % array_length($3::timestamptz[], 1))::int] AS w,
@@ -91,7 +98,7 @@ export async function seedFinished(pool: pg.Pool, from: number, count: number, n
   await pool.query(
     `WITH ins AS (
        INSERT INTO callbacks (${COLUMNS})
-       SELECT gen_random_uuid(), ${ref('n')}, ${DOMAINS}, CASE WHEN n % 5 = 0 THEN 'asap' ELSE 'slot' END, st,
+       SELECT ${idCreatedAt(`t - interval '1 day'`)}, ${ref('n')}, ${DOMAINS}, CASE WHEN n % 5 = 0 THEN 'asap' ELSE 'slot' END, st,
          CASE WHEN anon THEN NULL ELSE ${phone('n')} END, 'FR', 'F2258', CASE WHEN anon THEN NULL ELSE 'bench' END,
          t, t + interval '30 minutes', t, t, CASE st WHEN 'cancelled' THEN 0 WHEN 'failed' THEN 3 ELSE 1 END,
          false, oc, CASE WHEN oc = 'redirected' THEN 'CAF' END, decode(md5(n::text), 'hex'), t - interval '1 day',

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { newId } from '../../src/db/ids.js';
 import { writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { DateTime } from 'luxon';
@@ -205,7 +206,7 @@ function newBooking(
   phone: string,
   decidedOn: DecidedOn,
 ): Parameters<typeof bookCallback>[1] {
-  const id = randomUUID();
+  const id = newId();
   return {
     keyLock: null,
     calendarLock: CALENDAR_LOCK,

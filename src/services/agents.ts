@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { AppError } from '../http/errors.js';
 import {
@@ -14,6 +13,7 @@ import { isoParis, type Core } from './core.js';
 import { releaseDesk } from '../repositories/dispatch.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { newToken, sha256 } from './tokens.js';
+import { newId } from '../db/ids.js';
 
 export interface AgentView {
   id: string;
@@ -46,7 +46,7 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
     async create(displayName: string, domains: string[]): Promise<AgentView & { token: string }> {
       const token = newToken();
       const a = await insertAgent(core.db, {
-        id: randomUUID(),
+        id: newId(),
         displayName: displayName.trim(),
         domains: unique(domains),
         tokenHash: sha256(token),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { isValidDate, parseLocalTime, todayIn, PARIS } from '../domain/calendar/index.js';
 import { AppError } from '../http/errors.js';
@@ -11,6 +10,7 @@ import {
   type ClosureRecord,
 } from '../repositories/closures.js';
 import type { Core } from './core.js';
+import { newId } from '../db/ids.js';
 import { FIRST_DATE, LAST_DATE, type CalendarService } from './calendar.js';
 import { createClosureMoves, type BookingMove, type RetryMove } from './closure-moves.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -111,7 +111,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         const closure = await insertClosure(
           tx,
           {
-            id: randomUUID(),
+            id: newId(),
             date: input.date,
             start: input.start ?? null,
             end: input.end ?? null,

@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { newId } from '../db/ids.js';
 import type { DateTime } from 'luxon';
 import { windowCapacity } from '../domain/capacity.js';
 import type { DomainCode } from '../domain/domains.js';
@@ -84,7 +85,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
     }
     const { status, windowStart, windowEnd } = decided;
 
-    const id = randomUUID();
+    const id = newId();
     const cancelToken = newToken();
     const body: CreatedCallback = {
       id,
