@@ -19,6 +19,7 @@ import pg from 'pg';
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
   max: Number(process.env.POOL_MAX ?? 10),
+  application_name: 'rappel-ceiling', // waited for after each load, as the service is
 });
 pool.on('error', () => undefined);
 const slotsBody = readFileSync(process.env.SLOTS_BODY_PATH ?? '', 'utf8');
@@ -50,7 +51,7 @@ app.post('/intake', async (req, reply) => {
   const now = new Date(Date.now() + offsetMs);
   const start = new Date(b.slotStart);
   const end = new Date(start.getTime() + 30 * 60_000);
-  const id = newId();
+  const id = newId(now.getTime());
   const cancelToken = randomBytes(32).toString('base64url');
   const c = await pool.connect();
   try {

@@ -4,7 +4,7 @@ import { cpuMs } from './procs.js';
 import type { LoadResult } from './stats.js';
 
 /**
- * Waits until the service has nothing left in flight on PostgreSQL: when a load generator stops,
+ * Waits until the service (or the ceiling server) has nothing left in flight on PostgreSQL: when a load generator stops,
  * the requests it had sent are still being served, and they must not leak into what comes next.
  */
 export async function waitQuiet(run: Run, timeoutMs = 60_000): Promise<void> {
@@ -14,7 +14,8 @@ export async function waitQuiet(run: Run, timeoutMs = 60_000): Promise<void> {
   for (let quiet = 0; quiet < 5 && Date.now() < deadline;) {
     const r = await run.pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND application_name = 'rappel' AND state <> 'idle'`,
+       WHERE datname = current_database() AND application_name IN ('rappel', 'rappel-ceiling')
+         AND state <> 'idle'`,
     );
     quiet = Number(r.rows[0]?.n ?? 0) === 0 ? quiet + 1 : 0;
     await sleep(pollMs);
@@ -56,17 +57,39 @@ function sampleWaits(run: Run): { stop: () => void; result: Promise<Record<strin
   return { stop: () => void (stopped = true), result };
 }
 
-/** WAL written by the whole cluster so far: bytes, and pages written whole (first change after a checkpoint). */
-async function walTotals(run: Run): Promise<{ bytes: number; fullPages: number }> {
-  const r = await run.pool.query<{ bytes: string; fpi: string }>(
-    'SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal',
-  );
-  return { bytes: Number(r.rows[0]!.bytes), fullPages: Number(r.rows[0]!.fpi) };
+/** The WAL's flushed end now (after a load: everything it committed). */
+async function walPosition(run: Run): Promise<string> {
+  const r = await run.pool.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
+  return r.rows[0]!.lsn;
+}
+
+/**
+ * WAL the cluster wrote between two positions: bytes, exactly, and how many of them were whole
+ * pages (a page's first change after a checkpoint is written whole), read from the WAL itself
+ * with pg_walinspect; null where it cannot be (no extension, or the segments already recycled).
+ * pg_stat_wal would lag: backends report to it at most once a second, and an idle one up to 10 s
+ * later.
+ */
+async function walBetween(
+  run: Run,
+  from: string,
+  to: string,
+): Promise<{ bytes: number; wholePageBytes: number | null }> {
+  const b = await run.pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($2, $1)::text AS bytes', [
+    from,
+    to,
+  ]);
+  const whole = await run.pool
+    .query<{ n: string | null }>('SELECT sum(fpi_size)::text AS n FROM pg_get_wal_stats($1, $2)', [from, to])
+    .then((r) => Number(r.rows[0]?.n ?? 0))
+    .catch(() => null);
+  return { bytes: Number(b.rows[0]!.bytes), wholePageBytes: whole };
 }
 
 /**
  * Runs a load child and charges the CPU time of the processes under test, and the WAL the
- * cluster wrote meanwhile (only they write to it then), to its requests.
+ * cluster wrote meanwhile, to its requests (the service's worker may write a little during a
+ * ceiling's load too: its periodic jobs).
  */
 export async function measured(
   run: Run,
@@ -80,16 +103,17 @@ export async function measured(
       ? { ceiling: run.ceilingPid }
       : { api: run.service.api.pid, worker: run.service.worker.pid };
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
-  const walBefore = await walTotals(run);
+  const walFrom = await walPosition(run);
   const waits = target === 'service' ? sampleWaits(run) : null;
   const result = await go().finally(() => waits?.stop());
   await waitQuiet(run); // what is still in flight belongs to this run too
   if (waits) result.dbWaits = await waits.result;
   const sent = result.sentWithWarmup ?? result.total;
-  const walAfter = await walTotals(run);
+  const wal = await walBetween(run, walFrom, await walPosition(run));
+  const perRequest = (x: number) => Math.round((x / Math.max(1, sent)) * 100) / 100;
   result.walPerRequest = {
-    kB: Math.round(((walAfter.bytes - walBefore.bytes) / 1024 / Math.max(1, sent)) * 100) / 100,
-    fullPages: Math.round(((walAfter.fullPages - walBefore.fullPages) / Math.max(1, sent)) * 100) / 100,
+    kB: perRequest(wal.bytes / 1024),
+    ...(wal.wholePageBytes === null ? {} : { wholePagesKB: perRequest(wal.wholePageBytes / 1024) }),
   };
   result.cpuMsPerRequest = Object.fromEntries(
     Object.entries(pids).map(([k, pid]) => [

@@ -209,17 +209,16 @@ export function waitsSummary(r: Results): string[] {
 }
 
 /**
- * WAL the cluster wrote per request of the saturating loads, warm-up included (only the load
- * under test writes meanwhile), and how many pages it wrote whole: each phase starts right after
- * a checkpoint, so the first change to each page writes all of it.
+ * WAL the cluster wrote per request of the saturating loads, warm-up included (the load under
+ * test, and the service worker's periodic jobs), and how much of it was whole pages: each phase
+ * starts right after a checkpoint, so the first change to each page writes all of it.
  */
 export function walSummary(r: Results): string[] {
   const w = (x: LoadResult | undefined) => {
     const kB = x?.walPerRequest?.kB;
-    const pages = x?.walPerRequest?.fullPages;
-    return kB === undefined || pages === undefined
-      ? 'n/a'
-      : `${kB.toFixed(1)} kB (${pages.toFixed(2)} whole pages)`;
+    const whole = x?.walPerRequest?.wholePagesKB;
+    if (kB === undefined) return 'n/a';
+    return `${kB.toFixed(1)} kB${whole === undefined ? '' : ` (${whole.toFixed(1)} kB of whole pages)`}`;
   };
   const scale = (x: LoadResult | undefined, y: LoadResult | undefined, label: string) =>
     x ? `; at 1M callbacks ${w(x)}${y ? `, ${label} ${w(y)}` : ''}` : '';

@@ -48,7 +48,7 @@ export interface LoadResult {
   cpuMsPerRequest?: Record<string, number>;
   /** Shares of what the service's busy PostgreSQL connections were doing (sampled). */
   dbWaits?: Record<string, number>;
-  /** WAL the cluster wrote per request, warm-up included: kB, and pages written whole. */
+  /** WAL the cluster wrote per request, warm-up included: kB, and the kB of it that were whole pages. */
   walPerRequest?: Record<string, number>;
 }
 
@@ -105,6 +105,16 @@ function weighted(parts: (Record<string, number> | undefined)[], weights: number
     for (const [k, v] of Object.entries(p ?? {})) out[k] = (out[k] ?? 0) + (v * weights[i]!) / total;
   });
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v, 3)]));
+}
+
+/** WAL per request over the rounds; whole pages only if every round could count them. */
+function walMerged(rounds: LoadResult[], sent: number[]): Record<string, number> {
+  const merged = weighted(
+    rounds.map((r) => r.walPerRequest),
+    sent,
+  );
+  if (rounds.some((r) => r.walPerRequest?.wholePagesKB === undefined)) delete merged.wholePagesKB;
+  return merged;
 }
 
 /** Without raw samples (autocannon GET runs keep none): each percentile averaged over the rounds, weighted by requests. */
@@ -164,10 +174,7 @@ export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadR
       rounds.map((r) => r.dbWaits),
       rounds.map((r) => r.durationS),
     ),
-    walPerRequest: weighted(
-      rounds.map((r) => r.walPerRequest),
-      sent,
-    ),
+    walPerRequest: walMerged(rounds, sent),
   };
 }
 
