@@ -1,7 +1,10 @@
 import pg from 'pg';
 import { BENCH_DB, benchDatabaseUrl, PG_ADMIN_URL } from './settings.js';
 
-/** The benchmark's own database, created fresh each run (the service migrates it at start). */
+/**
+ * The benchmark's own database, created fresh each run (the service migrates it at start), with
+ * pg_walinspect where the server has it (the pages each load writes whole, see observe.ts).
+ */
 export async function recreateDatabase(): Promise<void> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
@@ -10,6 +13,13 @@ export async function recreateDatabase(): Promise<void> {
     await admin.query(`CREATE DATABASE ${BENCH_DB}`);
   } finally {
     await admin.end();
+  }
+  const bench = new pg.Client({ connectionString: benchDatabaseUrl() });
+  await bench.connect();
+  try {
+    await bench.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect').catch(() => undefined);
+  } finally {
+    await bench.end();
   }
 }
 
@@ -39,15 +49,20 @@ const idCreatedAt = (t: string) =>
     substr(replace(gen_random_uuid()::text, '-', ''), 14))::uuid`;
 const DOMAINS = `(ARRAY['travail','interieur','justice','logement'])[1 + (n % 4)::int]`;
 
-/** Queued callbacks, due within the hour before `now`, for pull next. Seed numbers [from, from+count). */
+/**
+ * Queued callbacks, due within the hour before `now`, for pull next. Seed numbers [from, from+count).
+ * Each was booked at some time in the 14 days before (scattered, not in queue order: a window's
+ * bookings come in over days, mixed with other windows'), which its time-ordered id carries.
+ */
 export async function seedQueued(pool: pg.Pool, from: number, count: number, now: string, domain: string) {
   await pool.query(
     `INSERT INTO callbacks (${COLUMNS})
-     SELECT ${idCreatedAt(`t - interval '1 day'`)}, ${ref('n')}, $3, 'slot', 'queued', ${phone('n')}, 'FR', 'F2258', 'bench', t,
-       t + interval '30 minutes', t, t, 0, false, NULL, NULL, decode(md5(n::text), 'hex'), t - interval '1 day', t,
+     SELECT ${idCreatedAt('c')}, ${ref('n')}, $3, 'slot', 'queued', ${phone('n')}, 'FR', 'F2258', 'bench', t,
+       t + interval '30 minutes', t, t, 0, false, NULL, NULL, decode(md5(n::text), 'hex'), c, t,
        NULL, NULL
      FROM generate_series($1::bigint, $2::bigint) AS n
      CROSS JOIN LATERAL (SELECT $4::timestamptz - (n % 3600) * interval '1 second' AS t) AS x
+     CROSS JOIN LATERAL (SELECT t - interval '1 hour' - ((n * 7919) % 1209600) * interval '1 second' AS c) AS y
      ON CONFLICT DO NOTHING`,
     [from, from + count - 1, domain, now],
   );

@@ -206,7 +206,7 @@ function newBooking(
   phone: string,
   decidedOn: DecidedOn,
 ): Parameters<typeof bookCallback>[1] {
-  const id = newId();
+  const id = newId(x.now.getTime());
   return {
     keyLock: null,
     calendarLock: CALENDAR_LOCK,

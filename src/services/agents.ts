@@ -45,12 +45,13 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
   return {
     async create(displayName: string, domains: string[]): Promise<AgentView & { token: string }> {
       const token = newToken();
+      const at = now();
       const a = await insertAgent(core.db, {
-        id: newId(),
+        id: newId(at.getTime()),
         displayName: displayName.trim(),
         domains: unique(domains),
         tokenHash: sha256(token),
-        now: now(),
+        now: at,
       });
       return { ...agentView(a), token };
     },

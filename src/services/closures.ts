@@ -111,7 +111,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         const closure = await insertClosure(
           tx,
           {
-            id: newId(),
+            id: newId(now.toMillis()),
             date: input.date,
             start: input.start ?? null,
             end: input.end ?? null,

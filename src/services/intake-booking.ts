@@ -85,7 +85,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
     }
     const { status, windowStart, windowEnd } = decided;
 
-    const id = newId();
+    const id = newId(now.toMillis());
     const cancelToken = newToken();
     const body: CreatedCallback = {
       id,
