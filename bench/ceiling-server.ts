@@ -6,8 +6,8 @@
  *    number of plain pg inserts": the five rows a slot booking with an Idempotency-Key writes
  *    (callback, window place upsert, event, outbox row, idempotency key), one plain INSERT each,
  *    BEGIN + 5 statements + COMMIT, with no lock, no read and no calendar rule; the callback's id
- *    made as intake makes it (`newId`, time-ordered). (Intake itself
- *    sends one statement, rappel_book, which takes its locks, re-reads and writes the five rows.)
+ *    is made as intake makes it (`newId`, time-ordered). (Intake itself sends one statement,
+ *    rappel_book, which takes its locks, re-reads and writes the five rows.)
  * Env: DATABASE_URL, PORT, SLOTS_BODY_PATH, POOL_MAX, CLOCK_OFFSET_MS.
  */
 import { createHash, randomBytes } from 'node:crypto';

@@ -4,8 +4,9 @@ import { cpuMs } from './procs.js';
 import type { LoadResult } from './stats.js';
 
 /**
- * Waits until the service (or the ceiling server) has nothing left in flight on PostgreSQL: when a load generator stops,
- * the requests it had sent are still being served, and they must not leak into what comes next.
+ * Waits until the service (or the ceiling server) has nothing left in flight on PostgreSQL: when
+ * a load generator stops, the requests it had sent are still being served, and they must not leak
+ * into what comes next.
  */
 export async function waitQuiet(run: Run, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -64,8 +65,8 @@ async function walPosition(run: Run): Promise<string> {
 }
 
 /**
- * WAL the cluster wrote between two positions: bytes, exactly, and how many of them were whole
- * pages (a page's first change after a checkpoint is written whole), read from the WAL itself
+ * WAL the cluster wrote between two positions: bytes, exactly, and how many of those bytes were
+ * whole pages (a page's first change after a checkpoint is written whole), read from the WAL itself
  * with pg_walinspect; null where it cannot be (no extension, or the segments already recycled).
  * pg_stat_wal would lag: backends report to it at most once a second, and an idle one up to 10 s
  * later.
