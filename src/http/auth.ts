@@ -31,9 +31,12 @@ export function agentToken(req: FastifyRequest, opsToken: string): string {
   return token;
 }
 
-export function isOps(req: FastifyRequest, opsToken: string): boolean {
-  const token = bearerToken(req);
-  return token !== undefined && constantTimeEquals(token, opsToken);
+/** The guard of every ops route: requireOps, an informateur's token recognised by the agents service. */
+export function opsGuard(
+  opsToken: string,
+  agents: { authenticate(token: string): Promise<unknown> },
+): (req: FastifyRequest) => Promise<void> {
+  return (req) => requireOps(req, opsToken, async (t) => (await agents.authenticate(t)) !== null);
 }
 
 /**

@@ -114,6 +114,19 @@ describe('GET /v1/callbacks/{reference}', () => {
     expectProblem(unknown, 'NOT_FOUND');
   });
 
+  it("answers an informateur's token with 403 FORBIDDEN (wrong role) and an unknown one with 401", async () => {
+    const t = await f.start('postgres');
+    const agent = await createAgent(t.app, ['travail']);
+    const created = await book(t.app);
+    const view = (token: string) =>
+      t.app.inject({
+        url: `/v1/callbacks/${created.reference}`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expectProblem(await view(agent.token), 'FORBIDDEN');
+    expectProblem(await view('nope-nope-nope-nope'), 'UNAUTHORIZED');
+  });
+
   it('gives nothing to a bearer token that is not the ops token', async () => {
     const t = await f.start('postgres');
     const agent = await createAgent(t.app, ['travail']);

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { AppError } from '../errors.js';
-import { agentToken, requireOps } from '../auth.js';
+import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
 
 const AgentStatus = Type.Union([Type.Literal('available'), Type.Literal('paused'), Type.Literal('offline')]);
@@ -43,8 +43,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.addSchema(AgentSchema);
     app.addSchema(AgentWithToken);
-    const ops = async (req: FastifyRequest) =>
-      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
+    const ops = opsGuard(deps.opsToken, deps.services.agents);
 
     app.post(
       '/v1/agents',

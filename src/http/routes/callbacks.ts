@@ -10,7 +10,7 @@ import {
   ReferenceParams,
 } from '../schemas/callbacks.js';
 import { AppError } from '../errors.js';
-import { bearerToken, isOps } from '../auth.js';
+import { bearerToken, opsGuard } from '../auth.js';
 import { ipBucket } from '../../services/rate-limiter.js';
 
 const IdempotencyHeaders = Type.Object({
@@ -21,6 +21,7 @@ const IdempotencyHeaders = Type.Object({
 
 export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
   const { intake, callbackAccess, limiter } = deps.services;
+  const ops = opsGuard(deps.opsToken, deps.services.agents);
   const perIp = deps.config.rateLimitPerIpPerMinute;
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -77,12 +78,18 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
             "État d'une demande (citoyen : X-Cancel-Token ; exploitation : jeton d'exploitation, avec l'historique)",
           params: ReferenceParams,
           headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String({ maxLength: 512 })) }),
-          response: { 200: Type.Ref('CallbackView'), 401: problemRef, 404: problemRef, ...errors() },
+          response: {
+            200: Type.Ref('CallbackView'),
+            401: problemRef,
+            403: problemRef,
+            404: problemRef,
+            ...errors(),
+          },
         },
       },
       async (req) => {
         if (bearerToken(req) !== undefined) {
-          if (!isOps(req, deps.opsToken)) throw new AppError('UNAUTHORIZED', "Ce jeton n'est pas reconnu.");
+          await ops(req); // 401 for a token nobody holds, 403 for an informateur's (wrong role)
           return callbackAccess.opsStatus(req.params.reference);
         }
         return callbackAccess.citizenStatus(req.params.reference, req.headers['x-cancel-token']);

@@ -1,9 +1,9 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DateString, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
-import { requireOps } from '../auth.js';
+import { opsGuard } from '../auth.js';
 
 const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
 const ClosureSchema = Type.Object(
@@ -24,8 +24,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.addSchema(ClosureSchema);
-    const ops = async (req: FastifyRequest) =>
-      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
+    const ops = opsGuard(deps.opsToken, deps.services.agents);
 
     app.get(
       '/v1/closures',

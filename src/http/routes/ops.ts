@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
@@ -11,7 +11,7 @@ import {
   WindowSchema,
 } from '../schemas/common.js';
 import { CallbackStatusSchema } from '../schemas/callbacks.js';
-import { requireOps } from '../auth.js';
+import { opsGuard } from '../auth.js';
 
 const OPS = [{ opsToken: [] }];
 const errorsOps = { 401: problemRef, 403: problemRef };
@@ -20,8 +20,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
   const { opsView } = deps.services;
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-    const ops = async (req: FastifyRequest) =>
-      requireOps(req, deps.opsToken, async (t) => (await deps.services.agents.authenticate(t)) !== null);
+    const ops = opsGuard(deps.opsToken, deps.services.agents);
 
     app.get(
       '/v1/queue',
