@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from './ids.js';
 
+/** The Unix milliseconds a version 7 id carries. */
+const millisOf = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+
 describe('newId', () => {
   it('is a UUID version 7 (RFC 9562 variant) carrying its creation millisecond', () => {
     const at = Date.UTC(2026, 10, 26, 9, 30, 0, 123);
     const id = newId(at);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(at);
+    expect(millisOf(id)).toBe(at);
   });
 
   it('sorts by creation time, as PostgreSQL compares uuids (bytewise)', () => {
@@ -17,6 +20,11 @@ describe('newId', () => {
     }));
     const byId = [...ids].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((x) => x.t);
     expect(byId).toEqual([...ids].map((x) => x.t).sort((a, b) => a - b));
+  });
+
+  it('clamps a clock outside 1970 to year 10889 instead of throwing', () => {
+    expect(millisOf(newId(Date.UTC(1969, 0, 1)))).toBe(0);
+    expect(millisOf(newId(2 ** 50))).toBe(2 ** 48 - 1);
   });
 
   it('differs within one millisecond', () => {

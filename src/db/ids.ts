@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
  */
 export function newId(nowMs: number): string {
   const b = randomBytes(16);
-  b.writeUIntBE(nowMs, 0, 6);
+  // 48 bits hold 1970 to the year 10889; a development APP_NOW outside them is clamped, not a 500.
+  b.writeUIntBE(Math.min(Math.max(Math.trunc(nowMs), 0), 2 ** 48 - 1), 0, 6);
   b[6] = (b[6]! & 0x0f) | 0x70; // version 7
   b[8] = (b[8]! & 0x3f) | 0x80; // variant 10
   const h = b.toString('hex');

@@ -21,8 +21,6 @@ import {
   type CreatedCallback,
 } from './intake-booking.js';
 
-export type { CallbackRequest, CreatedCallback } from './intake-booking.js';
-
 export interface IntakeResult {
   status: number;
   body: CreatedCallback;

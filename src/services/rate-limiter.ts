@@ -64,7 +64,7 @@ function limitResult(
   w: { end: number },
   nowMs: number,
   undo: () => Promise<unknown>,
-  log: Logger | undefined,
+  log: Logger,
 ): LimitResult {
   return {
     allowed: count <= limit,
@@ -73,12 +73,12 @@ function limitResult(
       undo().then(
         () => undefined,
         (err: Error) =>
-          log?.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted'),
+          log.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted'),
       ),
   };
 }
 
-export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log?: Logger): RateLimiter {
+export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Logger): RateLimiter {
   return {
     async hit(key, limit, windowSeconds) {
       const nowMs = clock.now().toMillis();
