@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { booking, createAgent, ops } from '../support/api.js';
+import { booking, createAgent, deleteClosure, ops, postClosure } from '../support/api.js';
 import { intakeFixture } from '../intake/support.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { SLOT_LISTENER_NAME } from '../../src/runtime.js';
@@ -81,27 +81,22 @@ describe('GET /v1/slots from the process cache', () => {
       (await list(t.app, Q)).slots.filter((s) => s.start.startsWith('2026-11-24')).map((s) => s.start);
     expect(await onTuesday()).toHaveLength(9); // Tuesday 08:30–13:00
 
-    const part = await t.app.inject({
-      method: 'POST',
-      url: '/v1/closures',
-      headers: ops,
-      payload: { date: '2026-11-24', reason: 'Réunion', start: '09:00', end: '10:00' },
+    const part = await postClosure(t.app, {
+      date: '2026-11-24',
+      reason: 'Réunion',
+      start: '09:00',
+      end: '10:00',
     });
     expect(part.statusCode).toBe(201);
     expect(await onTuesday()).not.toContain(TUE_0900);
     expect(await onTuesday()).toHaveLength(7);
 
-    const whole = await t.app.inject({
-      method: 'POST',
-      url: '/v1/closures',
-      headers: ops,
-      payload: { date: '2026-11-24', reason: 'Inventaire' },
-    });
+    const whole = await postClosure(t.app, { date: '2026-11-24', reason: 'Inventaire' });
     expect(whole.statusCode).toBe(201);
     expect(await onTuesday()).toEqual([]);
 
     for (const id of [part.json().id, whole.json().id] as string[]) {
-      const del = await t.app.inject({ method: 'DELETE', url: `/v1/closures/${id}`, headers: ops });
+      const del = await deleteClosure(t.app, id);
       expect(del.statusCode).toBe(204);
     }
     expect(await onTuesday()).toHaveLength(9);
