@@ -4,6 +4,7 @@ import { todayIn, PARIS } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
 import { AppError } from '../http/errors.js';
 import { findLiveKey, type StoredResponse } from '../repositories/idempotency.js';
+import { isTransientConflict } from '../db/conflicts.js';
 import { isoParis, type Core } from './core.js';
 import type { CalendarService } from './calendar.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -205,9 +206,10 @@ export function createIntakeService(
       try {
         result = await book(req, slotStart, phone, hash, idempotencyKey);
       } catch (err) {
-        // A refusal wrote nothing. An unknown error (a connection lost at COMMIT, say) may
-        // have created the callback: its hit stays counted.
-        if (err instanceof AppError) await counted?.refund();
+        // A refusal, or a transaction PostgreSQL rolled back (deadlock, serialization), wrote
+        // nothing. An unknown error (a connection lost at COMMIT, say) may have created the
+        // callback: its hit stays counted.
+        if (err instanceof AppError || isTransientConflict(err)) await counted?.refund();
         throw err;
       }
       if (result.replayed) await counted?.refund();
