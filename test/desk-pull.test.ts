@@ -97,6 +97,32 @@ describe('the desk: pull next and outcome', () => {
     expect(view.history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'unassigned']);
   });
 
+  it('hands the callback back to the queue at once when its informateur goes offline, not when paused', async () => {
+    const a = await createAgent(t.app, ['justice'], 'Odile');
+    const b = await createAgent(t.app, ['justice'], 'Paul');
+    await setStatus(t.app, b.token, 'paused');
+    const held = await queued(t, 'justice', 40);
+    const later = await queued(t, 'justice', 1);
+    expect((await pull(t.app, a.token))?.reference).toBe(held);
+
+    // Paused: the informateur finishes the call they hold.
+    await setStatus(t.app, a.token, 'paused');
+    expect((await t.app.inject({ url: `/v1/callbacks/${held}`, headers: ops })).json().status).toBe(
+      'assigned',
+    );
+
+    await setStatus(t.app, a.token, 'offline');
+    const view = (await t.app.inject({ url: `/v1/callbacks/${held}`, headers: ops })).json();
+    expect(view.status).toBe('queued');
+    expect(view.attempts).toBe(0);
+    expect(view.history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'unassigned']);
+    expect(view.history[1]).toMatchObject({ actor: `agent:${a.id}`, data: { reason: 'agent_offline' } });
+    expect((await outcome(t.app, a.token, held, { outcome: 'reached' })).statusCode).toBe(409);
+    // It kept its place in line: the next informateur gets it before the one due later.
+    expect((await pull(t.app, b.token))?.reference).toBe(held);
+    expect((await pull(t.app, a.token))?.reference).toBe(later);
+  });
+
   it('answers an outcome with 401, 404, 409 and 403 in that order', async () => {
     const a = await createAgent(t.app, ['logement'], 'Louis');
     const b = await createAgent(t.app, ['logement'], 'Lina');

@@ -14,6 +14,7 @@ import { releaseDesk } from '../repositories/dispatch.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { newToken, sha256 } from './tokens.js';
 import { newId } from '../db/ids.js';
+import type { Db } from '../db/schema.js';
 
 export interface AgentView {
   id: string;
@@ -38,6 +39,34 @@ export function agentView(a: AgentRecord): AgentView {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = () => new AppError('NOT_FOUND', 'Aucun informateur ne porte cet identifiant.');
 const unique = (domains: string[]) => [...new Set(domains)].sort();
+
+/**
+ * The callback an informateur holds, back to the queue at once (with its due time, so it keeps
+ * its place in line) and recorded in its history: for an informateur deactivated, or gone
+ * offline, rather than leaving the citizen waiting until the assignment lease runs out.
+ */
+async function handBack(
+  tx: Db,
+  agentId: string,
+  actor: string,
+  reason: 'agent_deactivated' | 'agent_offline',
+  at: Date,
+): Promise<{ id: string; domain: string }[]> {
+  const released = await releaseDesk(tx, agentId, at);
+  await recordEvents(
+    tx,
+    released.map((x) => ({
+      callbackId: x.id,
+      type: 'unassigned',
+      fromStatus: 'assigned',
+      toStatus: 'queued',
+      actor,
+      at,
+      data: { reason },
+    })),
+  );
+  return released;
+}
 
 /** Informateurs: created by ops with their domains; each holds a bearer token shown once. */
 export function createAgentService(core: Core, onAvailable: (domains: string[]) => Promise<void>) {
@@ -75,23 +104,9 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       if (patch.active === false) {
         // Deactivated first, so no dispatch can give them another callback meanwhile.
         // Their desk goes back to the queue now rather than when the lease runs out.
-        const released = await core.db.transaction().execute(async (tx) => {
-          const now = core.clock.now().toJSDate();
-          const r = await releaseDesk(tx, id, now);
-          await recordEvents(
-            tx,
-            r.map((x) => ({
-              callbackId: x.id,
-              type: 'unassigned',
-              fromStatus: 'assigned',
-              toStatus: 'queued',
-              actor: 'ops',
-              at: now,
-              data: { reason: 'agent_deactivated' },
-            })),
-          );
-          return r;
-        });
+        const released = await core.db
+          .transaction()
+          .execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now()));
         if (released.length > 0) await onAvailable(released.map((r) => r.domain));
       }
       return agentView(a);
@@ -106,10 +121,20 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
     /** The agent behind a bearer token, or null (inactive agents are refused). */
     authenticate: (token: string) => findActiveAgentByTokenHash(core.db, sha256(token)),
     async setStatus(id: string, status: AgentRecord['status']): Promise<AgentView> {
-      const a = await setAgentStatus(core.db, id, status, now());
-      if (!a) throw new AppError('FORBIDDEN', "Ce compte d'informateur n'est plus actif.");
-      if (status === 'available') await onAvailable(a.domains);
-      return agentView(a);
+      const at = now();
+      const { agent, released } =
+        status === 'offline'
+          ? await core.db.transaction().execute(async (tx) => {
+              // Offline first, so no dispatch hands them another callback meanwhile.
+              const agent = await setAgentStatus(tx, id, status, at);
+              const released = agent ? await handBack(tx, id, `agent:${id}`, 'agent_offline', at) : [];
+              return { agent, released };
+            })
+          : { agent: await setAgentStatus(core.db, id, status, at), released: [] };
+      if (!agent) throw new AppError('FORBIDDEN', "Ce compte d'informateur n'est plus actif.");
+      if (status === 'available') await onAvailable(agent.domains);
+      if (released.length > 0) await onAvailable(released.map((r) => r.domain));
+      return agentView(agent);
     },
   };
 }

@@ -122,7 +122,8 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
         schema: {
           tags: ['agents'],
           operationId: 'setMyStatus',
-          summary: 'Se déclarer disponible, en pause ou hors ligne',
+          summary:
+            'Se déclarer disponible, en pause ou hors ligne (hors ligne : le rappel en cours retourne à la file)',
           security: AGENT,
           body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
           response: { 200: Type.Ref('Agent'), ...errorsOps, ...errors() },
