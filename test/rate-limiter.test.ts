@@ -16,7 +16,7 @@ import { TEST_REDIS_URL } from './support/env.js';
 
 const log = pino({ level: 'silent' });
 
-/** The refunds of both limiters: a hit taken back frees a place, in its own window only. */
+/** Both limiters: a refused hit is not counted; a hit taken back frees a place, in its own window only. */
 describe('rate limiter refunds', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let pool: pg.Pool;
@@ -57,6 +57,27 @@ describe('rate limiter refunds', () => {
       expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(true);
       expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(false);
     }
+  });
+
+  it('does not count refused hits: a flood past the limit leaves the count at the limit', async () => {
+    const clock = new ManualClock(DateTime.fromISO('2026-11-23T10:00:00+01:00', { setZone: true }));
+    for (const [name, limiter] of limiters(clock)) {
+      const key = `ip:${name}-${randomUUID()}`;
+      const first = await limiter.hit(key, 2, 60);
+      expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(true);
+      for (let i = 0; i < 5; i++) expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(false);
+      // Counted past the limit, the five refusals would still hold the window after this refund.
+      await first.refund();
+      expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(true);
+      expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(false);
+    }
+    const [stored] = await redis.keys(`${namespace}:rl:ip:redis-*`);
+    expect(await redis.get(stored!)).toBe('2');
+    expect(await redis.pttl(stored!)).toBeGreaterThan(60_000);
+    const rows = await pool.query<{ count: number }>(
+      "SELECT count FROM rate_limits WHERE bucket LIKE 'ip:postgres-%'",
+    );
+    expect(rows.rows).toEqual([{ count: 2 }]);
   });
 
   it('takes nothing from the next window, and never goes below zero', async () => {

@@ -1,15 +1,26 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
 
-/** Counts one hit in a fixed window; returns the count so far in that window. */
-export async function hit(db: Db, bucket: string, windowStart: Date, resetAt: Date): Promise<number> {
+/**
+ * Counts one hit in a fixed window while the window holds fewer than `limit`; returns the count
+ * with it, or null for a hit refused and not counted (the row is left as it is: a flood past the
+ * limit writes nothing, and a refusal has nothing to take back).
+ */
+export async function hit(
+  db: Db,
+  bucket: string,
+  limit: number,
+  windowStart: Date,
+  resetAt: Date,
+): Promise<number | null> {
   const res = await sql<{ count: number }>`
     INSERT INTO rate_limits AS r (bucket, count, reset_at) VALUES (${bucket}, 1, ${resetAt})
     ON CONFLICT (bucket) DO UPDATE SET
       count = CASE WHEN r.reset_at <= ${windowStart} THEN 1 ELSE r.count + 1 END,
       reset_at = CASE WHEN r.reset_at <= ${windowStart} THEN ${resetAt} ELSE r.reset_at END
+    WHERE r.reset_at <= ${windowStart} OR r.count < ${limit}
     RETURNING count`.execute(db);
-  return res.rows[0]?.count ?? 1;
+  return res.rows[0]?.count ?? null;
 }
 
 /** Takes one hit back, in the same window only (a later window has started afresh). */

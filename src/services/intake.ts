@@ -100,7 +100,7 @@ export function createIntakeService(
   }
 
   /**
-   * Counts a demand against the phone's daily limit (429 past it). The hit is taken back for a
+   * Counts a demand against the phone's daily limit (429 past it, not counted). The hit is taken back for a
    * request that creates nothing (a refusal, a replay, an error): the limit counts the callbacks
    * a number was given in a day, not a citizen's tries at a full or closed window.
    */
@@ -108,7 +108,6 @@ export function createIntakeService(
     if (config.rateLimitPerPhonePerDay <= 0) return null;
     const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400);
     if (r.allowed) return r;
-    await r.refund();
     throw new AppError(
       'RATE_LIMITED',
       'Trop de demandes pour ce numéro aujourd’hui. Réessayez demain ou appelez le 3939.',

@@ -12,12 +12,18 @@ import { sha256 } from './tokens.js';
 export interface LimitResult {
   allowed: boolean;
   retryAfterSeconds: number;
-  /** Takes this hit back, for a request that turned out not to be what the limit counts. Never throws. */
+  /**
+   * Takes this hit back, for a request that turned out not to be what the limit counts. Never
+   * throws; nothing to do for a refused hit, which was not counted.
+   */
   refund(): Promise<void>;
 }
 
 export interface RateLimiter {
-  /** Counts one hit of `key` in the current fixed window of `windowSeconds`; allowed while ≤ limit. */
+  /**
+   * Counts one hit of `key` in the current fixed window of `windowSeconds` if fewer than `limit`
+   * are counted there; refused (and not counted) otherwise.
+   */
   hit(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
 }
 
@@ -55,26 +61,28 @@ function windowOf(nowMs: number, windowSeconds: number) {
 }
 
 /**
- * The answer to a hit counted `count` in window `w`. `undo` takes it back in its store; if that
- * fails, the hit stays counted (the limit errs towards refusing).
+ * The answer to a hit: `counted` is its count in window `w`, or null if it was refused and not
+ * counted. `undo` takes a counted hit back in its store; if that fails, the hit stays counted
+ * (the limit errs towards refusing).
  */
 function limitResult(
-  count: number,
-  limit: number,
+  counted: number | null,
   w: { end: number },
   nowMs: number,
   undo: () => Promise<unknown>,
   log: Logger,
 ): LimitResult {
   return {
-    allowed: count <= limit,
+    allowed: counted !== null,
     retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
-    refund: () =>
-      undo().then(
+    refund: async () => {
+      if (counted === null) return;
+      await undo().then(
         () => undefined,
         (err: Error) =>
           log.warn({ err: { message: err.message } }, 'rate limiter: refund failed, hit stays counted'),
-      ),
+      );
+    },
   };
 }
 
@@ -84,8 +92,8 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Log
       const nowMs = clock.now().toMillis();
       const w = windowOf(nowMs, windowSeconds);
       const bucket = `${key}:${windowSeconds}`;
-      const count = await hit(db, bucket, new Date(w.start), new Date(w.end));
-      return limitResult(count, limit, w, nowMs, () => unhit(db, bucket, new Date(w.end)), log);
+      const counted = await hit(db, bucket, limit, new Date(w.start), new Date(w.end));
+      return limitResult(counted, w, nowMs, () => unhit(db, bucket, new Date(w.end)), log);
     },
   };
 }
@@ -94,6 +102,16 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Log
  * DECR only above 0, and so only while the window's key lives: a DECR on an expired key would
  * create it at -1, with no expiry.
  */
+/**
+ * INCR only below the limit, in one round trip: a refused hit is not counted (nothing to take
+ * back). Answers the new count, or -1 for a refusal. The expiry outlives the window by a minute.
+ */
+const HIT_SCRIPT = `local c = tonumber(redis.call('get', KEYS[1]) or '0')
+if c >= tonumber(ARGV[1]) then return -1 end
+c = redis.call('incr', KEYS[1])
+redis.call('pexpire', KEYS[1], ARGV[2])
+return c`;
+
 const REFUND_SCRIPT =
   "if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end return 0";
 
@@ -115,13 +133,11 @@ export function createRedisRateLimiter(
       // Namespaced like the queues, so deployments (and test runs) sharing a Redis never share counters.
       const redisKey = `${namespace}:rl:${key}:${windowSeconds}:${w.index}`;
       try {
-        const res = await redis
-          .multi()
-          .incr(redisKey)
-          .pexpire(redisKey, windowSeconds * 1000 + 60_000)
-          .exec();
-        const count = Number(res?.[0]?.[1] ?? 0);
-        return limitResult(count, limit, w, nowMs, () => redis.eval(REFUND_SCRIPT, 1, redisKey), log);
+        const count = Number(
+          await redis.eval(HIT_SCRIPT, 1, redisKey, String(limit), String(windowSeconds * 1000 + 60_000)),
+        );
+        const counted = count >= 0 ? count : null;
+        return limitResult(counted, w, nowMs, () => redis.eval(REFUND_SCRIPT, 1, redisKey), log);
       } catch (err) {
         log.warn(
           { err: { message: (err as Error).message } },
