@@ -137,6 +137,13 @@ describe('the desk: pull next and outcome', () => {
     expect((await outcome(t.app, b.token, ref, { outcome: 'reached' })).statusCode).toBe(403);
     expect((await outcome(t.app, 'not-a-token', ref, { outcome: 'redirected' })).statusCode).toBe(401);
     expect((await outcome(t.app, a.token, ref, { outcome: 'redirected' })).statusCode).toBe(400);
+    // A destination with another outcome is refused, not dropped.
+    const stray = await outcome(t.app, a.token, ref, { outcome: 'reached', redirectedTo: 'ADIL 57' });
+    expect(stray.statusCode).toBe(400);
+    expect(stray.json()).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      detail: expect.stringContaining('redirectedTo'),
+    });
     expect((await outcome(t.app, a.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
     const history = (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json().history;
     expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);

@@ -21,6 +21,18 @@ import type { OutboxRelay } from './outbox-relay.js';
 
 export type Outcome = 'reached' | 'no_answer' | 'wrong_number' | 'redirected';
 
+/**
+ * Why `redirectedTo` does not fit the outcome, or null: a redirection needs its destination, and
+ * any other outcome has none (refused rather than dropped without a word).
+ */
+function redirectionMisfit(outcome: Outcome, redirectedTo: string | undefined): string | null {
+  if (outcome === 'redirected' && !redirectedTo?.trim())
+    return '« redirectedTo » est obligatoire pour une réorientation : vers quel service, association ou professionnel ?';
+  if (outcome !== 'redirected' && redirectedTo !== undefined)
+    return '« redirectedTo » ne vaut que pour une réorientation (« outcome » : « redirected ») ; la note peut garder le reste.';
+  return null;
+}
+
 /** An informateur by id (jobs, tests) or as `AgentRef` (the desk routes, by token hash). */
 export const asRef = (who: AgentRef | string): AgentRef => (typeof who === 'string' ? { agentId: who } : who);
 
@@ -109,13 +121,11 @@ export function createOutcomeReporter(
     note: string | undefined,
   ): Promise<DeskCallback> {
     const ref = asRef(who);
-    if (outcome === 'redirected' && !redirectedTo?.trim()) {
+    const misfit = redirectionMisfit(outcome, redirectedTo);
+    if (misfit) {
       // An unknown token is refused before the body is judged.
       if (!(await activeAgentId(core.db, ref))) throw unauthorized(ref);
-      throw new AppError(
-        'VALIDATION_ERROR',
-        '« redirectedTo » est obligatoire pour une réorientation : vers quel service, association ou professionnel ?',
-      );
+      throw new AppError('VALIDATION_ERROR', misfit);
     }
     // A malformed reference matches no callback: NOT_FOUND, once the informateur is known.
     const normalised = normaliseReference(reference) ?? '';

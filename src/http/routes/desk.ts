@@ -70,7 +70,14 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
                 Type.Literal('wrong_number'),
                 Type.Literal('redirected'),
               ]),
-              redirectedTo: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+              redirectedTo: Type.Optional(
+                Type.String({
+                  minLength: 1,
+                  maxLength: 300,
+                  description:
+                    'Vers qui le citoyen a été réorienté : requis avec « redirected », refusé sinon',
+                }),
+              ),
               note: Type.Optional(Type.String({ maxLength: 2000 })),
             },
             { additionalProperties: false },
