@@ -48,6 +48,18 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
     for (const body of bad) await refused(t.app, body, 'VALIDATION_ERROR');
     // The limits themselves are allowed.
     expect((await postCallback(t.app, booking({ subject: 'x'.repeat(500) }))).statusCode).toBe(201);
+    // ISO 8601 leaves the seconds out at will (RFC 3339 does not); other zones name the same instant.
+    for (const slotStart of [
+      '2026-11-23T09:30+01:00',
+      '2026-11-23T09:00Z',
+      '2026-11-23T10:30:00.000+01:00',
+    ]) {
+      const res = await postCallback(t.app, booking({ slotStart }));
+      expect(res.statusCode, `${slotStart}: ${res.body}`).toBe(201);
+      expect(Date.parse(res.json().window.start)).toBe(Date.parse(slotStart));
+    }
+    for (const slotStart of ['2026-11-23T09+01:00', '2026-11-23T09:30', '2026-11-23T24:00+01:00'])
+      await refused(t.app, booking({ slotStart }), 'VALIDATION_ERROR');
   });
 
   it('VALIDATION_ERROR for values of the wrong JSON type: they are not coerced', async () => {
