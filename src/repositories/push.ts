@@ -16,14 +16,16 @@ export const PUSH_GRACE_MS = 300;
 
 const GRACE = sql.raw(`interval '${PUSH_GRACE_MS} milliseconds'`);
 
+/** Informateur `a` (the agents row so aliased) has a callback on their desk. */
+export const onCall = sql`EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_agent_id = a.id AND d.status = 'assigned')`;
+
 /**
  * Informateur `a` could take a callback of `domain` now: active, available, of the domain, with
  * an empty desk. Kept on the row itself (not a CTE) where it is locked, so that a row changed
  * since the statement's snapshot is judged again on its latest version.
  */
 const freeDesk = (domain: string) => sql`a.active AND a.status = 'available'
-  AND a.domains @> ARRAY[${domain}]::text[]
-  AND NOT EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_agent_id = a.id AND d.status = 'assigned')`;
+  AND a.domains @> ARRAY[${domain}]::text[] AND NOT ${onCall}`;
 
 export type PushResult =
   | { assigned: { callbackId: string; agentId: string; dueAt: Date } }
