@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
+import { authErrors, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
@@ -27,7 +27,6 @@ const AgentWithToken = Type.Object(
 const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const OPS = [{ opsToken: [] }];
 const AGENT = [{ agentToken: [] }];
-const errorsOps = { 401: problemRef, 403: problemRef };
 
 /** The informateur behind the request's bearer token: 401 otherwise, 403 for the ops token. */
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
@@ -55,7 +54,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Créer un informateur (son jeton est affiché une seule fois)',
           security: OPS,
           body: Type.Object({ displayName: DisplayName, domains: Domains }, { additionalProperties: false }),
-          response: { 201: Type.Ref('AgentWithToken'), ...errorsOps, ...errors() },
+          response: { 201: Type.Ref('AgentWithToken'), ...authErrors, ...errors() },
         },
       },
       async (req, reply) => reply.code(201).send(await agents.create(req.body.displayName, req.body.domains)),
@@ -70,7 +69,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'listAgents',
           summary: 'Lister les informateurs',
           security: OPS,
-          response: { 200: Type.Array(Type.Ref('Agent')), ...errorsOps },
+          response: { 200: Type.Array(Type.Ref('Agent')), ...authErrors },
         },
       },
       async () => agents.list(),
@@ -94,7 +93,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
             },
             { additionalProperties: false, minProperties: 1 },
           ),
-          response: { 200: Type.Ref('Agent'), ...errorsOps, 404: problemRef, ...errors() },
+          response: { 200: Type.Ref('Agent'), ...authErrors, 404: problemRef, ...errors() },
         },
       },
       async (req) => agents.update(req.params.id, req.body),
@@ -110,7 +109,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: "Renouveler le jeton d'un informateur (l'ancien cesse de fonctionner)",
           security: OPS,
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 200: Type.Ref('AgentWithToken'), ...errorsOps, 404: problemRef, ...errors() },
+          response: { 200: Type.Ref('AgentWithToken'), ...authErrors, 404: problemRef, ...errors() },
         },
       },
       async (req) => agents.rotateToken(req.params.id),
@@ -126,7 +125,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
             'Se déclarer disponible, en pause ou hors ligne (hors ligne : le rappel en cours retourne à la file)',
           security: AGENT,
           body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
-          response: { 200: Type.Ref('Agent'), ...errorsOps, ...errors() },
+          response: { 200: Type.Ref('Agent'), ...authErrors, ...errors() },
         },
       },
       async (req) => {

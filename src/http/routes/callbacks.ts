@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { errors, problemRef } from '../schemas/common.js';
+import { authErrors, errors, problemRef } from '../schemas/common.js';
 import {
   CitizenCallbackView,
   CreateCallbackBody,
@@ -80,8 +80,7 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String({ maxLength: 512 })) }),
           response: {
             200: Type.Ref('CallbackView'),
-            401: problemRef,
-            403: problemRef,
+            ...authErrors,
             404: problemRef,
             ...errors(),
           },

@@ -2,7 +2,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DateString, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
+import {
+  authErrors,
+  DateString,
+  errors,
+  InstantString,
+  problemRef,
+  WindowSchema,
+} from '../schemas/common.js';
 import { opsGuard } from '../auth.js';
 
 const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
@@ -17,7 +24,6 @@ const ClosureSchema = Type.Object(
   { $id: 'Closure' },
 );
 const OPS = [{ opsToken: [] }];
-const errorsOps = { 401: problemRef, 403: problemRef };
 
 export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
   const { closures } = deps.services;
@@ -36,7 +42,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Fermetures exceptionnelles à venir (ou depuis « from »)',
           security: OPS,
           querystring: Type.Object({ from: Type.Optional(DateString) }, { additionalProperties: false }),
-          response: { 200: Type.Array(Type.Ref('Closure')), ...errorsOps, ...errors() },
+          response: { 200: Type.Array(Type.Ref('Closure')), ...authErrors, ...errors() },
         },
       },
       async (req) => closures.list(req.query.from),
@@ -85,7 +91,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
                   'Rappels « dès que possible » en file dont la promesse (fenêtre) croise la fermeture : ni déplacés ni annulés, ils restent en tête de file, mais leur promesse risque de ne pas être tenue',
               }),
             }),
-            ...errorsOps,
+            ...authErrors,
             ...errors(409),
           },
         },
@@ -105,7 +111,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           description:
             'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) sont déplacés vers les créneaux libres suivants (historique de chaque rappel).',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 204: Type.Null(), ...errorsOps, 404: problemRef, ...errors() },
+          response: { 204: Type.Null(), ...authErrors, 404: problemRef, ...errors() },
         },
       },
       async (req, reply) => {

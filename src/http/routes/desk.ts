@@ -2,7 +2,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DomainCode, errors, InstantString, problemRef, WindowSchema } from '../schemas/common.js';
+import {
+  authErrors,
+  DomainCode,
+  errors,
+  InstantString,
+  problemRef,
+  WindowSchema,
+} from '../schemas/common.js';
 import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
 import { agentByToken } from '../auth.js';
 
@@ -41,8 +48,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
           response: {
             200: Type.Ref('DeskCallback'),
             204: Type.Null(),
-            401: problemRef,
-            403: problemRef,
+            ...authErrors,
             ...errors(),
           },
         },
@@ -84,8 +90,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
           ),
           response: {
             200: Type.Ref('DeskCallback'),
-            401: problemRef,
-            403: problemRef,
+            ...authErrors,
             404: problemRef,
             ...errors(409),
           },

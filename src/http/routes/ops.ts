@@ -3,18 +3,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import {
+  authErrors,
   DateString,
   DomainCode,
   errors,
   InstantString,
-  problemRef,
   WindowSchema,
 } from '../schemas/common.js';
 import { CallbackStatusSchema } from '../schemas/callbacks.js';
 import { opsGuard } from '../auth.js';
 
 const OPS = [{ opsToken: [] }];
-const errorsOps = { 401: problemRef, 403: problemRef };
 
 export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
   const { opsView } = deps.services;
@@ -49,7 +48,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
                 }),
               ),
             }),
-            ...errorsOps,
+            ...authErrors,
           },
         },
       },
@@ -92,7 +91,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
               ),
               nextCursor: Type.Union([Type.String(), Type.Null()]),
             }),
-            ...errorsOps,
+            ...authErrors,
             ...errors(),
           },
         },

@@ -22,6 +22,9 @@ export function errors(...statuses: number[]): Record<number, typeof problemRef>
   return Object.fromEntries([400, 503, ...statuses].map((s) => [s, problemRef]));
 }
 
+/** The answers of a route behind a bearer token: unknown token 401, wrong role 403. */
+export const authErrors = { 401: problemRef, 403: problemRef };
+
 export const DateString = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}$',
   description: 'Paris local date YYYY-MM-DD',
