@@ -71,15 +71,9 @@ export function createBooking(core: Core, calendar: CalendarService) {
       const r = decided.refusal;
       // A refusal is never made on remembered closures or staffing: read them again first.
       if (ctx.remembered) return 'stale';
-      // An asap promise that the line cannot keep (nobody free, the queue too long for the
-      // promise or for closing time) is a full line, refused after DUPLICATE_REQUEST as
-      // SLOT_FULL is; a closed centre comes first, as a closed day does.
+      // A full line is refused after DUPLICATE_REQUEST (SLOT_FULL itself is rappel_book's).
       // (That active callback may be this key's own first answer: intake.ts replays it.)
-      if (
-        r.code === 'ASAP_UNAVAILABLE' &&
-        r.extra.reason !== 'closed' &&
-        (await hasActiveCallback(core.db, phone.e164, req.domain))
-      )
+      if (r.afterDuplicateCheck && (await hasActiveCallback(core.db, phone.e164, req.domain)))
         throw duplicateRequest();
       throw r;
     }

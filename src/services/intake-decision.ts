@@ -50,6 +50,12 @@ export class SlotRefusal extends Error {
     readonly detail: string,
     readonly extra: Record<string, unknown>,
     readonly domain: DomainCode,
+    /**
+     * A full line (asap: nobody free, the queue too long for the promise or for closing time):
+     * the contract orders it after DUPLICATE_REQUEST, as SLOT_FULL is. A closed centre, like
+     * every calendar refusal, comes first.
+     */
+    readonly afterDuplicateCheck = false,
   ) {
     super(`${code}: ${detail}`);
     this.name = 'SlotRefusal';
@@ -125,6 +131,7 @@ export async function decideWindow(
       asapDetail(decision.reason, promise),
       { reason: decision.reason },
       domain,
+      decision.reason !== 'closed',
     ),
   };
 }
