@@ -176,15 +176,18 @@ function isUsable(n: PhoneNumber): boolean {
   return n.ext === undefined && isPhoneRegion(n.country) && n.isValid();
 }
 
-/** Resolve a national writing (`06…`, `0690…`) to the right territory, see the module comment. */
-function resolveNational(text: string, everyRegion: boolean): PhoneNumber | undefined {
+/**
+ * Resolve a national writing (`06…`, `0690…`) to the right territory, see the module comment.
+ * `digits` is `text` without its separators.
+ */
+function resolveNational(text: string, digits: string, everyRegion: boolean): PhoneNumber | undefined {
   const parsedFr = parse(text, 'FR');
   const mainland =
     parsedFr !== undefined && isUsable(parsedFr) && parsedFr.countryCallingCode === '33'
       ? parsedFr
       : undefined;
   const overseas: PhoneNumber[] = [];
-  for (const region of overseasCandidates(text.replace(SEPARATORS, ''), everyRegion)) {
+  for (const region of overseasCandidates(digits, everyRegion)) {
     const n = parse(text, region);
     if (n !== undefined && isUsable(n) && n.countryCallingCode !== '33') overseas.push(n);
   }
@@ -217,7 +220,7 @@ function normalize(input: string, everyRegion: boolean): PhoneCheck {
   const international = compact.startsWith('+') || compact.startsWith('00');
 
   if (!international) {
-    const n = resolveNational(text, everyRegion);
+    const n = resolveNational(text, compact, everyRegion);
     return n ? classify(n) : INVALID;
   }
 
@@ -228,7 +231,8 @@ function normalize(input: string, everyRegion: boolean): PhoneCheck {
   if (isUsable(n)) return classify(n);
   if (n.ext === undefined && n.countryCallingCode === '33') {
     // Overseas number written with +33 (e.g. +33 690 12 34 56): read it as the national 0690…
-    const remapped = resolveNational(`0${n.nationalNumber}`, everyRegion);
+    const national = `0${n.nationalNumber}`;
+    const remapped = resolveNational(national, national, everyRegion);
     if (remapped && remapped.countryCallingCode !== '33') return classify(remapped);
   }
   return INVALID;
