@@ -80,6 +80,25 @@ describe('rate limiter refunds', () => {
     expect(rows.rows).toEqual([{ count: 2 }]);
   });
 
+  it('counts a demand once, concurrent hits included; only its first hit takes it back', async () => {
+    const clock = new ManualClock(DateTime.fromISO('2026-11-23T10:00:00+01:00', { setZone: true }));
+    for (const [name, limiter] of limiters(clock)) {
+      const key = `phone:${name}-${randomUUID()}`;
+      const burst = await Promise.all(Array.from({ length: 6 }, () => limiter.hit(key, 2, 86_400, 'd1')));
+      expect(
+        burst.map((r) => r.allowed),
+        name,
+      ).toEqual(Array(6).fill(true));
+      expect((await limiter.hit(key, 2, 86_400, 'd2')).allowed, name).toBe(true);
+      expect((await limiter.hit(key, 2, 86_400, 'd3')).allowed, name).toBe(false);
+      expect((await limiter.hit(key, 2, 86_400)).allowed, name).toBe(false);
+      // Refunds of the copies are no-ops; the hit that counted d1 gives its place back.
+      for (const r of burst) await r.refund();
+      expect((await limiter.hit(key, 2, 86_400, 'd3')).allowed, name).toBe(true);
+      expect((await limiter.hit(key, 2, 86_400, 'd1')).allowed, name).toBe(false);
+    }
+  });
+
   it('takes nothing from the next window, and never goes below zero', async () => {
     const clock = new ManualClock(DateTime.fromISO('2026-11-23T23:59:00+01:00', { setZone: true }));
     for (const [name, limiter] of limiters(clock)) {

@@ -30,6 +30,30 @@ export async function unhit(db: Db, bucket: string, resetAt: Date): Promise<void
     WHERE bucket = ${bucket} AND reset_at = ${resetAt} AND count > 0`.execute(db);
 }
 
+/**
+ * Marks `demand` (a bucket of its own, `<bucket>@<demand>`) as counted in this window, unless it
+ * is already: true if this call marked it. A concurrent mark of the same demand waits for this
+ * transaction, then finds it marked (or marks it, if this one rolled back).
+ */
+export async function markDemand(
+  db: Db,
+  demandBucket: string,
+  windowStart: Date,
+  resetAt: Date,
+): Promise<boolean> {
+  const res = await sql<{ marked: number }>`
+    INSERT INTO rate_limits AS r (bucket, count, reset_at) VALUES (${demandBucket}, 1, ${resetAt})
+    ON CONFLICT (bucket) DO UPDATE SET count = 1, reset_at = ${resetAt}
+    WHERE r.reset_at <= ${windowStart}
+    RETURNING 1 AS marked`.execute(db);
+  return res.rows.length > 0;
+}
+
+/** Removes the mark of a demand, in the same window only. */
+export async function unmarkDemand(db: Db, demandBucket: string, resetAt: Date): Promise<void> {
+  await sql`DELETE FROM rate_limits WHERE bucket = ${demandBucket} AND reset_at = ${resetAt}`.execute(db);
+}
+
 export async function purgeExpired(db: Db, now: Date): Promise<number> {
   const r = await db.deleteFrom('rate_limits').where('reset_at', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);

@@ -28,6 +28,9 @@ export interface IntakeResult {
   replayed: boolean;
 }
 
+/** Refusals that come from the Idempotency-Key, not from the request itself. */
+const KEY_REFUSALS: ReadonlySet<string> = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED']);
+
 /** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
 const MAX_ATTEMPTS = 5;
 
@@ -100,13 +103,20 @@ export function createIntakeService(
   }
 
   /**
-   * Counts a demand against the phone's daily limit (429 past it, not counted). The hit is taken back for a
-   * request that creates nothing (a refusal, a replay, an error): the limit counts the callbacks
-   * a number was given in a day, not a citizen's tries at a full or closed window.
+   * Counts a demand against the phone's daily limit (429 past it, not counted). The hit is taken
+   * back for a request that creates nothing (a refusal, a replay, an error): the limit counts the
+   * callbacks a number was given in a day, not a citizen's tries at a full or closed window.
+   * Requests carrying the same Idempotency-Key are one demand, counted once: copies sent while
+   * the first is still running go on to be replayed (or answered 409 IDEMPOTENCY_KEY_IN_USE),
+   * not refused for the others' counts.
    */
-  async function countDemand(e164: string): Promise<LimitResult | null> {
+  async function countDemand(e164: string, idempotencyKey: string | undefined): Promise<LimitResult | null> {
     if (config.rateLimitPerPhonePerDay <= 0) return null;
-    const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400);
+    const demand =
+      idempotencyKey === undefined
+        ? undefined
+        : sha256(`rappel-demand:${idempotencyKey}`).subarray(0, 16).toString('hex');
+    const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400, demand);
     if (r.allowed) return r;
     throw new AppError(
       'RATE_LIMITED',
@@ -200,18 +210,22 @@ export function createIntakeService(
         const earlier = await earlierAnswer(idempotencyKey, hash);
         if (earlier) return earlier;
       }
-      const counted = await countDemand(phone.e164);
+      const counted = await countDemand(phone.e164, idempotencyKey);
       let result: IntakeResult;
       try {
         result = await book(req, slotStart, phone, hash, idempotencyKey);
       } catch (err) {
         // A refusal, or a transaction PostgreSQL rolled back (deadlock, serialization), wrote
         // nothing. An unknown error (a connection lost at COMMIT, say) may have created the
-        // callback: its hit stays counted.
-        if (err instanceof AppError || isTransientConflict(err)) await counted?.refund();
+        // callback: its hit stays counted. So does a refusal for the key (in use, or reused by
+        // another body): a request with the same key, one demand with this one, is deciding
+        // or has created, and this hit was the one that counted the demand.
+        const byKey = err instanceof AppError && KEY_REFUSALS.has(err.code);
+        if ((err instanceof AppError && !byKey) || isTransientConflict(err)) await counted?.refund();
         throw err;
       }
-      if (result.replayed) await counted?.refund();
+      // A replay here is the answer another request with the same key created in the meantime
+      // (replays of an earlier answer are answered before counting): the demand stays counted.
       return result;
     },
   };

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../db/schema.js';
 import type { Clock } from '../clock.js';
-import { hit, unhit } from '../repositories/rate-limits.js';
+import { hit, markDemand, unhit, unmarkDemand } from '../repositories/rate-limits.js';
 import { sha256 } from './tokens.js';
 
 export interface LimitResult {
@@ -22,9 +22,11 @@ export interface LimitResult {
 export interface RateLimiter {
   /**
    * Counts one hit of `key` in the current fixed window of `windowSeconds` if fewer than `limit`
-   * are counted there; refused (and not counted) otherwise.
+   * are counted there; refused (and not counted) otherwise. A `demand` (an Idempotency-Key's
+   * hash) is counted once per window: its later hits, concurrent ones included, are allowed
+   * without being counted, and only the hit that counted it can take it back.
    */
-  hit(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
+  hit(key: string, limit: number, windowSeconds: number, demand?: string): Promise<LimitResult>;
 }
 
 /** IPv4 as is; IPv6 counted by its /64, since one subscriber usually holds a whole /64. */
@@ -60,23 +62,26 @@ function windowOf(nowMs: number, windowSeconds: number) {
   return { index: start / size, start, end: start + size };
 }
 
+/** What a hit did: counted (with the window's new count), refused, or its demand counted already. */
+type Verdict = { counted: number } | 'refused' | 'already';
+
 /**
- * The answer to a hit: `counted` is its count in window `w`, or null if it was refused and not
- * counted. `undo` takes a counted hit back in its store; if that fails, the hit stays counted
- * (the limit errs towards refusing).
+ * The answer to a hit in window `w`. `undo` takes a counted hit back in its store; if that
+ * fails, the hit stays counted (the limit errs towards refusing). A refused hit was not counted,
+ * and a demand counted already is its first hit's to take back: nothing to undo for either.
  */
 function limitResult(
-  counted: number | null,
+  verdict: Verdict,
   w: { end: number },
   nowMs: number,
   undo: () => Promise<unknown>,
   log: Logger,
 ): LimitResult {
   return {
-    allowed: counted !== null,
+    allowed: verdict !== 'refused',
     retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
     refund: async () => {
-      if (counted === null) return;
+      if (typeof verdict !== 'object') return;
       await undo().then(
         () => undefined,
         (err: Error) =>
@@ -86,34 +91,74 @@ function limitResult(
   };
 }
 
+/** Thrown inside the transaction to roll back a demand's mark when its hit is refused. */
+class Refused extends Error {}
+
 export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Logger): RateLimiter {
   return {
-    async hit(key, limit, windowSeconds) {
+    async hit(key, limit, windowSeconds, demand) {
       const nowMs = clock.now().toMillis();
       const w = windowOf(nowMs, windowSeconds);
       const bucket = `${key}:${windowSeconds}`;
-      const counted = await hit(db, bucket, limit, new Date(w.start), new Date(w.end));
-      return limitResult(counted, w, nowMs, () => unhit(db, bucket, new Date(w.end)), log);
+      const [start, end] = [new Date(w.start), new Date(w.end)];
+      if (demand === undefined) {
+        const count = await hit(db, bucket, limit, start, end);
+        return limitResult(
+          count === null ? 'refused' : { counted: count },
+          w,
+          nowMs,
+          () => unhit(db, bucket, end),
+          log,
+        );
+      }
+      // The demand's mark and the count commit together, or neither does.
+      const demandBucket = `${bucket}@${demand}`;
+      let verdict: Verdict;
+      try {
+        verdict = await db.transaction().execute(async (tx) => {
+          if (!(await markDemand(tx, demandBucket, start, end))) return 'already' as const;
+          const count = await hit(tx, bucket, limit, start, end);
+          if (count === null) throw new Refused();
+          return { counted: count };
+        });
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err;
+        verdict = 'refused';
+      }
+      const undo = () =>
+        db.transaction().execute(async (tx) => {
+          await unmarkDemand(tx, demandBucket, end);
+          await unhit(tx, bucket, end);
+        });
+      return limitResult(verdict, w, nowMs, undo, log);
     },
   };
 }
 
 /**
- * DECR only above 0, and so only while the window's key lives: a DECR on an expired key would
- * create it at -1, with no expiry.
- */
-/**
  * INCR only below the limit, in one round trip: a refused hit is not counted (nothing to take
- * back). Answers the new count, or -1 for a refusal. The expiry outlives the window by a minute.
+ * back). With a demand (ARGV[3]), kept in a set beside the counter (KEYS[2]): a demand in the
+ * set is not counted again. Answers the new count, -1 for a refusal, -2 for a demand counted
+ * already. The keys outlive the window by a minute (ARGV[2], ms).
  */
-const HIT_SCRIPT = `local c = tonumber(redis.call('get', KEYS[1]) or '0')
+const HIT_SCRIPT = `if ARGV[3] and redis.call('sismember', KEYS[2], ARGV[3]) == 1 then return -2 end
+local c = tonumber(redis.call('get', KEYS[1]) or '0')
 if c >= tonumber(ARGV[1]) then return -1 end
 c = redis.call('incr', KEYS[1])
 redis.call('pexpire', KEYS[1], ARGV[2])
+if ARGV[3] then
+  redis.call('sadd', KEYS[2], ARGV[3])
+  redis.call('pexpire', KEYS[2], ARGV[2])
+end
 return c`;
 
-const REFUND_SCRIPT =
-  "if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end return 0";
+/**
+ * DECR only above 0, and so only while the window's key lives: a DECR on an expired key would
+ * create it at -1, with no expiry. With a demand (ARGV[1]), its mark goes too.
+ */
+const REFUND_SCRIPT = `if ARGV[1] then redis.call('srem', KEYS[2], ARGV[1]) end
+if tonumber(redis.call('get', KEYS[1]) or '0') > 0 then return redis.call('decr', KEYS[1]) end
+return 0`;
 
 /**
  * Shared across API processes through Redis (INCR on a key per window). If Redis fails, the
@@ -127,23 +172,24 @@ export function createRedisRateLimiter(
   namespace: string,
 ): RateLimiter {
   return {
-    async hit(key, limit, windowSeconds) {
+    async hit(key, limit, windowSeconds, demand) {
       const nowMs = clock.now().toMillis();
       const w = windowOf(nowMs, windowSeconds);
       // Namespaced like the queues, so deployments (and test runs) sharing a Redis never share counters.
       const redisKey = `${namespace}:rl:${key}:${windowSeconds}:${w.index}`;
+      const keys = [redisKey, `${redisKey}:demands`];
+      const demandArg = demand === undefined ? [] : [demand];
       try {
-        const count = Number(
-          await redis.eval(HIT_SCRIPT, 1, redisKey, String(limit), String(windowSeconds * 1000 + 60_000)),
-        );
-        const counted = count >= 0 ? count : null;
-        return limitResult(counted, w, nowMs, () => redis.eval(REFUND_SCRIPT, 1, redisKey), log);
+        const ttl = String(windowSeconds * 1000 + 60_000);
+        const count = Number(await redis.eval(HIT_SCRIPT, 2, ...keys, String(limit), ttl, ...demandArg));
+        const verdict: Verdict = count >= 0 ? { counted: count } : count === -1 ? 'refused' : 'already';
+        return limitResult(verdict, w, nowMs, () => redis.eval(REFUND_SCRIPT, 2, ...keys, ...demandArg), log);
       } catch (err) {
         log.warn(
           { err: { message: (err as Error).message } },
           'rate limiter: redis unavailable, using PostgreSQL',
         );
-        return fallback.hit(key, limit, windowSeconds);
+        return fallback.hit(key, limit, windowSeconds, demand);
       }
     },
   };

@@ -79,6 +79,27 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
     expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
   });
 
+  it('counts copies of one request sent at once as one demand: none is refused for the others', async () => {
+    const t = await f.start(backend, { env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' } });
+    await createAgent(t.app, ['travail', 'logement', 'justice']);
+    const [phone] = randomPhones(1) as [string];
+    expect((await postCallback(t.app, booking({ phone, domain: 'logement' }))).statusCode).toBe(201);
+    // The day's last place for this phone, asked for 12 times at once with one key (a double click, retries).
+    const body = booking({ phone });
+    const key = { 'idempotency-key': `burst-${phone}` };
+    const answers = await Promise.all(Array.from({ length: 12 }, () => postCallback(t.app, body, key)));
+    const codes = answers.map((r) => (r.statusCode === 201 ? 201 : (r.json() as { code: string }).code));
+    expect(
+      codes.every((c) => c === 201 || c === 'IDEMPOTENCY_KEY_IN_USE'),
+      codes.join(' '),
+    ).toBe(true);
+    const created = answers.filter((r) => r.statusCode === 201).map((r) => r.json().reference as string);
+    expect(created.length).toBeGreaterThan(0);
+    expect(new Set(created).size).toBe(1);
+    // Counted once: the phone's day is now used up.
+    expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
+  });
+
   it('counts only the callbacks created for a phone: refused tries do not use up its day', async () => {
     // 2026-11-23 is a Monday; 2026-11-28 a Saturday.
     const t = await f.start(backend, {
