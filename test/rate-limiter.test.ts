@@ -65,7 +65,16 @@ describe('rate limiter refunds', () => {
       const key = `ip:${name}-${randomUUID()}`;
       const first = await limiter.hit(key, 2, 60);
       expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(true);
+      // PostgreSQL: not even locked (a lock leaves the refusing transaction's id in the row's xmax).
+      const xmax = async () =>
+        (
+          await pool.query<{ xmax: string }>('SELECT xmax::text AS xmax FROM rate_limits WHERE bucket = $1', [
+            `${key}:60`,
+          ])
+        ).rows[0]?.xmax;
+      const lockedBy = await xmax();
       for (let i = 0; i < 5; i++) expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(false);
+      if (name === 'postgres') expect(await xmax()).toBe(lockedBy);
       // Counted past the limit, the five refusals would still hold the window after this refund.
       await first.refund();
       expect((await limiter.hit(key, 2, 60)).allowed, name).toBe(true);
@@ -111,6 +120,18 @@ describe('rate limiter refunds', () => {
       await yesterday.refund();
       expect((await limiter.hit(key, 1, 86_400)).allowed, name).toBe(false);
     }
+  });
+
+  it('keeps a Redis day window until that Paris day ends, on the 25-hour day too', async () => {
+    // 2026-10-25: clocks go back at 03:00 in Paris; the day ends 24 h 30 min after 00:30.
+    const clock = new ManualClock(DateTime.fromISO('2026-10-25T00:30:00+02:00', { setZone: true }));
+    const [, [, limiter]] = limiters(clock) as [unknown, [string, RateLimiter]];
+    const key = `phone:${randomUUID()}`;
+    expect((await limiter.hit(key, 1, 86_400)).allowed).toBe(true);
+    const [stored] = await redis.keys(`${namespace}:rl:${key}:*`);
+    const ttl = await redis.pttl(stored!);
+    expect(ttl).toBeGreaterThan(24.5 * 3_600_000);
+    expect(ttl).toBeLessThanOrEqual(24.5 * 3_600_000 + 60_000);
   });
 
   it('does not bring back an expired Redis window as a negative count', async () => {

@@ -16,8 +16,9 @@ export const PUSH_GRACE_MS = 300;
 
 const GRACE = sql.raw(`interval '${PUSH_GRACE_MS} milliseconds'`);
 
-/** Informateur `a` (the agents row so aliased) has a callback on their desk. */
-export const onCall = sql`EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_agent_id = a.id AND d.status = 'assigned')`;
+/** The informateur of the agents row aliased `agent` in the statement has a callback on their desk. */
+export const onCall = (agent: string) =>
+  sql`EXISTS (SELECT 1 FROM callbacks held WHERE held.assigned_agent_id = ${sql.ref(`${agent}.id`)} AND held.status = 'assigned')`;
 
 /**
  * Informateur `a` could take a callback of `domain` now: active, available, of the domain, with
@@ -25,7 +26,7 @@ export const onCall = sql`EXISTS (SELECT 1 FROM callbacks d WHERE d.assigned_age
  * since the statement's snapshot is judged again on its latest version.
  */
 const freeDesk = (domain: string) => sql`a.active AND a.status = 'available'
-  AND a.domains @> ARRAY[${domain}]::text[] AND NOT ${onCall}`;
+  AND a.domains @> ARRAY[${domain}]::text[] AND NOT ${onCall('a')}`;
 
 export type PushResult =
   | { assigned: { callbackId: string; agentId: string; dueAt: Date } }

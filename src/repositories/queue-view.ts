@@ -36,7 +36,7 @@ export async function queueSummary(db: Db): Promise<DomainQueueRow[]> {
       (SELECT count(*) FROM callbacks c WHERE c.status = 'assigned' AND c.domain = d.domain)::int AS assigned,
       (SELECT min(c.due_at) FROM callbacks c WHERE c.status = 'queued' AND c.domain = d.domain) AS oldest,
       (SELECT count(*) FROM agents a WHERE a.active AND a.status = 'available' AND a.domains @> ARRAY[d.domain])::int AS available,
-      (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d.domain] AND ${onCall})::int AS on_call
+      (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d.domain] AND ${onCall('a')})::int AS on_call
     FROM unnest(ARRAY['travail','interieur','justice','logement']) AS d(domain)`.execute(db);
   return res.rows.map((r) => ({
     domain: r.domain,

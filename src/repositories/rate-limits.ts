@@ -3,8 +3,9 @@ import type { Db } from '../db/schema.js';
 
 /**
  * Counts one hit in a fixed window while the window holds fewer than `limit`; returns the count
- * with it, or null for a hit refused and not counted (the row is left as it is: a flood past the
- * limit writes nothing, and a refusal has nothing to take back).
+ * with it, or null for a hit refused and not counted. A window seen full is refused without a
+ * lock or a write (an upsert whose ON CONFLICT WHERE fails still locks the row, and so writes
+ * and waits for its commit's flush); the upsert's WHERE settles a race for the last place.
  */
 export async function hit(
   db: Db,
@@ -14,7 +15,11 @@ export async function hit(
   resetAt: Date,
 ): Promise<number | null> {
   const res = await sql<{ count: number }>`
-    INSERT INTO rate_limits AS r (bucket, count, reset_at) VALUES (${bucket}, 1, ${resetAt})
+    INSERT INTO rate_limits AS r (bucket, count, reset_at)
+    SELECT ${bucket}::text, 1, ${resetAt}::timestamptz
+    WHERE NOT EXISTS (
+      SELECT 1 FROM rate_limits f
+      WHERE f.bucket = ${bucket} AND f.reset_at > ${windowStart} AND f.count >= ${limit})
     ON CONFLICT (bucket) DO UPDATE SET
       count = CASE WHEN r.reset_at <= ${windowStart} THEN 1 ELSE r.count + 1 END,
       reset_at = CASE WHEN r.reset_at <= ${windowStart} THEN ${resetAt} ELSE r.reset_at END

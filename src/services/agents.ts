@@ -15,6 +15,7 @@ import { recordEvents } from '../repositories/callback-events.js';
 import { newToken, sha256 } from './tokens.js';
 import { newId } from '../db/ids.js';
 import type { Db } from '../db/schema.js';
+import { retryingConflicts } from '../db/conflicts.js';
 
 export interface AgentView {
   id: string;
@@ -71,6 +72,21 @@ async function handBack(
 /** Informateurs: created by ops with their domains; each holds a bearer token shown once. */
 export function createAgentService(core: Core, onAvailable: (domains: string[]) => Promise<void>) {
   const now = () => core.clock.now().toJSDate();
+
+  /**
+   * Offline, and the callback held handed back, in one transaction. Offline first, so no
+   * dispatch hands them another callback meanwhile. That locks the agent row, then the
+   * callback: an outcome locks them the other way round, so the two at the same instant can
+   * deadlock; the loser rolls back whole and runs again.
+   */
+  const goOffline = (id: string, at: Date) =>
+    retryingConflicts(() =>
+      core.db.transaction().execute(async (tx) => {
+        const agent = await setAgentStatus(tx, id, 'offline', at);
+        const released = agent ? await handBack(tx, id, `agent:${id}`, 'agent_offline', at) : [];
+        return { agent, released };
+      }),
+    );
   return {
     async create(displayName: string, domains: string[]): Promise<AgentView & { token: string }> {
       const token = newToken();
@@ -104,9 +120,9 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       if (patch.active === false) {
         // Deactivated first, so no dispatch can give them another callback meanwhile.
         // Their desk goes back to the queue now rather than when the lease runs out.
-        const released = await core.db
-          .transaction()
-          .execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now()));
+        const released = await retryingConflicts(() =>
+          core.db.transaction().execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now())),
+        );
         if (released.length > 0) await onAvailable(released.map((r) => r.domain));
       }
       return agentView(a);
@@ -124,12 +140,7 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       const at = now();
       const { agent, released } =
         status === 'offline'
-          ? await core.db.transaction().execute(async (tx) => {
-              // Offline first, so no dispatch hands them another callback meanwhile.
-              const agent = await setAgentStatus(tx, id, status, at);
-              const released = agent ? await handBack(tx, id, `agent:${id}`, 'agent_offline', at) : [];
-              return { agent, released };
-            })
+          ? await goOffline(id, at)
           : { agent: await setAgentStatus(core.db, id, status, at), released: [] };
       if (!agent) throw new AppError('FORBIDDEN', "Ce compte d'informateur n'est plus actif.");
       if (status === 'available') await onAvailable(agent.domains);

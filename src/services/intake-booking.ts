@@ -73,7 +73,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
       if (ctx.remembered) return 'stale';
       // A full line is refused after DUPLICATE_REQUEST (SLOT_FULL itself is rappel_book's).
       // (That active callback may be this key's own first answer: intake.ts replays it.)
-      if (r.afterDuplicateCheck && (await hasActiveCallback(core.db, phone.e164, req.domain)))
+      if (r.checkDuplicateFirst && (await hasActiveCallback(core.db, phone.e164, req.domain)))
         throw duplicateRequest();
       throw r;
     }

@@ -51,11 +51,13 @@ export class SlotRefusal extends Error {
     readonly extra: Record<string, unknown>,
     readonly domain: DomainCode,
     /**
-     * A full line (asap: nobody free, the queue too long for the promise or for closing time):
-     * the contract orders it after DUPLICATE_REQUEST, as SLOT_FULL is. A closed centre, like
-     * every calendar refusal, comes first.
+     * Whether the booking must first look for a duplicate, and refuse that instead: a full line
+     * (asap: nobody free, the queue too long for the promise or for closing time), which the
+     * contract orders after DUPLICATE_REQUEST. (SLOT_FULL ranks there too, but rappel_book
+     * decides it after its own duplicate check.) A closed centre, like every calendar refusal,
+     * comes first.
      */
-    readonly afterDuplicateCheck = false,
+    readonly checkDuplicateFirst = false,
   ) {
     super(`${code}: ${detail}`);
     this.name = 'SlotRefusal';

@@ -22,7 +22,8 @@ export interface LimitResult {
 export interface RateLimiter {
   /**
    * Counts one hit of `key` in the current fixed window of `windowSeconds` if fewer than `limit`
-   * are counted there; refused (and not counted) otherwise. A `demand` (an Idempotency-Key's
+   * (at least 1: a limit of 0, "disabled", is the caller's to skip) are counted there; refused
+   * (and not counted) otherwise. A `demand` (an Idempotency-Key's
    * hash) is counted once per window: its later hits, concurrent ones included, are allowed
    * without being counted, and only the hit that counted it can take it back.
    */
@@ -139,7 +140,7 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Log
  * INCR only below the limit, in one round trip: a refused hit is not counted (nothing to take
  * back). With a demand (ARGV[3]), kept in a set beside the counter (KEYS[2]): a demand in the
  * set is not counted again. Answers the new count, -1 for a refusal, -2 for a demand counted
- * already. The keys outlive the window by a minute (ARGV[2], ms).
+ * already. The keys live until a minute after the window ends (ARGV[2], ms).
  */
 const HIT_SCRIPT = `if ARGV[3] and redis.call('sismember', KEYS[2], ARGV[3]) == 1 then return -2 end
 local c = tonumber(redis.call('get', KEYS[1]) or '0')
@@ -180,7 +181,8 @@ export function createRedisRateLimiter(
       const keys = [redisKey, `${redisKey}:demands`];
       const demandArg = demand === undefined ? [] : [demand];
       try {
-        const ttl = String(windowSeconds * 1000 + 60_000);
+        // To the window's end (a Paris day lasts 23 or 25 hours twice a year), plus a minute.
+        const ttl = String(w.end - nowMs + 60_000);
         const count = Number(await redis.eval(HIT_SCRIPT, 2, ...keys, String(limit), ttl, ...demandArg));
         const verdict: Verdict = count >= 0 ? { counted: count } : count === -1 ? 'refused' : 'already';
         return limitResult(verdict, w, nowMs, () => redis.eval(REFUND_SCRIPT, 2, ...keys, ...demandArg), log);
