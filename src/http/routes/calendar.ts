@@ -72,7 +72,9 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
               from: Type.Optional(DateString),
               days: Type.Integer({ minimum: 1, maximum: 366, default: 7 }),
             },
-            { additionalProperties: false },
+            // Other parameters are ignored: a page's script may add its own (jQuery's
+            // `cache: false` adds `_=<time>` to every GET).
+            { additionalProperties: true },
           ),
           response: {
             200: Type.Object({
@@ -99,7 +101,9 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
               from: Type.Optional(DateString),
               days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366 })),
             },
-            { additionalProperties: false },
+            // Other parameters are ignored: a page's script may add its own (jQuery's
+            // `cache: false` adds `_=<time>` to every GET).
+            { additionalProperties: true },
           ),
           response: {
             200: Type.Object({

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
+import { booking, createAgent, deleteClosure, ops, postClosure } from './support/api.js';
+
+describe('closures over HTTP', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', {
+      env: NO_LIMITS,
+    });
+    await createAgent(t.app, ['travail', 'logement'], 'A');
+    await createAgent(t.app, ['travail'], 'B');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('requires the ops token', async () => {
+    expect((await t.app.inject('/v1/closures')).statusCode).toBe(401);
+    const wrong = await t.app.inject({ url: '/v1/closures', headers: { authorization: 'Bearer nope' } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json().code).toBe('UNAUTHORIZED');
+    const agent = await createAgent(t.app, ['justice'], 'Not ops');
+    const role = await t.app.inject({
+      url: '/v1/closures',
+      headers: { authorization: `Bearer ${agent.token}` },
+    });
+    expect(role.statusCode).toBe(403);
+    expect(role.json().code).toBe('FORBIDDEN');
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/agents/${agent.id}`,
+      headers: ops,
+      payload: { active: false },
+    });
+  });
+
+  it('closes a whole day and a part of a day, and deletes a closure', async () => {
+    const whole = await postClosure(t.app, { date: '2026-11-26', reason: 'Formation' });
+    expect(whole.statusCode).toBe(201);
+    expect(whole.json()).toMatchObject({
+      date: '2026-11-26',
+      start: null,
+      end: null,
+      reason: 'Formation',
+      moved: [],
+      notMoved: [],
+    });
+    const part = await postClosure(t.app, {
+      date: '2026-11-30',
+      reason: 'Réunion de service',
+      start: '12:00',
+      end: '14:00',
+    });
+    expect(part.statusCode).toBe(201);
+    const days = (await t.app.inject('/v1/opening-hours?from=2026-11-26&days=5')).json().days;
+    expect(days[0]).toMatchObject({ open: false, closedReason: 'closure', label: 'Formation' });
+    expect(days[4].intervals).toEqual([
+      { start: '2026-11-30T08:30:00+01:00', end: '2026-11-30T12:00:00+01:00' },
+      { start: '2026-11-30T14:00:00+01:00', end: '2026-11-30T18:15:00+01:00' },
+    ]);
+    const list = (await t.app.inject({ url: '/v1/closures', headers: ops })).json();
+    expect(list.map((c: { date: string }) => c.date)).toEqual(['2026-11-26', '2026-11-30']);
+    const booked = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2026-11-26T09:00:00+01:00' }),
+    });
+    expect(booked.statusCode).toBe(422);
+    expect(booked.json()).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'closure' });
+    const inPart = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2026-11-30T12:30:00+01:00' }),
+    });
+    expect(inPart.json()).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'closure' });
+    expect((await deleteClosure(t.app, whole.json().id)).statusCode).toBe(204);
+    expect((await deleteClosure(t.app, whole.json().id)).statusCode).toBe(404);
+    expect((await t.app.inject('/v1/opening-hours?from=2026-11-26&days=1')).json().days[0].open).toBe(true);
+  });
+
+  it.each([
+    [{ date: '2026-03-29', reason: 'x', start: '02:00', end: '02:45' }, 'non-existent local time'],
+    [{ date: '2026-10-25', reason: 'x', start: '02:15', end: '04:00' }, 'ambiguous local time'],
+    [{ date: '2026-11-27', reason: 'x', start: '14:00' }, 'start without end'],
+    [{ date: '2026-11-27', reason: 'x', start: '14:00', end: '13:00' }, 'end before start'],
+    [{ date: '2026-02-30', reason: 'x' }, 'date that does not exist'],
+    [{ date: '2026-11-27', reason: '   ' }, 'blank reason'],
+    // The clock reads 2026-11-23T08:00 (a Monday).
+    [{ date: '2026-11-20', reason: 'x' }, 'a day already past'],
+    [{ date: '2026-11-23', reason: 'x', start: '06:00', end: '08:00' }, 'a span of today already over'],
+  ])('refuses %o (%s) with VALIDATION_ERROR', async (payload, _why: string) => {
+    const res = await postClosure(t.app, payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('VALIDATION_ERROR');
+  });
+
+  it('accepts a closure of today still running or to come', async () => {
+    const res = await postClosure(t.app, {
+      date: '2026-11-23',
+      reason: 'Panne téléphonique',
+      start: '07:00',
+      end: '08:01',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const del = await deleteClosure(t.app, res.json().id);
+    expect(del.statusCode).toBe(204);
+  });
+
+  it('refuses a closure over bookings, then moves them when asked, recording each move', async () => {
+    const a = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'logement', slotStart: '2026-12-01T09:00:00+01:00' }),
+    });
+    const b = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'logement', slotStart: '2026-12-01T09:30:00+01:00' }),
+    });
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    const refused = await postClosure(t.app, {
+      date: '2026-12-01',
+      reason: 'Panne téléphonique',
+      start: '08:30',
+      end: '10:00',
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().code).toBe('CLOSURE_HAS_BOOKINGS');
+    expect(refused.json().references.sort()).toEqual([a.json().reference, b.json().reference].sort());
+    expect((await t.app.inject({ url: '/v1/closures?from=2026-12-01', headers: ops })).json()).toEqual([]);
+
+    const moved = await t.app.inject({
+      method: 'POST',
+      url: '/v1/closures',
+      headers: ops,
+      payload: {
+        date: '2026-12-01',
+        reason: 'Panne téléphonique',
+        start: '08:30',
+        end: '10:00',
+        moveBookings: true,
+      },
+    });
+    expect(moved.statusCode).toBe(201);
+    // logement has one informateur: one place per window, so they go to 10:00 and 10:30.
+    expect(moved.json().moved).toEqual([
+      {
+        reference: a.json().reference,
+        from: { start: '2026-12-01T09:00:00+01:00', end: '2026-12-01T09:30:00+01:00' },
+        to: { start: '2026-12-01T10:00:00+01:00', end: '2026-12-01T10:30:00+01:00' },
+      },
+      {
+        reference: b.json().reference,
+        from: { start: '2026-12-01T09:30:00+01:00', end: '2026-12-01T10:00:00+01:00' },
+        to: { start: '2026-12-01T10:30:00+01:00', end: '2026-12-01T11:00:00+01:00' },
+      },
+    ]);
+    const view = (await t.app.inject({ url: `/v1/callbacks/${a.json().reference}`, headers: ops })).json();
+    expect(view.window.start).toBe('2026-12-01T10:00:00+01:00');
+    expect(view.history.map((h: { type: string }) => h.type)).toEqual(['created', 'moved']);
+    const load = await t.rt.db
+      .selectFrom('window_load')
+      .select(['window_start', 'booked'])
+      .where('domain', '=', 'logement')
+      .orderBy('window_start')
+      .execute();
+    expect(load.filter((l) => l.booked > 0).map((l) => [l.window_start.toISOString(), l.booked])).toEqual([
+      ['2026-12-01T09:00:00.000Z', 1],
+      ['2026-12-01T09:30:00.000Z', 1],
+    ]);
+  });
+
+  it('reports, and leaves in place, a booking that cannot move inside the horizon', async () => {
+    const last = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'logement', slotStart: '2026-12-07T18:00:00+01:00' }),
+    });
+    expect(last.statusCode).toBe(201);
+    const res = await postClosure(t.app, { date: '2026-12-07', reason: 'Grève', moveBookings: true });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().notMoved).toEqual([last.json().reference]);
+    const view = (await t.app.inject({ url: `/v1/callbacks/${last.json().reference}`, headers: ops })).json();
+    expect(view.status).toBe('scheduled');
+    expect(view.window.start).toBe('2026-12-07T18:00:00+01:00');
+  });
+});
