@@ -16,6 +16,11 @@ export interface CitizenView {
   mode: string;
   window: { start: string; end: string };
   phone: string;
+  /**
+   * A retry waiting for its next attempt (scheduled after a no-answer): when; else null. The
+   * citizen sees it too: after a missed call the window shown is the one already past.
+   */
+  nextAttemptAt: string | null;
 }
 
 export interface OpsView extends CitizenView {
@@ -23,8 +28,6 @@ export interface OpsView extends CitizenView {
   attempts: number;
   ficheId: string | null;
   carriedOver: boolean;
-  /** A retry waiting for its next attempt (scheduled after a no-answer): when; else null. */
-  nextAttemptAt: string | null;
   outcome: string | null;
   redirectedTo: string | null;
   createdAt: string;
@@ -54,6 +57,7 @@ function citizenView(c: CallbackRecord): CitizenView {
     mode: c.mode,
     window: { start: iso(c.windowStart), end: iso(c.windowEnd) },
     phone: c.phone ? maskPhone(c.phone) : '••',
+    nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
   };
 }
 
@@ -89,7 +93,6 @@ export function createCallbackAccessService(core: Core) {
         attempts: c.attempts,
         ficheId: c.ficheId,
         carriedOver: c.carriedOver,
-        nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
         outcome: c.outcome,
         redirectedTo: c.redirectedTo,
         createdAt: iso(c.createdAt),
@@ -132,7 +135,7 @@ export function createCallbackAccessService(core: Core) {
             at: now,
           },
         ]);
-        return { ...citizenView(c), status: 'cancelled' };
+        return citizenView({ ...c, status: 'cancelled' });
       });
     },
   };

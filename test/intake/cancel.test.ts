@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
 import { booking, createAgent, setStatus } from '../support/api.js';
+import { outcome, pull } from '../support/desk.js';
 import {
   book,
   bookedIn,
@@ -58,6 +60,34 @@ describe('POST /v1/callbacks/{reference}/cancel', () => {
       [a.reference],
     );
     expect(rows.map((r) => r.type)).toEqual(['created', 'cancelled']);
+  });
+
+  it('shows the citizen the next attempt after a missed call, and still cancels then', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T08:00:00+01:00' });
+    const agent = await createAgent(t.app, ['travail']);
+    const a = await book(t.app, { slotStart: MONDAY_0900 });
+    const citizen = async () =>
+      (
+        await t.app.inject({
+          url: `/v1/callbacks/${a.reference}`,
+          headers: { 'x-cancel-token': a.cancelToken },
+        })
+      ).json();
+    expect((await citizen()).nextAttemptAt).toBeNull();
+    t.clock.set(DateTime.fromISO(MONDAY_0900, { setZone: true }));
+    expect((await pull(t.app, agent.token))?.reference).toBe(a.reference);
+    const missed = await outcome(t.app, agent.token, a.reference, { outcome: 'no_answer' });
+    expect(missed.statusCode, missed.body).toBe(200);
+    const next = missed.json().nextAttemptAt as string;
+    expect(next > MONDAY_0900).toBe(true);
+    // The window shown is the one already past: the next attempt says when the phone rings again.
+    expect(await citizen()).toMatchObject({
+      status: 'scheduled',
+      window: { start: MONDAY_0900 },
+      nextAttemptAt: next,
+    });
+    const cancelled = await cancel(t.app, a.reference, a.cancelToken);
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled', nextAttemptAt: null });
   });
 
   it('lets the citizen book again for the same phone and domain once cancelled', async () => {

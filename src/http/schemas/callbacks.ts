@@ -49,15 +49,13 @@ export const CitizenCallbackView = Type.Object(
     mode: Type.Union([Type.Literal('slot'), Type.Literal('asap')]),
     window: WindowSchema,
     phone: Type.String({ description: 'Numéro masqué', examples: ['06 •• •• •• 78'] }),
+    nextAttemptAt: Type.Union([InstantString, Type.Null()], {
+      description: 'Prochaine tentative, pour un rappel en attente après un appel sans réponse',
+    }),
     id: Type.Optional(Type.String()),
     attempts: Type.Optional(Type.Integer()),
     ficheId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     carriedOver: Type.Optional(Type.Boolean()),
-    nextAttemptAt: Type.Optional(
-      Type.Union([InstantString, Type.Null()], {
-        description: 'Prochaine tentative, pour un rappel en attente après un appel sans réponse',
-      }),
-    ),
     outcome: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     redirectedTo: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     createdAt: Type.Optional(InstantString),
