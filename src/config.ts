@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DateTime } from 'luxon';
 
 /** Every setting of the contract, parsed and validated once at start. */
@@ -89,14 +90,59 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+/** The names proxy-addr (fastify's trustProxy) gives to address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, a CIDR range (`10.0.0.0/8`) or a named range, as fastify's trustProxy reads them. */
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry) || isIP(entry) !== 0) return true;
+  const [address, bits, extra] = entry.split('/');
+  if (extra !== undefined || address === undefined || bits === undefined || !/^\d{1,3}$/.test(bits))
+    return false;
+  const family = isIP(address);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 function trustProxy(env: Env): boolean | string[] {
   const raw = str(env, 'TRUST_PROXY');
   if (raw === undefined || /^(false|0|no)$/i.test(raw)) return false;
   if (/^(true|1|yes)$/i.test(raw)) return true;
-  return raw
+  const entries = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const wrong = entries.find((e) => !isProxyEntry(e));
+  if (wrong !== undefined)
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `expected true, false or proxy addresses (IP, CIDR range, loopback, linklocal, uniquelocal), got "${wrong}"`,
+    );
+  return entries;
+}
+
+/** Origins as browsers send them (`https://host[:port]`, no path), or `*` for any. */
+function corsOrigins(env: Env): string[] {
+  const raw = str(env, 'CORS_ORIGINS');
+  if (raw === undefined) return DEFAULT_CORS_ORIGINS;
+  const origins = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // refused below
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `expected comma-separated origins such as https://www.service-public.gouv.fr (no path, no trailing slash) or *, got "${origin}"`,
+      );
+  }
+  return origins;
 }
 
 /** Parses the environment; throws ConfigError naming the first bad setting. */
@@ -128,7 +174,6 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
-  const corsRaw = str(env, 'CORS_ORIGINS');
 
   return Object.freeze({
     nodeEnv,
@@ -153,13 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 10, 0, 1_000_000),
     rateLimitPerPhonePerDay: int(env, 'RATE_LIMIT_PER_PHONE_PER_DAY', 5, 0, 1_000_000),
     trustProxy: trustProxy(env),
-    corsOrigins:
-      corsRaw === undefined
-        ? DEFAULT_CORS_ORIGINS
-        : corsRaw
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+    corsOrigins: corsOrigins(env),
     dataDir: str(env, 'DATA_DIR') ?? '.data',
     logLevel: str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     queuePrefix: str(env, 'QUEUE_PREFIX') ?? 'rappel',

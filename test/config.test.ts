@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const base = { NODE_ENV: 'test' };
+
+/** The message a refused setting gives at start (main.ts prints it and exits with 2). */
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`accepted: ${JSON.stringify(env)}`);
+}
+
+describe('settings refused at start with a message naming them', () => {
+  it('TRUST_PROXY: true, false, or addresses, ranges and named ranges', () => {
+    expect(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'no' }).trustProxy).toBe(false);
+    expect(
+      loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, loopback,::1, 2001:db8::/32' }).trustProxy,
+    ).toEqual(['10.0.0.0/8', 'loopback', '::1', '2001:db8::/32']);
+    for (const wrong of ['maybe', '10.0.0.0/33', '10.0.0/8', '192.168.1.1/24/1', 'proxy.example.fr'])
+      expect(refusal({ TRUST_PROXY: `127.0.0.1,${wrong}` })).toMatch(/TRUST_PROXY.*got "/);
+  });
+
+  it('CORS_ORIGINS: origins as browsers send them, or *', () => {
+    expect(
+      loadConfig({ ...base, CORS_ORIGINS: 'https://www.service-public.gouv.fr, http://localhost:8080' })
+        .corsOrigins,
+    ).toEqual(['https://www.service-public.gouv.fr', 'http://localhost:8080']);
+    expect(loadConfig({ ...base, CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    for (const wrong of [
+      'notaurl',
+      'https://www.service-public.gouv.fr/',
+      'https://a.fr/page',
+      'ftp://a.fr',
+      'www.a.fr',
+    ])
+      expect(refusal({ CORS_ORIGINS: wrong })).toMatch(/CORS_ORIGINS.*got "/);
+  });
+});
