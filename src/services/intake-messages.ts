@@ -42,7 +42,7 @@ export function phoneDetail(reason: string): string {
     case 'premium_rate':
       return 'Les numéros surtaxés ou à coût partagé ne peuvent pas être rappelés.';
     case 'not_french':
-      return 'Seuls les numéros français (métropole et outre-mer) peuvent être rappelés.';
+      return 'Seuls les numéros de métropole, de Guadeloupe, de Martinique, de Guyane, de La Réunion, de Mayotte, de Saint-Pierre-et-Miquelon, de Saint-Barthélemy et de Saint-Martin peuvent être rappelés.';
     default:
       return "Ce numéro de téléphone n'est pas valide.";
   }

@@ -38,7 +38,10 @@ export const asRef = (who: AgentRef | string): AgentRef => (typeof who === 'stri
 
 export function unauthorized(who: AgentRef): AppError {
   return 'tokenHash' in who
-    ? new AppError('UNAUTHORIZED', "Ce jeton d'informateur n'est pas reconnu.")
+    ? new AppError(
+        'UNAUTHORIZED',
+        "Ce jeton d'informateur n'est pas reconnu : jeton inconnu, remplacé, ou compte désactivé par l'exploitation.",
+      )
     : new AppError('UNAUTHORIZED', "Ce compte d'informateur n'est plus actif.");
 }
 

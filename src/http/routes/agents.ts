@@ -32,7 +32,11 @@ const AGENT = [{ agentToken: [] }];
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
   const token = agentToken(req, deps.opsToken);
   const agent = await deps.services.agents.authenticate(token);
-  if (!agent) throw new AppError('UNAUTHORIZED', "Ce jeton d'informateur n'est pas reconnu.");
+  if (!agent)
+    throw new AppError(
+      'UNAUTHORIZED',
+      "Ce jeton d'informateur n'est pas reconnu : jeton inconnu, remplacé, ou compte désactivé par l'exploitation.",
+    );
   return agent;
 }
 
