@@ -81,6 +81,21 @@ describe('a closure that shifts the windows of its day', () => {
     expect(await slotStarts()).toEqual(expect.arrayContaining(['10:00', '10:30', '12:30']));
   });
 
+  it('moves a booking left by a deleted closure into the window of the new cut that covers it', async () => {
+    // Wednesday 08:30–13:00: 10:00–10:45 cuts 10:45, …, 12:15, then 12:45–13:00 (short).
+    const closure = { date: '2026-11-25', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
+    const added = await postClosure(t.app, closure);
+    expect(added.statusCode, added.body).toBe(201);
+    const last = await book('2026-11-25T12:45:00+01:00');
+    expect(last.statusCode, last.body).toBe(201);
+    // Cut from 08:30 again, 12:30–13:00 holds it: the same day, not Thursday 08:30.
+    expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
+    expect(await windowOf(last.json().reference as string)).toEqual({
+      start: '2026-11-25T12:30:00+01:00',
+      end: '2026-11-25T13:00:00+01:00',
+    });
+  });
+
   it('leaves the bookings alone when the closure ends on a window start', async () => {
     const z = await book('2026-11-23T15:00:00+01:00');
     expect(z.statusCode, z.body).toBe(201);

@@ -67,7 +67,10 @@ async function recordMove(
 }
 
 export function createClosureMoves(core: Core, calendar: CalendarService) {
-  /** The next free window of the callback's domain from its own window on, or null inside the horizon. */
+  /**
+   * The free window of the callback's domain that covers its own, or else the next from its
+   * start on; null if none inside the horizon.
+   */
   async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
@@ -82,7 +85,13 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     for (const cand of candidates) {
-      if (cand.window.start.toMillis() < c.windowStart.getTime()) continue;
+      // A window of the new cut that covers the booked one (12:30–13:00 for a 12:45–13:00 left
+      // by a deleted closure) keeps the call inside what the citizen chose; otherwise the next
+      // windows from its start on, never an earlier start.
+      const covers =
+        cand.window.start.toMillis() <= c.windowStart.getTime() &&
+        cand.window.end.toMillis() >= c.windowEnd.getTime();
+      if (cand.window.start.toMillis() < c.windowStart.getTime() && !covers) continue;
       if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
       await releasePlace(tx, c.domain, c.windowStart);
       const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };
