@@ -135,8 +135,8 @@ describe('checkSlotStart', () => {
   });
 
   it('checks in the contract order', () => {
-    // Weekend before holiday: 1 May 2027 is a Saturday.
-    expect(check('2027-05-01T10:00:00+02:00')).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'weekend' });
+    // A holiday is a holiday even on a weekend: 1 May 2027 is a Saturday.
+    expect(check('2027-05-01T10:00:00+02:00')).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'holiday' });
     // Closed day before everything else, even a past, odd instant.
     expect(check('2026-11-22T10:07:00+01:00')).toMatchObject({ code: 'CENTRE_CLOSED', reason: 'weekend' });
     // A part-day closure before opening hours, even outside the weekly hours.

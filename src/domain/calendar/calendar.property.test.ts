@@ -103,8 +103,8 @@ function dayProblems(day: DaySchedule, settings: CalendarSettings, closures: rea
   const holiday = holidaysOfYear(parts.year, settings).has(day.date);
   const wholeDayClosure = closures.some((c) => c.date === day.date && c.start === null && c.end === null);
   if (day.open !== day.intervals.length > 0) fail('open does not match intervals');
-  if (weekday >= 6 && day.closedReason !== 'weekend') fail('weekend not closed for weekend');
-  if (weekday < 6 && holiday && day.closedReason !== 'holiday') fail('holiday not closed for holiday');
+  if (holiday && day.closedReason !== 'holiday') fail('holiday not closed for holiday');
+  if (weekday >= 6 && !holiday && day.closedReason !== 'weekend') fail('weekend not closed for weekend');
   if (weekday < 6 && !holiday && wholeDayClosure && day.closedReason !== 'closure')
     fail('closure not closed');
   if (day.open && day.closedReason !== null) fail('open day with a closed reason');

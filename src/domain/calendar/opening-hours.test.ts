@@ -71,11 +71,15 @@ describe('holidays', () => {
     });
   });
 
-  it('keeps weekend as the reason of a holiday on a weekend, with the holiday label', () => {
+  it('gives a holiday on a weekend as a holiday: its reason and its label agree', () => {
     expect(daySchedule('2026-12-26', CLOSED_ON_PENTECOST, [])).toMatchObject({
       open: false,
-      closedReason: 'weekend',
+      closedReason: 'holiday',
       label: 'Saint-Étienne',
+    });
+    expect(daySchedule('2026-11-28', CLOSED_ON_PENTECOST, [])).toMatchObject({
+      closedReason: 'weekend',
+      label: null,
     });
   });
 
@@ -142,10 +146,11 @@ describe('exceptional closures', () => {
   });
 
   it('keeps weekend and holiday ahead of a closure', () => {
+    // A closure on a weekend closes nothing: the day stays a plain weekend.
     const weekend = daySchedule('2026-11-28', CLOSED_ON_PENTECOST, [
       closure('2026-11-28', null, null, 'Travaux'),
     ]);
-    expect(weekend).toMatchObject({ open: false, closedReason: 'weekend', label: 'Travaux' });
+    expect(weekend).toMatchObject({ open: false, closedReason: 'weekend', label: null });
     const holiday = daySchedule('2026-11-11', CLOSED_ON_PENTECOST, [
       closure('2026-11-11', null, null, 'Travaux'),
     ]);

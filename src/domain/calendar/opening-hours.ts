@@ -84,10 +84,12 @@ export function scheduleOf(
   const parts = requireDate(date);
   const holiday = holidaysOfYear(parts.year, settings).get(date);
   const closureLabel = closuresOfDay.length === 0 ? null : closuresOfDay.map((c) => c.reason).join(' ; ');
-  const label = holiday ?? closureLabel;
   const weekday = weekdayOf(parts);
-  if (weekday >= 6) return closed(date, 'weekend', label);
-  if (holiday !== undefined) return closed(date, 'holiday', label);
+  // A holiday names the day even on a weekend (26 December 2026 is a Saturday): its reason is
+  // the holiday, as its label says. A weekend has no label: a closure set on it closes nothing.
+  if (holiday !== undefined) return closed(date, 'holiday', holiday);
+  if (weekday >= 6) return closed(date, 'weekend', null);
+  const label = closureLabel;
 
   let spans: MinuteSpan[] = [...(WEEKLY_HOURS[weekday] ?? [])];
   for (const closure of closuresOfDay) spans = subtract(spans, closureSpan(closure));
