@@ -31,17 +31,22 @@ export interface IntakeResult {
 /** Refusals that come from the Idempotency-Key, not from the request itself. */
 const KEY_REFUSALS: ReadonlySet<string> = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED']);
 
+/** The first year the calendar knows the holidays of (holidaysOfYear). */
+const FIRST_CALENDAR_YEAR = 1583;
+
 /** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
 const MAX_ATTEMPTS = 5;
 
 /**
  * The requested window start, read once, in Paris time. The schema's date-time format admits
- * writings the calendar cannot read (a space for the `T`, a leap second `:60`) and years
- * PostgreSQL has no date for: refused as the schema would.
+ * writings the calendar cannot read (a space for the `T`, a leap second `:60`) and years it has
+ * no holidays for (before 1583, the first whole Gregorian year; a 500 until the fuzz test drew
+ * 1582-12-31) or PostgreSQL no date for: refused as the schema would.
  */
 function readSlotStart(slotStart: string | undefined): DateTime {
   const start = slotStart === undefined ? null : DateTime.fromISO(slotStart, { setZone: true });
-  if (!start?.isValid || start.year < 1000 || start.year > 9999) {
+  const year = start?.setZone(PARIS).year;
+  if (!start?.isValid || year === undefined || year < FIRST_CALENDAR_YEAR || year > 9999) {
     throw new AppError(
       'VALIDATION_ERROR',
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',

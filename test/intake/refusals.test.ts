@@ -39,6 +39,10 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       booking({ slotStart: '2026-11-23 09:00:00+01:00' }),
       booking({ slotStart: '2026-11-23T23:59:60Z' }),
       booking({ slotStart: '0000-11-23T09:00:00+01:00' }),
+      // Before 1583 the calendar has no holidays to read (they answered 500), nor after 9999 in Paris.
+      booking({ slotStart: '1582-12-31T23:50:38Z' }),
+      booking({ slotStart: '1200-06-01T10:00:00+01:00' }),
+      booking({ slotStart: '9999-12-31T23:59:00-02:00' }),
       booking({ ficheId: 'X1234' }),
       booking({ subject: 'x'.repeat(501) }),
       booking({ phone: '' }),
