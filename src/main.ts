@@ -55,8 +55,11 @@ export async function main(defaultRole: Config['role']): Promise<void> {
       process.exit(1);
     }
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // `on`, not `once`: the same signal often comes twice (npm start forwards what the process
+  // group already received, on Ctrl-C or a systemd stop), and a second one left to Node's
+  // default handler killed the process in the middle of its graceful stop.
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 
   try {
     rt = await createRuntime(config, log);
