@@ -93,14 +93,17 @@ function url(env: Env, name: string, protocols: string[]): string | null {
 /** The names proxy-addr (fastify's trustProxy) gives to address ranges. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-/** An address, a CIDR range (`10.0.0.0/8`) or a named range, as fastify's trustProxy reads them. */
+/**
+ * An address, a range (`10.0.0.0/8`, or `10.0.0.0/255.0.0.0` for IPv4) or a named range, as
+ * fastify's trustProxy (proxy-addr) reads them.
+ */
 function isProxyEntry(entry: string): boolean {
   if (PROXY_RANGE_NAMES.has(entry) || isIP(entry) !== 0) return true;
-  const [address, bits, extra] = entry.split('/');
-  if (extra !== undefined || address === undefined || bits === undefined || !/^\d{1,3}$/.test(bits))
-    return false;
+  const [address, range, extra] = entry.split('/');
+  if (extra !== undefined || address === undefined || range === undefined) return false;
   const family = isIP(address);
-  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+  if (family === 4 && isIP(range) === 4) return true;
+  return family !== 0 && /^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128);
 }
 
 function trustProxy(env: Env): boolean | string[] {
@@ -115,7 +118,7 @@ function trustProxy(env: Env): boolean | string[] {
   if (wrong !== undefined)
     throw new ConfigError(
       'TRUST_PROXY',
-      `expected true, false or proxy addresses (IP, CIDR range, loopback, linklocal, uniquelocal), got "${wrong}"`,
+      `expected true, false or proxy addresses (IP, IP/bits, IPv4/netmask, loopback, linklocal, uniquelocal), got "${wrong}"`,
     );
   return entries;
 }
@@ -128,6 +131,11 @@ function corsOrigins(env: Env): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  if (origins.length === 0)
+    throw new ConfigError(
+      'CORS_ORIGINS',
+      `expected at least one origin, got "${raw}" (leave it unset for the default)`,
+    );
   for (const origin of origins) {
     if (origin === '*') continue;
     let parsed: URL | null = null;

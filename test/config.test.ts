@@ -21,7 +21,17 @@ describe('settings refused at start with a message naming them', () => {
     expect(
       loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, loopback,::1, 2001:db8::/32' }).trustProxy,
     ).toEqual(['10.0.0.0/8', 'loopback', '::1', '2001:db8::/32']);
-    for (const wrong of ['maybe', '10.0.0.0/33', '10.0.0/8', '192.168.1.1/24/1', 'proxy.example.fr'])
+    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/255.0.0.0' }).trustProxy).toEqual([
+      '10.0.0.0/255.0.0.0',
+    ]);
+    for (const wrong of [
+      'maybe',
+      '10.0.0.0/33',
+      '10.0.0/8',
+      '192.168.1.1/24/1',
+      'proxy.example.fr',
+      '::1/255.0.0.0',
+    ])
       expect(refusal({ TRUST_PROXY: `127.0.0.1,${wrong}` })).toMatch(/TRUST_PROXY.*got "/);
   });
 
@@ -31,6 +41,7 @@ describe('settings refused at start with a message naming them', () => {
         .corsOrigins,
     ).toEqual(['https://www.service-public.gouv.fr', 'http://localhost:8080']);
     expect(loadConfig({ ...base, CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(refusal({ CORS_ORIGINS: ' , ' })).toMatch(/CORS_ORIGINS.*at least one/);
     for (const wrong of [
       'notaurl',
       'https://www.service-public.gouv.fr/',

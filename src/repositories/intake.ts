@@ -133,3 +133,17 @@ export async function bookCallback(
       throw new Error(`rappel_book: unexpected outcome ${row.outcome}`);
   }
 }
+
+/**
+ * Waits, at most `timeoutMs`, until no transaction holds the Idempotency-Key's advisory lock
+ * (the one rappel_book tries): the request that held it has then committed or rolled back.
+ * Rejects on the timeout (PostgreSQL's lock_timeout, 55P03).
+ */
+export async function waitForKeyLock(db: Db, keyLock: bigint, timeoutMs: number): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.round(timeoutMs))}ms`}, true)`.execute(
+      tx,
+    );
+    await sql`SELECT pg_advisory_xact_lock(${keyLock.toString()}::bigint)`.execute(tx);
+  });
+}

@@ -36,6 +36,28 @@ export async function unhit(db: Db, bucket: string, resetAt: Date): Promise<void
 }
 
 /**
+ * Whether `demandBucket` is marked in the window starting at `windowStart`, and whether the
+ * window of `bucket` is full: read without a lock, so that the copies of a demand counted
+ * already, and the demands refused, write nothing.
+ */
+export async function demandState(
+  db: Db,
+  bucket: string,
+  demandBucket: string,
+  limit: number,
+  windowStart: Date,
+): Promise<{ marked: boolean; full: boolean }> {
+  const res = await sql<{ marked: boolean; full: boolean }>`
+    SELECT
+      EXISTS (SELECT 1 FROM rate_limits WHERE bucket = ${demandBucket} AND reset_at > ${windowStart}) AS marked,
+      EXISTS (SELECT 1 FROM rate_limits WHERE bucket = ${bucket} AND reset_at > ${windowStart} AND count >= ${limit}) AS full`.execute(
+    db,
+  );
+  const row = res.rows[0];
+  return { marked: row?.marked ?? false, full: row?.full ?? false };
+}
+
+/**
  * Marks `demand` (a bucket of its own, `<bucket>@<demand>`) as counted in this window, unless it
  * is already: true if this call marked it. A concurrent mark of the same demand waits for this
  * transaction, then finds it marked (or marks it, if this one rolled back).

@@ -120,9 +120,9 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       if (patch.active === false) {
         // Deactivated first, so no dispatch can give them another callback meanwhile.
         // Their desk goes back to the queue now rather than when the lease runs out.
-        const released = await retryingConflicts(() =>
-          core.db.transaction().execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now())),
-        );
+        const released = await core.db
+          .transaction()
+          .execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now()));
         if (released.length > 0) await onAvailable(released.map((r) => r.domain));
       }
       return agentView(a);

@@ -7,6 +7,7 @@ import { eventsOf, recordEvents } from '../repositories/callback-events.js';
 import { releasePlace } from '../repositories/window-load.js';
 import { isoParis, type Core } from './core.js';
 import { tokenMatches } from './tokens.js';
+import { nextAttemptAt } from './desk-view.js';
 import { DateTime } from 'luxon';
 
 export interface CitizenView {
@@ -57,7 +58,7 @@ function citizenView(c: CallbackRecord): CitizenView {
     mode: c.mode,
     window: { start: iso(c.windowStart), end: iso(c.windowEnd) },
     phone: c.phone ? maskPhone(c.phone) : '••',
-    nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
+    nextAttemptAt: nextAttemptAt(c),
   };
 }
 

@@ -19,6 +19,10 @@ export interface DeskCallback {
 
 export const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
 
+/** A retry waiting for its next attempt (scheduled after a no-answer): when; else null. */
+export const nextAttemptAt = (c: CallbackRecord): string | null =>
+  c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null;
+
 export function deskView(c: CallbackRecord): DeskCallback {
   return {
     reference: c.reference,
@@ -31,6 +35,6 @@ export function deskView(c: CallbackRecord): DeskCallback {
     attempts: c.attempts,
     outcome: c.outcome,
     redirectedTo: c.redirectedTo,
-    nextAttemptAt: c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null,
+    nextAttemptAt: nextAttemptAt(c),
   };
 }

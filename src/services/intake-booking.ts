@@ -47,6 +47,10 @@ export const duplicateRequest = () =>
   );
 
 /** The booking of one decided request: intake.ts runs it, and again when it is stale. */
+/** The advisory lock of an Idempotency-Key, taken by rappel_book while it books under the key. */
+export const keyLockOf = (idempotencyKey: string): bigint =>
+  sha256(`idem:${idempotencyKey}`).readBigInt64BE(0);
+
 export function createBooking(core: Core, calendar: CalendarService) {
   const { config } = core;
 
@@ -91,7 +95,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
       cancelToken,
     };
     const result = await bookCallback(core.db, {
-      keyLock: idempotencyKey === undefined ? null : sha256(`idem:${idempotencyKey}`).readBigInt64BE(0),
+      keyLock: idempotencyKey === undefined ? null : keyLockOf(idempotencyKey),
       // Bookings share the calendar lock; a new closure takes it exclusively, so a booking is
       // either seen by the closure (and moved or reported) or sees the closure.
       calendarLock: slot ? CALENDAR_LOCK : null,

@@ -18,9 +18,11 @@ import { createContextMemory, SlotRefusal } from './intake-decision.js';
 import {
   createBooking,
   duplicateRequest,
+  keyLockOf,
   type CallbackRequest,
   type CreatedCallback,
 } from './intake-booking.js';
+import { waitForKeyLock } from '../repositories/intake.js';
 
 export interface IntakeResult {
   status: number;
@@ -28,11 +30,11 @@ export interface IntakeResult {
   replayed: boolean;
 }
 
-/** Refusals that come from the Idempotency-Key, not from the request itself. */
-const KEY_REFUSALS: ReadonlySet<string> = new Set(['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED']);
-
 /** The first year the calendar knows the holidays of (holidaysOfYear). */
 const FIRST_CALENDAR_YEAR = 1583;
+
+/** How long a request answered IDEMPOTENCY_KEY_IN_USE waits, in the background, for the key's holder. */
+const KEY_WAIT_MS = 10_000;
 
 /** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
 const MAX_ATTEMPTS = 5;
@@ -107,20 +109,47 @@ export function createIntakeService(
     return stored ? replayOf(stored, hash, idempotencyKey) : null;
   }
 
+  /** Settlements of demands whose key was in use, still waiting for the key's holder. */
+  const pending = new Set<Promise<void>>();
+
+  const inUse = (err: unknown) => err instanceof AppError && err.code === 'IDEMPOTENCY_KEY_IN_USE';
+
+  /**
+   * This request counted its demand, then found its key held by another request. Once that one
+   * is done: if it created this same request's callback (its stored answer has this body), the
+   * count stands for it; otherwise this hit is given back. If the wait fails, it stands (the
+   * limit errs towards refusing).
+   */
+  async function settleAfterCopy(idempotencyKey: string, hash: Buffer, counted: LimitResult) {
+    try {
+      await waitForKeyLock(core.db, keyLockOf(idempotencyKey), KEY_WAIT_MS);
+      const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
+      if (!stored?.requestHash.equals(hash)) await counted.refund();
+    } catch (err) {
+      core.log.warn(
+        { err: { message: (err as Error).message } },
+        'per-phone limit: a demand whose key was in use stays counted',
+      );
+    }
+  }
+
+  /** A callback a copy created, found past the limit when it came to count it: it stands. */
+  const logLate = (err: unknown) =>
+    core.log.warn(
+      { err: { message: (err as Error).message } },
+      'per-phone limit: a callback created by a copy of a request could not be counted',
+    );
+
   /**
    * Counts a demand against the phone's daily limit (429 past it, not counted). The hit is taken
-   * back for a request that creates nothing (a refusal, a replay, an error): the limit counts the
-   * callbacks a number was given in a day, not a citizen's tries at a full or closed window.
-   * Requests carrying the same Idempotency-Key are one demand, counted once: copies sent while
+   * back for a request that creates nothing (a refusal, an error): the limit counts the callbacks
+   * a number was given in a day, not a citizen's tries at a full or closed window. Copies of one
+   * request (same Idempotency-Key, same body) are one demand, counted once: copies sent while
    * the first is still running go on to be replayed (or answered 409 IDEMPOTENCY_KEY_IN_USE),
-   * not refused for the others' counts.
+   * not refused for the others' counts. Another body under the same key is another demand.
    */
-  async function countDemand(e164: string, idempotencyKey: string | undefined): Promise<LimitResult | null> {
+  async function countDemand(e164: string, demand: string | undefined): Promise<LimitResult | null> {
     if (config.rateLimitPerPhonePerDay <= 0) return null;
-    const demand =
-      idempotencyKey === undefined
-        ? undefined
-        : sha256(`rappel-demand:${idempotencyKey}`).subarray(0, 16).toString('hex');
     const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400, demand);
     if (r.allowed) return r;
     throw new AppError(
@@ -201,6 +230,11 @@ export function createIntakeService(
   }
 
   return {
+    /** Resolves once the demands whose key was in use are settled (tests; they take milliseconds). */
+    settled: async (): Promise<void> => {
+      await Promise.all(pending);
+    },
+
     async create(req: CallbackRequest, idempotencyKey: string | undefined): Promise<IntakeResult> {
       const phone = normalizeFrenchPhone(req.phone);
       if (!phone.ok) {
@@ -215,22 +249,35 @@ export function createIntakeService(
         const earlier = await earlierAnswer(idempotencyKey, hash);
         if (earlier) return earlier;
       }
-      const counted = await countDemand(phone.e164, idempotencyKey);
+      const demand =
+        idempotencyKey === undefined
+          ? undefined
+          : sha256(`rappel-demand:${idempotencyKey}:${hash.toString('hex')}`)
+              .subarray(0, 16)
+              .toString('hex');
+      const counted = await countDemand(phone.e164, demand);
       let result: IntakeResult;
       try {
         result = await book(req, slotStart, phone, hash, idempotencyKey);
       } catch (err) {
-        // A refusal, or a transaction PostgreSQL rolled back (deadlock, serialization), wrote
-        // nothing. An unknown error (a connection lost at COMMIT, say) may have created the
-        // callback: its hit stays counted. So does a refusal for the key (in use, or reused by
-        // another body): a request with the same key, one demand with this one, is deciding
-        // or has created, and this hit was the one that counted the demand.
-        const byKey = err instanceof AppError && KEY_REFUSALS.has(err.code);
-        if ((err instanceof AppError && !byKey) || isTransientConflict(err)) await counted?.refund();
+        // The key in use by a copy of this request, one demand with it: whether this hit stays
+        // counted depends on what the copy does, settled once it is done (the answer does not wait).
+        if (inUse(err) && counted && !counted.alreadyCounted && idempotencyKey !== undefined) {
+          const settling = settleAfterCopy(idempotencyKey, hash, counted);
+          pending.add(settling);
+          void settling.finally(() => pending.delete(settling));
+        }
+        // Any other refusal (another body under the key included), or a transaction PostgreSQL
+        // rolled back (deadlock, serialization), wrote nothing. An unknown error (a connection
+        // lost at COMMIT, say) may have created the callback: its hit stays counted.
+        else if (err instanceof AppError || isTransientConflict(err)) await counted?.refund();
         throw err;
       }
-      // A replay here is the answer another request with the same key created in the meantime
-      // (replays of an earlier answer are answered before counting): the demand stays counted.
+      // A replay here answers a copy of this request that created the callback meanwhile
+      // (replays of an earlier answer are answered before counting): the demand stays counted,
+      // by this hit or the copy's. A copy let through uncounted that created the callback itself
+      // counts it now, unless the hit that counted the demand is still standing.
+      if (!result.replayed && counted?.alreadyCounted) await countDemand(phone.e164, demand).catch(logLate);
       return result;
     },
   };

@@ -36,6 +36,10 @@ function redirectionMisfit(outcome: Outcome, redirectedTo: string | undefined): 
 /** An informateur by id (jobs, tests) or as `AgentRef` (the desk routes, by token hash). */
 export const asRef = (who: AgentRef | string): AgentRef => (typeof who === 'string' ? { agentId: who } : who);
 
+/** An informateur's token nobody holds (any more: replaced, or the account deactivated). */
+export const UNKNOWN_AGENT_TOKEN =
+  "Ce jeton d'informateur n'est pas reconnu : jeton inconnu, remplacé, ou compte désactivé par l'exploitation.";
+
 export function unauthorized(who: AgentRef): AppError {
   return 'tokenHash' in who
     ? new AppError(

@@ -6,11 +6,13 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../db/schema.js';
 import type { Clock } from '../clock.js';
-import { hit, markDemand, unhit, unmarkDemand } from '../repositories/rate-limits.js';
+import { demandState, hit, markDemand, unhit, unmarkDemand } from '../repositories/rate-limits.js';
 import { sha256 } from './tokens.js';
 
 export interface LimitResult {
   allowed: boolean;
+  /** Allowed without being counted: its demand was counted already, by another hit. */
+  alreadyCounted: boolean;
   retryAfterSeconds: number;
   /**
    * Takes this hit back, for a request that turned out not to be what the limit counts. Never
@@ -80,6 +82,7 @@ function limitResult(
 ): LimitResult {
   return {
     allowed: verdict !== 'refused',
+    alreadyCounted: verdict === 'already',
     retryAfterSeconds: Math.max(1, Math.ceil((w.end - nowMs) / 1000)),
     refund: async () => {
       if (typeof verdict !== 'object') return;
@@ -94,6 +97,31 @@ function limitResult(
 
 /** Thrown inside the transaction to roll back a demand's mark when its hit is refused. */
 class Refused extends Error {}
+
+/**
+ * A demand's mark and its count, committed together or not at all. A copy marking the same
+ * demand at the same moment waits for this transaction, then finds it marked ('already').
+ */
+async function markAndCount(
+  db: Kysely<DB>,
+  bucket: string,
+  demandBucket: string,
+  limit: number,
+  start: Date,
+  end: Date,
+): Promise<Verdict> {
+  try {
+    return await db.transaction().execute(async (tx) => {
+      if (!(await markDemand(tx, demandBucket, start, end))) return 'already' as const;
+      const count = await hit(tx, bucket, limit, start, end);
+      if (count === null) throw new Refused();
+      return { counted: count };
+    });
+  } catch (err) {
+    if (err instanceof Refused) return 'refused';
+    throw err;
+  }
+}
 
 export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Logger): RateLimiter {
   return {
@@ -112,25 +140,20 @@ export function createPostgresRateLimiter(db: Kysely<DB>, clock: Clock, log: Log
           log,
         );
       }
-      // The demand's mark and the count commit together, or neither does.
       const demandBucket = `${bucket}@${demand}`;
-      let verdict: Verdict;
-      try {
-        verdict = await db.transaction().execute(async (tx) => {
-          if (!(await markDemand(tx, demandBucket, start, end))) return 'already' as const;
-          const count = await hit(tx, bucket, limit, start, end);
-          if (count === null) throw new Refused();
-          return { counted: count };
-        });
-      } catch (err) {
-        if (!(err instanceof Refused)) throw err;
-        verdict = 'refused';
-      }
       const undo = () =>
         db.transaction().execute(async (tx) => {
           await unmarkDemand(tx, demandBucket, end);
           await unhit(tx, bucket, end);
         });
+      // Copies of a demand counted already, and demands past the limit, go no further: read
+      // without a lock, they write nothing.
+      const state = await demandState(db, bucket, demandBucket, limit, start);
+      const verdict: Verdict = state.marked
+        ? 'already'
+        : state.full
+          ? 'refused'
+          : await markAndCount(db, bucket, demandBucket, limit, start, end);
       return limitResult(verdict, w, nowMs, undo, log);
     },
   };

@@ -96,8 +96,46 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
     const created = answers.filter((r) => r.statusCode === 201).map((r) => r.json().reference as string);
     expect(created.length).toBeGreaterThan(0);
     expect(new Set(created).size).toBe(1);
+    await t.rt.services.intake.settled();
     // Counted once: the phone's day is now used up.
     expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
+  });
+
+  it('does not use up the day for copies of a refused request, nor let another body under the key go uncounted', async () => {
+    const t = await f.start(backend, {
+      now: '2026-11-23T08:00:30+01:00',
+      env: { RATE_LIMIT_PER_PHONE_PER_DAY: '2' },
+    });
+    await createAgent(t.app, ['travail', 'logement', 'justice']); // one place per window
+    const [phone, neighbour] = randomPhones(2) as [string, string];
+    const full = '2026-11-23T10:00:00+01:00';
+    expect((await postCallback(t.app, booking({ phone: neighbour, slotStart: full }))).statusCode).toBe(201);
+    // Eight copies at a full window: refused, and the phone's day is untouched.
+    const key = { 'idempotency-key': `full-${phone}` };
+    const copies = await Promise.all(
+      Array.from({ length: 8 }, () => postCallback(t.app, booking({ phone, slotStart: full }), key)),
+    );
+    for (const c of copies) expect(['SLOT_FULL', 'IDEMPOTENCY_KEY_IN_USE']).toContain(c.json().code);
+    await t.rt.services.intake.settled(); // a copy answered IN_USE gives its place back once the key is free
+    // One key, two bodies at once: a closed day (refused) and a free window (created, counted).
+    const other = { 'idempotency-key': `mixed-${phone}` };
+    const [closed, free] = await Promise.all([
+      postCallback(
+        t.app,
+        booking({ phone, domain: 'logement', slotStart: '2026-11-28T10:00:00+01:00' }),
+        other,
+      ),
+      postCallback(t.app, booking({ phone, domain: 'logement' }), other),
+    ]);
+    expect(closed.statusCode).toBeGreaterThanOrEqual(400);
+    expect(free.statusCode === 201 || free.json().code === 'IDEMPOTENCY_KEY_IN_USE', free.body).toBe(true);
+    const created = free.statusCode === 201 ? 1 : 0;
+    await t.rt.services.intake.settled();
+    // The day holds 2: what is left is 2 minus what was created.
+    const left = [];
+    for (const domain of ['travail', 'justice', 'interieur'])
+      left.push((await postCallback(t.app, booking({ phone, domain }))).statusCode);
+    expect(left).toEqual(created === 1 ? [201, 429, 429] : [201, 201, 429]);
   });
 
   it('counts only the callbacks created for a phone: refused tries do not use up its day', async () => {

@@ -6,6 +6,7 @@ import { authErrors, DomainCode, errors, InstantString, problemRef } from '../sc
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
+import { UNKNOWN_AGENT_TOKEN } from '../../services/outcome.js';
 
 const AgentStatus = Type.Union([Type.Literal('available'), Type.Literal('paused'), Type.Literal('offline')]);
 const Domains = Type.Array(DomainCode, { minItems: 1, maxItems: 4, uniqueItems: true });
@@ -32,11 +33,7 @@ const AGENT = [{ agentToken: [] }];
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
   const token = agentToken(req, deps.opsToken);
   const agent = await deps.services.agents.authenticate(token);
-  if (!agent)
-    throw new AppError(
-      'UNAUTHORIZED',
-      "Ce jeton d'informateur n'est pas reconnu : jeton inconnu, remplacé, ou compte désactivé par l'exploitation.",
-    );
+  if (!agent) throw new AppError('UNAUTHORIZED', UNKNOWN_AGENT_TOKEN);
   return agent;
 }
 
