@@ -163,6 +163,8 @@ export async function createRuntime(
     closers.push(() => services.outbox.flush());
     // Slot changes not yet announced go too (else other processes hold stale lists until TTL).
     closers.push(() => services.slotAnnouncer.flush());
+    // Per-phone counts still being settled (a key that was in use) end before Redis and the pool.
+    closers.push(() => services.intake.settled());
 
     if (config.seedDemo) {
       const file = await seedDemo({ config, clock, log, db, queue }, services.agents);

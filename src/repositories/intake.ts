@@ -135,15 +135,22 @@ export async function bookCallback(
 }
 
 /**
- * Waits, at most `timeoutMs`, until no transaction holds the Idempotency-Key's advisory lock
- * (the one rappel_book tries): the request that held it has then committed or rolled back.
- * Rejects on the timeout (PostgreSQL's lock_timeout, 55P03).
+ * Takes the Idempotency-Key's advisory lock (the one rappel_book tries), waiting at most
+ * `timeoutMs` for the request holding it to commit or roll back, and runs `held` while it is
+ * held: no booking under the key can start meanwhile. Rejects on the timeout (lock_timeout,
+ * 55P03) without running `held`.
  */
-export async function waitForKeyLock(db: Db, keyLock: bigint, timeoutMs: number): Promise<void> {
+export async function whileKeyLockHeld(
+  db: Db,
+  keyLock: bigint,
+  timeoutMs: number,
+  held: () => Promise<void>,
+): Promise<void> {
   await db.transaction().execute(async (tx) => {
     await sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.round(timeoutMs))}ms`}, true)`.execute(
       tx,
     );
     await sql`SELECT pg_advisory_xact_lock(${keyLock.toString()}::bigint)`.execute(tx);
+    await held();
   });
 }

@@ -22,7 +22,7 @@ import {
   type CallbackRequest,
   type CreatedCallback,
 } from './intake-booking.js';
-import { waitForKeyLock } from '../repositories/intake.js';
+import { whileKeyLockHeld } from '../repositories/intake.js';
 
 export interface IntakeResult {
   status: number;
@@ -33,8 +33,11 @@ export interface IntakeResult {
 /** The first year the calendar knows the holidays of (holidaysOfYear). */
 const FIRST_CALENDAR_YEAR = 1583;
 
-/** How long a request answered IDEMPOTENCY_KEY_IN_USE waits, in the background, for the key's holder. */
-const KEY_WAIT_MS = 10_000;
+/**
+ * How long a request answered IDEMPOTENCY_KEY_IN_USE waits, in the background and holding a
+ * pool connection, for the key's holder (a booking: milliseconds); past it, its count stands.
+ */
+const KEY_WAIT_MS = 2_000;
 
 /** Bookings tried for one request: a reference drawn twice, or a decision made stale by a closure. */
 const MAX_ATTEMPTS = 5;
@@ -122,9 +125,12 @@ export function createIntakeService(
    */
   async function settleAfterCopy(idempotencyKey: string, hash: Buffer, counted: LimitResult) {
     try {
-      await waitForKeyLock(core.db, keyLockOf(idempotencyKey), KEY_WAIT_MS);
-      const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
-      if (!stored?.requestHash.equals(hash)) await counted.refund();
+      // Read and given back while the key's lock is held: a copy booking after this finds the
+      // demand unmarked and counts itself; one that booked before left its answer to be seen.
+      await whileKeyLockHeld(core.db, keyLockOf(idempotencyKey), KEY_WAIT_MS, async () => {
+        const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
+        if (!stored?.requestHash.equals(hash)) await counted.refund();
+      });
     } catch (err) {
       core.log.warn(
         { err: { message: (err as Error).message } },
@@ -185,10 +191,9 @@ export function createIntakeService(
           const earlier = await earlierAnswer(idempotencyKey, hash);
           if (earlier) return earlier;
         }
-        if (err instanceof SlotRefusal) {
-          const nextSlots = await nextSlotsOf(err.domain);
-          throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
-        }
+        // A SlotRefusal goes up as it is: create() gives the demand's count back first, then
+        // adds nextSlots (several calendar reads) to the answer.
+        if (err instanceof SlotRefusal) throw err;
         const e = err as { code?: string; constraint?: string };
         // Committed concurrently by another request for the same phone and domain.
         if (e.code === '23505' && e.constraint === 'callbacks_active_phone_domain') throw duplicateRequest();
@@ -270,7 +275,12 @@ export function createIntakeService(
         // Any other refusal (another body under the key included), or a transaction PostgreSQL
         // rolled back (deadlock, serialization), wrote nothing. An unknown error (a connection
         // lost at COMMIT, say) may have created the callback: its hit stays counted.
-        else if (err instanceof AppError || isTransientConflict(err)) await counted?.refund();
+        else if (err instanceof AppError || err instanceof SlotRefusal || isTransientConflict(err))
+          await counted?.refund();
+        if (err instanceof SlotRefusal) {
+          const nextSlots = await nextSlotsOf(err.domain);
+          throw new AppError(err.code, err.detail, { ...err.extra, nextSlots });
+        }
         throw err;
       }
       // A replay here answers a copy of this request that created the callback meanwhile

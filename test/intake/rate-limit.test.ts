@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { booking, createAgent } from '../support/api.js';
+import { keyLockOf } from '../../src/services/intake-booking.js';
 import { BACKENDS } from '../support/runtime.js';
 import { expectProblem, intakeFixture, postCallback, randomPhones, rowCounts } from './support.js';
 
@@ -136,6 +138,31 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
     for (const domain of ['travail', 'justice', 'interieur'])
       left.push((await postCallback(t.app, booking({ phone, domain }))).statusCode);
     expect(left).toEqual(created === 1 ? [201, 429, 429] : [201, 201, 429]);
+  });
+
+  it('gives the count of a request answered IN_USE back once the key is free, nothing created under it', async () => {
+    const t = await f.start(backend, { env: { RATE_LIMIT_PER_PHONE_PER_DAY: '1' } });
+    await createAgent(t.app, ['travail', 'logement']);
+    const [phone] = randomPhones(1) as [string];
+    const key = `held-${phone}`;
+    // Another session holds the key's lock, as a copy being booked would.
+    const holder = new pg.Client({ connectionString: f.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [keyLockOf(key).toString()]);
+      expectProblem(
+        await postCallback(t.app, booking({ phone }), { 'idempotency-key': key }),
+        'IDEMPOTENCY_KEY_IN_USE',
+      );
+      // Its settlement waits for the key; meanwhile the phone's one place is held.
+      expectProblem(await postCallback(t.app, booking({ phone, domain: 'logement' })), 'RATE_LIMITED');
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [keyLockOf(key).toString()]);
+      await t.rt.services.intake.settled();
+    } finally {
+      await holder.end();
+    }
+    // Nothing was stored under the key: the place is given back.
+    expect((await postCallback(t.app, booking({ phone, domain: 'logement' }))).statusCode).toBe(201);
   });
 
   it('counts only the callbacks created for a phone: refused tries do not use up its day', async () => {
