@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestContext } from './support/runtime.js';
+import { calendarApp } from './support/calendar.js';
 import { booking, createAgent, deleteClosure, ops, postClosure } from './support/api.js';
 
 describe('closures over HTTP', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let t: TestContext;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db.url, 'postgres', {
-      env: NO_LIMITS,
-    });
-    await createAgent(t.app, ['travail', 'logement'], 'A');
-    await createAgent(t.app, ['travail'], 'B');
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  calendarApp((ctx) => (t = ctx));
 
   it('requires the ops token', async () => {
     expect((await t.app.inject('/v1/closures')).statusCode).toBe(401);

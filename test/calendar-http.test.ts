@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent } from './support/api.js';
+import type { TestContext } from './support/runtime.js';
+import { calendarApp } from './support/calendar.js';
+import { booking } from './support/api.js';
 
 describe('calendar over HTTP: domains, opening hours, slots', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let t: TestContext;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db.url, 'postgres', {
-      env: NO_LIMITS,
-    });
-    await createAgent(t.app, ['travail', 'logement'], 'A');
-    await createAgent(t.app, ['travail'], 'B');
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  calendarApp((ctx) => (t = ctx));
 
   it('lists the four domains', async () => {
     const res = await t.app.inject('/v1/domains');
