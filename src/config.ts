@@ -102,8 +102,21 @@ function isProxyEntry(entry: string): boolean {
   const [address, range, extra] = entry.split('/');
   if (extra !== undefined || address === undefined || range === undefined) return false;
   const family = isIP(address);
-  if (family === 4 && isIP(range) === 4) return true;
-  return family !== 0 && /^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128);
+  if (family === 4 && isIP(range) === 4) return isContiguousNetmask(range);
+  // proxy-addr refuses a zero-length prefix (it would trust every address anyway).
+  return (
+    family !== 0 &&
+    /^\d{1,3}$/.test(range) &&
+    Number(range) >= 1 &&
+    Number(range) <= (family === 4 ? 32 : 128)
+  );
+}
+
+/** 255.255.0.0 is a prefix; 255.0.255.0 or 0.0.0.0 are not, and proxy-addr throws on them at start. */
+function isContiguousNetmask(mask: string): boolean {
+  const bits = mask.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const hostPart = 2 ** 32 - 1 - bits; // the zeros at the end, as ones: 2^k - 1 when contiguous
+  return bits !== 0 && (hostPart & (hostPart + 1)) === 0;
 }
 
 function trustProxy(env: Env): boolean | string[] {

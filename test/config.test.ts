@@ -1,3 +1,4 @@
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -21,9 +22,9 @@ describe('settings refused at start with a message naming them', () => {
     expect(
       loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, loopback,::1, 2001:db8::/32' }).trustProxy,
     ).toEqual(['10.0.0.0/8', 'loopback', '::1', '2001:db8::/32']);
-    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/255.0.0.0' }).trustProxy).toEqual([
-      '10.0.0.0/255.0.0.0',
-    ]);
+    expect(
+      loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/255.0.0.0,10.1.2.3/255.255.255.255' }).trustProxy,
+    ).toEqual(['10.0.0.0/255.0.0.0', '10.1.2.3/255.255.255.255']);
     for (const wrong of [
       'maybe',
       '10.0.0.0/33',
@@ -31,8 +32,25 @@ describe('settings refused at start with a message naming them', () => {
       '192.168.1.1/24/1',
       'proxy.example.fr',
       '::1/255.0.0.0',
+      '10.0.0.0/255.0.255.0',
+      '10.0.0.0/0.0.0.0',
+      '10.0.0.0/0',
     ])
       expect(refusal({ TRUST_PROXY: `127.0.0.1,${wrong}` })).toMatch(/TRUST_PROXY.*got "/);
+  });
+
+  it('TRUST_PROXY: what the check accepts, fastify (proxy-addr) accepts too', async () => {
+    const accepted = loadConfig({
+      ...base,
+      TRUST_PROXY:
+        '10.0.0.0/8,10.0.0.0/255.0.0.0,10.1.2.3/255.255.255.255,10.0.0.0/1,loopback,linklocal,uniquelocal,::1,2001:db8::/32,::ffff:10.0.0.1',
+    }).trustProxy;
+    expect(accepted).toHaveLength(10);
+    for (const entry of accepted as string[]) {
+      const app = Fastify({ trustProxy: [entry] });
+      await expect(app.ready(), entry).resolves.toBeDefined();
+      await app.close();
+    }
   });
 
   it('CORS_ORIGINS: origins as browsers send them, or *', () => {
