@@ -96,6 +96,23 @@ describe('a closure that shifts the windows of its day', () => {
     });
   });
 
+  it('gives the window that covers a booking to that booking, before an earlier one no window covers', async () => {
+    // Wednesday again, a week later: with 10:00–10:45 closed, 12:15–12:45 and 12:45–13:00.
+    const closure = { date: '2026-12-02', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
+    const added = await postClosure(t.app, closure);
+    expect(added.statusCode, added.body).toBe(201);
+    const [early, late] = [await book('2026-12-02T12:15:00+01:00'), await book('2026-12-02T12:45:00+01:00')];
+    expect([early.statusCode, late.statusCode], early.body + late.body).toEqual([201, 201]);
+    // Cut from 08:30 again: 12:30–13:00 covers 12:45–13:00 and has one place. 12:15–12:45 has no
+    // covering window and may not start earlier: Thursday's first window.
+    expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
+    expect(await windowOf(late.json().reference as string)).toEqual({
+      start: '2026-12-02T12:30:00+01:00',
+      end: '2026-12-02T13:00:00+01:00',
+    });
+    expect((await windowOf(early.json().reference as string)).start).toBe('2026-12-03T08:30:00+01:00');
+  });
+
   it('leaves the bookings alone when the closure ends on a window start', async () => {
     const z = await book('2026-11-23T15:00:00+01:00');
     expect(z.statusCode, z.body).toBe(201);

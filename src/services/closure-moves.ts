@@ -68,20 +68,27 @@ async function recordMove(
 
 export function createClosureMoves(core: Core, calendar: CalendarService) {
   /**
-   * The free window of the callback's domain that covers its own, or else the next from its
-   * start on; null if none inside the horizon.
+   * The free window of the callback's domain that covers its own, or else (unless only covering
+   * windows are asked for) the next from its start on; null if none inside the horizon.
    */
-  async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
+  async function moveOne(
+    tx: Transaction<DB>,
+    c: CallbackRecord,
+    closureId: string,
+    now: DateTime,
+    coveringOnly: boolean,
+  ) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
     const start = fromDate > today ? fromDate : today;
     const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({
       days: calendar.settings.bookingHorizonDays,
     });
-    const days = Math.max(
-      1,
-      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
-    );
+    // A covering window is on the booking's own day.
+    const days = coveringOnly
+      ? 1
+      : Math.max(1, Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1);
+    if (coveringOnly && start !== fromDate) return null;
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     for (const cand of candidates) {
@@ -91,7 +98,7 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
       const covers =
         cand.window.start.toMillis() <= c.windowStart.getTime() &&
         cand.window.end.toMillis() >= c.windowEnd.getTime();
-      if (cand.window.start.toMillis() < c.windowStart.getTime() && !covers) continue;
+      if ((coveringOnly || cand.window.start.toMillis() < c.windowStart.getTime()) && !covers) continue;
       if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
       await releasePlace(tx, c.domain, c.windowStart);
       const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };
@@ -178,13 +185,26 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     return booked.filter((c) => gone.has(c.windowStart.getTime()) || overlaps(c));
   }
 
-  /** Moves each booking to its domain's next free window (history, due job); those that cannot, reported. */
+  /**
+   * Moves each booking to its domain's next free window (history, due job); those that cannot,
+   * reported. Bookings a window of the new cut covers take it first: in window order alone, an
+   * earlier booking that no window covers could take the one place of the window covering a
+   * later one (12:15–12:45 taking 12:30–13:00 from 12:45–13:00), sending that one to another day.
+   */
   async function moveAll(tx: Transaction<DB>, bookings: CallbackRecord[], closureId: string, now: DateTime) {
+    const results = new Map<string, { move: BookingMove; outboxId: number }>();
+    for (const coveringOnly of [true, false]) {
+      for (const c of bookings) {
+        if (results.has(c.id)) continue;
+        const r = await moveOne(tx, c, closureId, now, coveringOnly);
+        if (r) results.set(c.id, r);
+      }
+    }
     const moved: BookingMove[] = [];
     const notMoved: string[] = [];
     const outboxIds: number[] = [];
     for (const c of bookings) {
-      const r = await moveOne(tx, c, closureId, now);
+      const r = results.get(c.id);
       if (r) {
         moved.push(r.move);
         outboxIds.push(r.outboxId);
