@@ -49,6 +49,8 @@ export interface SpawnOptions {
   env: Record<string, string | undefined>;
   /** Entry script relative to the repository (default src/server.ts). */
   entry?: string;
+  /** Leader of its own process group, as `npm start` is in a terminal (signal it with -pid). */
+  detached?: boolean;
 }
 
 const OUTPUT_LIMIT = 200_000;
@@ -60,6 +62,7 @@ export function spawnRappel(opts: SpawnOptions): Child {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const collect = (chunk: Buffer) => {

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, killAllChildren, spawnRappel, waitReady } from '../support/processes.js';
+
+/**
+ * `npm start` on a fresh machine (no DATABASE_URL, no REDIS_URL): an embedded PostgreSQL, and
+ * BullMQ on it. Ctrl-C in the terminal sends SIGINT to the whole foreground process group. The
+ * service must stop as it does on SIGTERM: finish, close, and stop the database last. The
+ * database used to be in that group too and shut down the same millisecond, under the requests
+ * and jobs still finishing (sessions terminated, and in most runs an exit 0 before 'stopped').
+ */
+describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
+  let dataDir = '';
+  afterAll(async () => {
+    await killAllChildren();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('stops the database last: no session is cut under the service, exit 0 after "stopped"', async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'rappel-embedded-'));
+    await chmod(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user: it must get in
+    const child = spawnRappel({
+      name: 'embedded',
+      detached: true,
+      env: {
+        DATABASE_URL: undefined,
+        REDIS_URL: undefined,
+        DATA_DIR: dataDir,
+        PORT: String(await freePort()),
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
+      },
+    });
+    await waitReady(child, 90_000);
+    // Some traffic, so that the pool holds sessions when the signal comes.
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${child.baseUrl}/v1/slots?domain=travail&days=14`);
+      expect(res.status).toBe(200);
+    }
+
+    process.kill(-child.pid, 'SIGINT'); // the whole group, as a terminal does
+    expect(await child.exited, child.output()).toBe(0);
+
+    const out = child.output();
+    expect(out).toMatch(/"msg":"embedded PostgreSQL stopped"[\s\S]*"msg":"stopped"/);
+    // Not one session terminated by a database shutting down before the service was done.
+    expect(out).not.toContain('terminating connection due to administrator command');
+    expect(out).not.toContain('exited on its own');
+    // A clean shutdown removes the postmaster's pid file: nothing left running.
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+});
