@@ -61,10 +61,33 @@ describe('calendar over HTTP: domains, opening hours, slots', () => {
     ['from=1999-12-31', 'range'],
     ['from=2100-12-31&days=2', 'range'],
     ['from=tomorrow', 'pattern'],
+    // Numbers are JSON numbers: not what JavaScript's Number() also reads.
+    ['days=0x10', 'hexadecimal'],
+    ['days=%201', 'leading space'],
+    ['days=1%20', 'trailing space'],
+    ['days=', 'empty'],
+    ['days=0b11', 'binary'],
+    ['days=+3', 'plus sign'],
   ])('refuses opening-hours?%s with VALIDATION_ERROR (%s)', async (query) => {
     const res = await t.app.inject(`/v1/opening-hours?${query}`);
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('VALIDATION_ERROR');
+  });
+
+  it('reads query numbers as JSON numbers', async () => {
+    for (const [days, length] of [
+      ['1e1', 10],
+      ['3', 3],
+      ['3.0', 3],
+    ] as const) {
+      const res = await t.app.inject(`/v1/opening-hours?days=${days}`);
+      expect(res.statusCode, days).toBe(200);
+      expect(res.json().days, days).toHaveLength(length);
+    }
+    const refused = await t.app.inject('/v1/slots?domain=travail&days=0x2');
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(JSON.stringify(refused.json())).toContain('days');
   });
 
   it("ignores query parameters of the page's own, such as jQuery's cache-buster", async () => {

@@ -51,8 +51,54 @@ export function partAwareValidator(): ValidatorFactory {
       ...options,
       customOptions: { ...options?.customOptions, coerceTypes: false },
     });
-    return (route) => (route.httpPart === 'body' ? forBody(route) : forText(route));
+    return (route) =>
+      route.httpPart === 'body'
+        ? forBody(route)
+        : route.httpPart === 'querystring'
+          ? numbersAsJson(route.schema, forText(route))
+          : forText(route);
   };
+}
+
+/** JSON's number grammar: what README promises a query number is read as. */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+type Validate = ReturnType<ReturnType<ValidatorFactory>>;
+
+/**
+ * Ajv's coercion reads a query number with JavaScript's `Number`, which also takes `0x10`,
+ * ` 1`, `0b11` or an empty string: `days=0x10` gave 16 days. A declared number or integer of
+ * the query string must be written as a JSON number; anything else is refused as a type error,
+ * the same 400 as `days=abc`.
+ */
+function numbersAsJson(schema: unknown, validate: Validate): Validate {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+  const numeric = Object.entries(properties ?? {})
+    .filter(([, p]) => p.type === 'integer' || p.type === 'number')
+    .map(([name, p]) => ({ name, type: p.type as string }));
+  if (numeric.length === 0) return validate;
+  const checked = ((data: unknown) => {
+    const query = data as Record<string, unknown> | null;
+    for (const { name, type } of numeric) {
+      const v = query?.[name];
+      if (typeof v === 'string' && !JSON_NUMBER.test(v)) {
+        checked.errors = [
+          {
+            instancePath: `/${name}`,
+            schemaPath: `#/properties/${name}/type`,
+            keyword: 'type',
+            params: { type },
+            message: `must be ${type}`,
+          },
+        ];
+        return false;
+      }
+    }
+    const ok = validate(data);
+    checked.errors = (validate as { errors?: typeof checked.errors }).errors;
+    return ok;
+  }) as Validate & { errors?: { [k: string]: unknown }[] | null };
+  return checked;
 }
 
 /**
