@@ -7,7 +7,7 @@ import { startWorkers, type Workers } from './jobs/runner.js';
 
 /**
  * Process entry shared by server.ts and worker.ts: reads the config, builds what APP_ROLE asks
- * for, and on SIGTERM/SIGINT stops accepting, finishes in-flight requests and jobs, then closes
+ * for, and on SIGTERM/SIGINT/SIGHUP stops accepting, finishes in-flight requests and jobs, then closes
  * workers, queues, pool and the embedded database, within SHUTDOWN_TIMEOUT_MS.
  */
 export async function main(defaultRole: Config['role']): Promise<void> {
@@ -60,6 +60,8 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   // default handler killed the process in the middle of its graceful stop.
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A closed terminal: Node's default would die at once, leaving the embedded database running.
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
 
   try {
     rt = await createRuntime(config, log);

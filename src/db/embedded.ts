@@ -112,14 +112,21 @@ async function spawnPostmaster(
   return child;
 }
 
-/** Fast shutdown (SIGINT), then immediate (SIGQUIT) if it takes more than 20 s. */
+/**
+ * Smart shutdown (SIGTERM): new connections refused, and the postmaster waits for the sessions
+ * still open to end. The pools are closed by then, but pg's `end()` does not wait for their
+ * sockets: a fast shutdown at once terminated sessions already on their way out. Fast (SIGINT)
+ * after 5 s, immediate (SIGQUIT) 20 s later, for a session that does not end.
+ */
 async function stopPostmaster(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGQUIT'), 20_000);
+  child.kill('SIGTERM');
+  const fast = setTimeout(() => child.kill('SIGINT'), 5_000);
+  const immediate = setTimeout(() => child.kill('SIGQUIT'), 25_000);
   await exited;
-  clearTimeout(timer);
+  clearTimeout(fast);
+  clearTimeout(immediate);
 }
 
 /**

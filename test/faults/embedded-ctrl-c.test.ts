@@ -19,9 +19,11 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('stops the database last: no session is cut under the service, exit 0 after "stopped"', async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'rappel-embedded-'));
-    await chmod(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user: it must get in
+  const start = async () => {
+    if (!dataDir) {
+      dataDir = await mkdtemp(path.join(tmpdir(), 'rappel-embedded-'));
+      await chmod(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user: it must get in
+    }
     const child = spawnRappel({
       name: 'embedded',
       detached: true,
@@ -35,6 +37,19 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
       },
     });
     await waitReady(child, 90_000);
+    return child;
+  };
+  const stoppedCleanly = (out: string) => {
+    expect(out).toMatch(/"msg":"embedded PostgreSQL stopped"[\s\S]*"msg":"stopped"/);
+    // Not one session terminated by a database shutting down before the service was done.
+    expect(out).not.toContain('terminating connection due to administrator command');
+    expect(out).not.toContain('exited on its own');
+    // A clean shutdown removes the postmaster's pid file: nothing left running.
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  };
+
+  it('stops the database last: no session is cut under the service, exit 0 after "stopped"', async () => {
+    const child = await start();
     // Some traffic, so that the pool holds sessions when the signal comes.
     for (let i = 0; i < 5; i++) {
       const res = await fetch(`${child.baseUrl}/v1/slots?domain=travail&days=14`);
@@ -44,12 +59,13 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     process.kill(-child.pid, 'SIGINT'); // the whole group, as a terminal does
     expect(await child.exited, child.output()).toBe(0);
 
-    const out = child.output();
-    expect(out).toMatch(/"msg":"embedded PostgreSQL stopped"[\s\S]*"msg":"stopped"/);
-    // Not one session terminated by a database shutting down before the service was done.
-    expect(out).not.toContain('terminating connection due to administrator command');
-    expect(out).not.toContain('exited on its own');
-    // A clean shutdown removes the postmaster's pid file: nothing left running.
-    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+    stoppedCleanly(child.output());
+  });
+
+  it('a closed terminal (SIGHUP to the group) stops the same way', async () => {
+    const child = await start();
+    process.kill(-child.pid, 'SIGHUP');
+    expect(await child.exited, child.output()).toBe(0);
+    stoppedCleanly(child.output());
   });
 });
