@@ -29,5 +29,11 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } } : {}),
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (pretty) return pino(options);
+  // Synchronous: a line logged is written. pino's default (asynchronous) flushes at exit what is
+  // buffered before a write still in flight, so the last lines of a stop came out of order
+  // ('stopped' before 'embedded PostgreSQL stopped'), and a process ended by a signal lost
+  // them. One write per line costs little at the levels in use (warn in the benchmark).
+  return pino(options, pino.destination({ dest: 1, sync: true }));
 }

@@ -34,6 +34,46 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   let workers: Workers | null = null;
   let stopping = false;
 
+  /** Starts what APP_ROLE asks for; a stop asked meanwhile ends it at the next step. */
+  const start = async () => {
+    rt = await createRuntime(config, log);
+    if (stopping) return;
+    if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
+    if (stopping) return;
+    if (config.role === 'api' || config.role === 'all') {
+      app = await buildApp({ config, log, health: rt.health, services: rt.services, opsToken: rt.opsToken });
+      if (stopping) return;
+      await app.listen({ port: config.port, host: config.host });
+    }
+    log.info(
+      { role: config.role, queue: rt.queueBackend.kind, embedded: config.databaseUrl === null },
+      'rappel started',
+    );
+  };
+
+  /** Closes what was started, once: requests, then jobs, then the runtime (the embedded database last). */
+  let closing: Promise<void> | null = null;
+  const closeAll = () =>
+    (closing ??= (async () => {
+      if (app) await app.close();
+      if (workers) await workers.close();
+      if (rt) await rt.close();
+    })());
+
+  /**
+   * A hangup is raised again with its default action once stopped: exiting normally after the
+   * terminal is gone makes Node abort while restoring it (nodejs/node#51519).
+   */
+  const exit = (code: number, signal?: string) => {
+    if (signal === 'SIGHUP') {
+      process.removeAllListeners('SIGHUP');
+      process.kill(process.pid, 'SIGHUP');
+    }
+    process.exit(code);
+  };
+
+  let started: Promise<boolean> = Promise.resolve(false);
+
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -43,16 +83,17 @@ export async function main(defaultRole: Config['role']): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     timer.unref();
+    // A stop during the start waits for the step under way (the embedded database may be
+    // starting): stopping before it would leave that step's work running behind the process.
+    if (!(await started)) return;
     try {
-      if (app) await app.close();
-      if (workers) await workers.close();
-      if (rt) await rt.close();
+      await closeAll();
       log.info('stopped');
       clearTimeout(timer);
-      process.exit(0);
+      exit(0, signal);
     } catch (err) {
       log.error({ err }, 'error during shutdown');
-      process.exit(1);
+      exit(1);
     }
   };
   // `on`, not `once`: the same signal often comes twice (npm start forwards what the process
@@ -63,21 +104,19 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   // A closed terminal: Node's default would die at once, leaving the embedded database running.
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
 
-  try {
-    rt = await createRuntime(config, log);
-    if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
-    if (config.role === 'api' || config.role === 'all') {
-      app = await buildApp({ config, log, health: rt.health, services: rt.services, opsToken: rt.opsToken });
-      await app.listen({ port: config.port, host: config.host });
-    }
-    log.info(
-      { role: config.role, queue: rt.queueBackend.kind, embedded: config.databaseUrl === null },
-      'rappel started',
-    );
-  } catch (err) {
-    log.error({ err }, 'start failed');
-    if (workers) await workers.close().catch(() => undefined);
-    if (rt) await rt.close();
-    process.exit(1);
-  }
+  // Only now: the embedded database's package hooks these signals when it is imported, and the
+  // hooks added meanwhile are taken off (db/embedded.ts); ours must be there before.
+  started = start().then(
+    () => true,
+    async (err: unknown) => {
+      log.error({ err }, 'start failed');
+      await closeAll().catch((e: unknown) =>
+        log.error({ err: e }, 'error while closing after a failed start'),
+      );
+      exit(1);
+      return false;
+    },
+  );
+
+  await started;
 }

@@ -96,10 +96,11 @@ export async function createRuntime(
   let embedded: EmbeddedDatabase | null = null;
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
-    for (const c of closers.reverse()) {
+    // Taken out before running: a second call finds nothing left (reversing in place twice
+    // would have run them again, from the database on).
+    for (const c of closers.splice(0).reverse()) {
       await c().catch((err: Error) => log.warn({ err: { message: err.message } }, 'error while closing'));
     }
-    closers.length = 0;
   };
   try {
     if (config.databaseUrl === null) {

@@ -53,7 +53,7 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
   } catch {
     return; // stale pid file: postgres removes it itself on start
   }
-  log.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
+  log.warn({ postgresPid: pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -188,7 +188,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     throw new Error(`embedded PostgreSQL did not start on port ${port} (see ${databaseDir})`, { cause: err });
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  log.info({ port, databaseDir, pid: child.pid }, 'embedded PostgreSQL started');
+  log.info({ port, databaseDir, postgresPid: child.pid }, 'embedded PostgreSQL started');
   let stopping = false;
   child.once('exit', (code, signal) => {
     if (!stopping) log.error({ code, signal }, 'embedded PostgreSQL exited on its own');

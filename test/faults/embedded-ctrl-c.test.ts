@@ -19,7 +19,7 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  const start = async () => {
+  const start = async ({ waitReady: ready = true } = {}) => {
     if (!dataDir) {
       dataDir = await mkdtemp(path.join(tmpdir(), 'rappel-embedded-'));
       await chmod(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user: it must get in
@@ -36,7 +36,7 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
         LOG_LEVEL: 'info',
       },
     });
-    await waitReady(child, 90_000);
+    if (ready) await waitReady(child, 90_000);
     return child;
   };
   const stoppedCleanly = (out: string) => {
@@ -62,9 +62,22 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     stoppedCleanly(child.output());
   });
 
-  it('a closed terminal (SIGHUP to the group) stops the same way', async () => {
+  it('a closed terminal (SIGHUP to the group) stops the same way, then ends by the hangup', async () => {
     const child = await start();
     process.kill(-child.pid, 'SIGHUP');
+    // Raised again once stopped: a normal exit after the terminal is gone makes Node abort.
+    expect(await child.exited, child.output()).toBe('SIGHUP');
+    stoppedCleanly(child.output());
+  });
+
+  it('Ctrl-C while the service is still starting stops the database it has started', async () => {
+    const child = await start({ waitReady: false });
+    for (let i = 0; i < 600 && !child.output().includes('"msg":"embedded PostgreSQL started"'); i++) {
+      expect(child.hasExited(), child.output()).toBe(false);
+      await new Promise((r) => setTimeout(r, 20)); // waiting for a log line of a child process
+    }
+    expect(child.output()).not.toContain('"msg":"rappel started"');
+    process.kill(-child.pid, 'SIGINT');
     expect(await child.exited, child.output()).toBe(0);
     stoppedCleanly(child.output());
   });
