@@ -50,7 +50,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
     schemaController: { compilersFactory: { buildValidator: partAwareValidator() } },
-    return503OnClosing: true,
+    // Replaced by the onRequest hook below: fastify's own 503 is plain JSON, not problem+json.
+    return503OnClosing: false,
     // Malformed or over-long paths never reach a route: answer them as problem+json too.
     frameworkErrors: (err, _req, reply) => {
       const code = (err as { code?: string }).code;
@@ -67,6 +68,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+
+  // Stopping (SIGTERM): a request still arriving on an open connection (keep-alive, pipelined)
+  // gets the contract's 503, problem+json with Retry-After, and its connection closes (fastify
+  // sets Connection: close once closing); requests already in flight finish.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');
+    return reply.code(503).header('retry-after', '1').type('application/problem+json').send(problem);
   });
 
   // Overload: past MAX_IN_FLIGHT_REQUESTS, answer 503 at once rather than queue requests in

@@ -1,0 +1,63 @@
+import { connect } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALENDAR_LOCK } from '../src/repositories/closures.js';
+import { booking, createAgent } from './support/api.js';
+import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+
+/**
+ * While an API process stops (SIGTERM: app.close()), the requests in flight finish, and one that
+ * still arrives on an open connection gets the contract's 503: problem+json with a code and
+ * Retry-After (fastify's own was {"error":"Service Unavailable",…} in plain JSON).
+ */
+describe('a request arriving while the API stops', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let holder: pg.Client;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', { now: '2026-11-23T08:00:00+01:00' });
+    await createAgent(t.app, ['travail']);
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+  });
+  afterAll(async () => {
+    await holder?.end();
+    await t?.close().catch(() => undefined);
+    await db?.drop();
+  });
+
+  it('gets 503 SERVICE_UNAVAILABLE as problem+json, and the request in flight finishes', async () => {
+    const address = new URL(await t.app.listen({ port: 0, host: '127.0.0.1' }));
+    // A booking held in flight by the calendar lock, on a raw connection.
+    await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
+    const socket = connect(Number(address.port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    const body = JSON.stringify(booking());
+    socket.write(
+      `POST /v1/callbacks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+
+    const closed = t.app.close();
+    await new Promise((r) => setTimeout(r, 100));
+    // Pipelined behind the booking, on the same connection: it arrives while closing.
+    socket.write('GET /v1/domains HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
+    await closed;
+    await ended;
+
+    const responses = received.split(/(?=HTTP\/1\.1 )/);
+    expect(responses, received).toHaveLength(2);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 201 /);
+    const [head, json] = responses[1]!.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(head).toMatch(/content-type: application\/problem\+json/i);
+    expect(head).toMatch(/retry-after: 1/i);
+    expect(head).toMatch(/connection: close/i);
+    expect(JSON.parse(json!)).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+  });
+});
