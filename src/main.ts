@@ -104,8 +104,8 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   // A closed terminal: Node's default would die at once, leaving the embedded database running.
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
 
-  // Only now: the embedded database's package hooks these signals when it is imported, and the
-  // hooks added meanwhile are taken off (db/embedded.ts); ours must be there before.
+  // Installed before the start: a signal during it is ours too (Node's default would kill the
+  // process there and then, leaving an embedded database it had started running).
   started = start().then(
     () => true,
     async (err: unknown) => {

