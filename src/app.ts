@@ -74,9 +74,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // gets the contract's 503, problem+json with Retry-After, and its connection closes (fastify
   // sets Connection: close once closing); requests already in flight finish.
   let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    // The server closes the connections idle when the stop begins, not those that go idle after
+    // it: a client keeping its connection after an answer given during the stop held the stop
+    // up to SHUTDOWN_TIMEOUT_MS, and an unclean exit. Those are closed as they go idle (a
+    // request already sent on one gets the 503 below, and its connection then closes).
+    reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    reaper.unref();
   });
+  app.addHook('onClose', async () => clearInterval(reaper));
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
     const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');

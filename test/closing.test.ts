@@ -60,4 +60,34 @@ describe('a request arriving while the API stops', () => {
     expect(head).toMatch(/connection: close/i);
     expect(JSON.parse(json!)).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
   });
+
+  it('closes the connection of a request answered during the stop, which does not wait for the client', async () => {
+    const app = await startTestApp(db.url, 'postgres', { now: '2026-11-23T08:00:00+01:00' });
+    try {
+      const address = new URL(await app.app.listen({ port: 0, host: '127.0.0.1' }));
+      await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
+      const socket = connect(Number(address.port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      const ended = new Promise((resolve) => socket.on('close', resolve));
+      const body = JSON.stringify(booking({ slotStart: '2026-11-23T09:30:00+01:00' }));
+      socket.write(
+        `POST /v1/callbacks HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const closed = app.app.close();
+      await new Promise((r) => setTimeout(r, 100));
+      await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
+      // The client keeps its connection: the server must end it once the answer is sent.
+      const outcome = await Promise.race([
+        closed.then(() => 'closed'),
+        new Promise((r) => setTimeout(() => r('still waiting on the connection'), 3_000)),
+      ]);
+      expect(outcome).toBe('closed');
+      await ended;
+      expect(received).toMatch(/^HTTP\/1\.1 201 /);
+    } finally {
+      await app.close().catch(() => undefined);
+    }
+  });
 });
