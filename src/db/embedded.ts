@@ -222,10 +222,17 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   child.once('exit', (code, signal) => {
     if (!stopping) log.error({ code, signal }, 'embedded PostgreSQL exited on its own');
   });
+  // A process that exits without stopping it (the stop timed out, a fatal error) asks it for a
+  // fast shutdown on its way out: out of our process group, nothing else would.
+  const onExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  };
+  process.on('exit', onExit);
   return {
     url,
     stop: async () => {
       stopping = true;
+      process.removeListener('exit', onExit);
       await stopPostmaster(child);
       log.info('embedded PostgreSQL stopped');
     },

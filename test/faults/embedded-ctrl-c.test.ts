@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,10 +17,20 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
   let dataDir = '';
   afterAll(async () => {
     await killAllChildren();
+    // A failed test may leave the postmaster running (it is out of the children's group).
+    const pidFile = dataDir && path.join(dataDir, 'pg', 'postmaster.pid');
+    if (pidFile && existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        // already gone
+      }
+    }
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  const start = async ({ waitReady: ready = true } = {}) => {
+  const start = async ({ waitReady: ready = true, env = {} as Record<string, string> } = {}) => {
     if (!dataDir) {
       dataDir = await mkdtemp(path.join(tmpdir(), 'rappel-embedded-'));
       await chmod(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user: it must get in
@@ -34,6 +45,7 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
         PORT: String(await freePort()),
         NODE_ENV: 'development',
         LOG_LEVEL: 'info',
+        ...env,
       },
     });
     if (ready) await waitReady(child, 90_000);
@@ -86,6 +98,25 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     // Raised again once stopped: a normal exit after the terminal is gone makes Node abort.
     expect(await child.exited, child.output()).toBe('SIGHUP');
     stoppedCleanly(child.output());
+  });
+
+  it('a stop that times out still stops the database on its way out', async () => {
+    const child = await start({ env: { SHUTDOWN_TIMEOUT_MS: '1500' } });
+    // A request whose body never ends: in flight for ever, so the graceful stop cannot finish.
+    const socket = connect(Number(new URL(child.baseUrl).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(
+      'POST /v1/callbacks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"dom',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(-child.pid, 'SIGINT');
+    expect(await child.exited, child.output()).toBe(1);
+    expect(child.output()).toContain('"msg":"shutdown timed out"');
+    socket.destroy();
+    // Asked for a fast shutdown as the process exited: gone within seconds, its pid file with it.
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+    for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(pidFile), 'embedded PostgreSQL left running').toBe(false);
   });
 
   it('Ctrl-C while the service is still starting stops the database it has started', async () => {
