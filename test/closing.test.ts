@@ -27,31 +27,37 @@ describe('a request arriving while the API stops', () => {
     await db?.drop();
   });
 
-  it('gets 503 SERVICE_UNAVAILABLE as problem+json, and the request in flight finishes', async () => {
-    const address = new URL(await t.app.listen({ port: 0, host: '127.0.0.1' }));
-    // A booking held in flight by the calendar lock, on a raw connection.
+  /** A booking held in flight by the calendar lock, on a raw keep-alive connection. */
+  const bookingInFlight = async (address: string, slotStart: string) => {
     await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
-    const socket = connect(Number(address.port), '127.0.0.1');
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-    const ended = new Promise((resolve) => socket.on('close', resolve));
-    const body = JSON.stringify(booking());
+    const socket = connect(Number(new URL(address).port), '127.0.0.1');
+    const conn = { socket, received: '', ended: new Promise((resolve) => socket.on('close', resolve)) };
+    socket.on('data', (chunk: Buffer) => (conn.received += chunk.toString('utf8')));
+    const body = JSON.stringify(booking({ slotStart }));
     socket.write(
       `POST /v1/callbacks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
     await new Promise((r) => setTimeout(r, 300));
+    return conn;
+  };
+
+  it('gets 503 SERVICE_UNAVAILABLE as problem+json, and the request in flight finishes', async () => {
+    const conn = await bookingInFlight(
+      await t.app.listen({ port: 0, host: '127.0.0.1' }),
+      '2026-11-23T09:00:00+01:00',
+    );
 
     const closed = t.app.close();
     await new Promise((r) => setTimeout(r, 100));
     // Pipelined behind the booking, on the same connection: it arrives while closing.
-    socket.write('GET /v1/domains HTTP/1.1\r\nHost: x\r\n\r\n');
+    conn.socket.write('GET /v1/domains HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 300));
     await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
     await closed;
-    await ended;
+    await conn.ended;
 
-    const responses = received.split(/(?=HTTP\/1\.1 )/);
-    expect(responses, received).toHaveLength(2);
+    const responses = conn.received.split(/(?=HTTP\/1\.1 )/);
+    expect(responses, conn.received).toHaveLength(2);
     expect(responses[0]).toMatch(/^HTTP\/1\.1 201 /);
     const [head, json] = responses[1]!.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 503 /);
@@ -64,17 +70,10 @@ describe('a request arriving while the API stops', () => {
   it('closes the connection of a request answered during the stop, which does not wait for the client', async () => {
     const app = await startTestApp(db.url, 'postgres', { now: '2026-11-23T08:00:00+01:00' });
     try {
-      const address = new URL(await app.app.listen({ port: 0, host: '127.0.0.1' }));
-      await holder.query('SELECT pg_advisory_lock($1)', [CALENDAR_LOCK]);
-      const socket = connect(Number(address.port), '127.0.0.1');
-      let received = '';
-      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-      const ended = new Promise((resolve) => socket.on('close', resolve));
-      const body = JSON.stringify(booking({ slotStart: '2026-11-23T09:30:00+01:00' }));
-      socket.write(
-        `POST /v1/callbacks HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      const conn = await bookingInFlight(
+        await app.app.listen({ port: 0, host: '127.0.0.1' }),
+        '2026-11-23T09:30:00+01:00',
       );
-      await new Promise((r) => setTimeout(r, 300));
       const closed = app.app.close();
       await new Promise((r) => setTimeout(r, 100));
       await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
@@ -84,8 +83,8 @@ describe('a request arriving while the API stops', () => {
         new Promise((r) => setTimeout(() => r('still waiting on the connection'), 3_000)),
       ]);
       expect(outcome).toBe('closed');
-      await ended;
-      expect(received).toMatch(/^HTTP\/1\.1 201 /);
+      await conn.ended;
+      expect(conn.received).toMatch(/^HTTP\/1\.1 201 /);
     } finally {
       await app.close().catch(() => undefined);
     }
