@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './services/index.js';
-import { clientErrorAnswer, registerErrorHandling } from './http/error-handler.js';
+import { clientErrorAnswer, registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError, problemOf } from './http/errors.js';
 import { containsNul, partAwareValidator } from './http/validator.js';
 import { ProblemSchema } from './http/schemas/common.js';
@@ -59,7 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? problemOf('NOT_FOUND', 'Cette adresse ne correspond à aucune ressource.')
           : problemOf('VALIDATION_ERROR', 'Requête non valide.');
-      void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
+      void sendProblem(reply as FastifyReply, problem);
     },
     forceCloseConnections: 'idle',
     // What Node's HTTP parser refuses before any route is answered as problem+json too.
@@ -88,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
     const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');
-    return reply.code(503).header('retry-after', '1').type('application/problem+json').send(problem);
+    return sendProblem(reply, problem, { 'retry-after': '1' });
   });
 
   // Overload: past MAX_IN_FLIGHT_REQUESTS, answer 503 at once rather than queue requests in
@@ -104,7 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'SERVICE_UNAVAILABLE',
           'Le service reçoit trop de demandes en ce moment. Réessayez dans quelques secondes.',
         );
-        return reply.code(503).header('retry-after', '1').type('application/problem+json').send(problem);
+        return sendProblem(reply, problem, { 'retry-after': '1' });
       }
       inFlight++;
       // 'close' comes once for every response, sent or cut off by the client. (Counting down in
