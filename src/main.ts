@@ -72,7 +72,19 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     process.exit(code);
   };
 
-  let started: Promise<boolean> = Promise.resolve(false);
+  // Signals are handled from the next tick on, so the handlers below, installed in this one,
+  // are there for the whole start: a stop during it waits for the step under way.
+  const started = start().then(
+    () => true,
+    async (err: unknown) => {
+      log.error({ err }, 'start failed');
+      await closeAll().catch((e: unknown) =>
+        log.error({ err: e }, 'error while closing after a failed start'),
+      );
+      exit(1);
+      return false;
+    },
+  );
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -103,20 +115,6 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   // A closed terminal: Node's default would die at once, leaving the embedded database running.
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
-
-  // Installed before the start: a signal during it is ours too (Node's default would kill the
-  // process there and then, leaving an embedded database it had started running).
-  started = start().then(
-    () => true,
-    async (err: unknown) => {
-      log.error({ err }, 'start failed');
-      await closeAll().catch((e: unknown) =>
-        log.error({ err: e }, 'error while closing after a failed start'),
-      );
-      exit(1);
-      return false;
-    },
-  );
 
   await started;
 }
