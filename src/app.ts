@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './services/index.js';
 import { clientErrorAnswer, registerErrorHandling, sendProblem } from './http/error-handler.js';
+import { registerJsonBody } from './http/json-body.js';
 import { AppError, problemOf } from './http/errors.js';
 import { containsNul, partAwareValidator } from './http/validator.js';
 import { ProblemSchema } from './http/schemas/common.js';
@@ -115,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   registerErrorHandling(app);
+  registerJsonBody(app);
   app.addSchema(ProblemSchema);
 
   app.addHook('preValidation', async (req) => {

@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from './errors.js';
+
+/** Strict: a byte sequence that is not UTF-8 is refused, not turned into U+FFFD. A BOM is dropped. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The charset a Content-Type declares, lower-cased and unquoted; undefined when none is declared. */
+function declaredCharset(contentType: string | undefined): string | undefined {
+  const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
+  return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
+}
+
+/** Why a JSON body cannot be read as sent, or null. */
+function encodingRefusal(req: FastifyRequest): string | null {
+  const charset = declaredCharset(req.headers['content-type']);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return `Jeu de caractères « ${charset} » non pris en charge : le corps JSON doit être en UTF-8 (charset=utf-8).`;
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity')
+    return `Content-Encoding « ${coding} » non pris en charge : envoyez le corps JSON sans compression.`;
+  return null;
+}
+
+/**
+ * JSON bodies, read as JSON's own encoding: UTF-8. Fastify's parser decodes any body as UTF-8
+ * whatever its declared charset, turning what is not UTF-8 into U+FFFD, and ignores
+ * Content-Encoding: a subject sent in ISO-8859-1 was stored corrupted ("pr\uFFFDavis") and a
+ * gzip body read as is. Those are refused now (400 VALIDATION_ERROR), as is a body that is not
+ * valid UTF-8; the JSON itself is parsed as fastify does (prototype poisoning refused).
+ *
+ * An empty body is no body: routes that take none (pull next, deletions) accept a client that
+ * sends the header anyway, and routes that need one say which is missing.
+ */
+export function registerJsonBody(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const refusal = encodingRefusal(req);
+    if (refusal) return done(new AppError('VALIDATION_ERROR', refusal), undefined);
+    const bytes = body as Buffer;
+    if (bytes.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      return done(
+        new AppError('VALIDATION_ERROR', 'Le corps de la requête n’est pas du texte UTF-8 valide.'),
+        undefined,
+      );
+    }
+    parseJson(req, text, done);
+  });
+}
