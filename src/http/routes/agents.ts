@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { authErrors, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { AppError } from '../errors.js';
-import { agentToken, opsGuard } from '../auth.js';
+import { agentGuard, agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
 import { UNKNOWN_AGENT_TOKEN } from '../../services/outcome.js';
 
@@ -35,6 +35,16 @@ export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<
   const agent = await deps.services.agents.authenticate(token);
   if (!agent) throw new AppError('UNAUTHORIZED', UNKNOWN_AGENT_TOKEN);
   return agent;
+}
+
+/**
+ * For an agent route declared with `attachValidation`: a body that failed its schema is refused
+ * (400) once the token is known to be an informateur's (401 first, as on ops routes).
+ */
+export async function bodyRefusedOnceKnown(req: FastifyRequest, deps: AppDeps): Promise<void> {
+  if (!req.validationError) return;
+  await requireAgent(req, deps);
+  throw req.validationError;
 }
 
 export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
@@ -128,9 +138,12 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
           response: { 200: Type.Ref('Agent'), ...authErrors, ...errors() },
         },
+        onRequest: agentGuard(deps.opsToken),
+        attachValidation: true,
       },
       async (req) => {
         const agent = await requireAgent(req, deps);
+        if (req.validationError) throw req.validationError;
         return agents.setStatus(agent.id, req.body.status);
       },
     );

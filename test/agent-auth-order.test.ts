@@ -1,0 +1,98 @@
+import type { InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
+import { booking, createAgent, ops, setStatus } from './support/api.js';
+import { pull } from './support/desk.js';
+
+const NOW = '2026-11-23T09:00:00+01:00'; // a Monday, the centre is open
+
+describe('agent routes check the token before the body, as ops routes do', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let agent: { id: string; token: string };
+  let assigned: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', { now: NOW, env: NO_LIMITS });
+    agent = await createAgent(t.app, ['travail'], 'Inès');
+    await setStatus(t.app, agent.token, 'available');
+    const asap = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ mode: 'asap' }),
+    });
+    expect(asap.statusCode, asap.body).toBe(201);
+    assigned = (await pull(t.app, agent.token))!.reference;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  const badBodies: [string, (token?: string) => InjectOptions][] = [
+    [
+      'PUT /v1/agents/me/status {"status":"bogus"}',
+      (token) => ({
+        method: 'PUT',
+        url: '/v1/agents/me/status',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        payload: { status: 'bogus' },
+      }),
+    ],
+    [
+      'POST /v1/callbacks/{reference}/outcome {}',
+      (token) => ({
+        method: 'POST',
+        url: `/v1/callbacks/${assigned}/outcome`,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        payload: {},
+      }),
+    ],
+    [
+      'POST /v1/callbacks/{malformed}/outcome {"outcome":"reached"}',
+      (token) => ({
+        method: 'POST',
+        url: '/v1/callbacks/not-a-reference!/outcome',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        payload: { outcome: 'reached' },
+      }),
+    ],
+  ];
+
+  it.each(badBodies)(
+    '%s: 401 without a token or with one nobody holds, 403 with the ops token',
+    async (_n, req) => {
+      for (const [token, status, code] of [
+        [undefined, 401, 'UNAUTHORIZED'],
+        ['nobody-holds-this-token', 401, 'UNAUTHORIZED'],
+        [ops.authorization.slice('Bearer '.length), 403, 'FORBIDDEN'],
+      ] as const) {
+        const res = await t.app.inject(req(token));
+        expect(res.statusCode, `${token}: ${res.body}`).toBe(status);
+        expect(res.json().code).toBe(code);
+      }
+    },
+  );
+
+  it.each(badBodies)(
+    '%s: with the informateur’s own token, the body is judged (400, or 404 for the reference)',
+    async (name, req) => {
+      const res = await t.app.inject(req(agent.token));
+      const expected = name.includes('malformed') ? 404 : 400;
+      expect(res.statusCode, res.body).toBe(expected);
+      expect(res.json().code).toBe(expected === 404 ? 'NOT_FOUND' : 'VALIDATION_ERROR');
+    },
+  );
+
+  it('valid bodies still work', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/v1/callbacks/${assigned}/outcome`,
+      headers: { authorization: `Bearer ${agent.token}` },
+      payload: { outcome: 'reached' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().status).toBe('completed');
+  });
+});
