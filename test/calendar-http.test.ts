@@ -54,12 +54,29 @@ describe('calendar over HTTP: domains, opening hours, slots', () => {
     expect(last.json().days[30].date).toBe('2100-12-31');
   });
 
+  it('runs the days up to 2100-12-31 from a valid date near it, default days included', async () => {
+    for (const [query, dates] of [
+      ['from=2100-12-30', ['2100-12-30', '2100-12-31']],
+      ['from=2100-12-31&days=2', ['2100-12-31']],
+      ['from=2100-12-01&days=366', null],
+    ] as const) {
+      const res = await t.app.inject(`/v1/opening-hours?${query}`);
+      expect(res.statusCode, `${query}: ${res.body}`).toBe(200);
+      const got = res.json().days.map((d: { date: string }) => d.date);
+      if (dates) expect(got, query).toEqual(dates);
+      else expect([got.length, got.at(-1)], query).toEqual([31, '2100-12-31']);
+    }
+    const slots = await t.app.inject('/v1/slots?domain=travail&from=2100-12-30');
+    expect(slots.statusCode, slots.body).toBe(200);
+    expect(slots.json().slots).toEqual([]); // beyond the booking horizon
+  });
+
   it.each([
     ['days=0', 'days'],
     ['days=367', 'days'],
     ['from=2026-02-30', 'date'],
     ['from=1999-12-31', 'range'],
-    ['from=2100-12-31&days=2', 'range'],
+    ['from=2101-01-01', 'range'],
     ['from=tomorrow', 'pattern'],
     // Numbers are JSON numbers: not what JavaScript's Number() also reads.
     ['days=0x10', 'hexadecimal'],

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import {
   bookableWindows,
   checkSlotStart,
+  daysBetween,
   isValidDate,
   openingHours,
   openIntervalAt,
@@ -49,21 +50,26 @@ function addDays(date: string, days: number): string {
   return DateTime.fromISO(date, { zone: PARIS }).plus({ days }).toISODate() ?? date;
 }
 
-/** Validates a (from, days) query against the contract: dates 2000–2100, 1 to 366 days. */
-export function dateRange(from: string, days: number): { from: string; to: string } {
+/**
+ * Validates a (from, days) query against the contract: `from` a date from 2000 to 2100, 1 to 366
+ * days. The days run at most to 2100-12-31: a valid `from` near the end (with the default 7 days,
+ * say) gets the days up to it rather than a refusal.
+ */
+export function dateRange(from: string, days: number): { from: string; to: string; days: number } {
   if (!isValidDate(from))
     throw new AppError('VALIDATION_ERROR', `La date « ${from} » n'existe pas (format AAAA-MM-JJ).`);
   if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
     throw new AppError('VALIDATION_ERROR', `Le nombre de jours doit être compris entre 1 et ${MAX_DAYS}.`);
   }
-  const to = addDays(from, days - 1);
-  if (from < FIRST_DATE || to > LAST_DATE) {
+  if (from < FIRST_DATE || from > LAST_DATE) {
     throw new AppError(
       'VALIDATION_ERROR',
       `Les dates doivent être comprises entre ${FIRST_DATE} et ${LAST_DATE}.`,
     );
   }
-  return { from, to };
+  const to = addDays(from, days - 1);
+  if (to <= LAST_DATE) return { from, to, days };
+  return { from, to: LAST_DATE, days: daysBetween(from, LAST_DATE) + 1 };
 }
 
 export interface SlotListing {
@@ -110,7 +116,7 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
   ): Promise<BookableSlot[]> {
     const range = dateRange(from, days);
     const closures = await closuresBetween(db, range.from, range.to);
-    const windows = bookableWindows(range.from, days, now, settings, closures);
+    const windows = bookableWindows(range.from, range.days, now, settings, closures);
     if (windows.length === 0) return [];
     const capacity = await capacityOf(db, domain);
     if (capacity === 0) return [];
@@ -176,7 +182,7 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
     async openingHours(from: string | undefined, days: number): Promise<DayView[]> {
       const range = dateRange(from ?? todayIn(core.clock.now()), days);
       const closures = await closuresBetween(core.db, range.from, range.to);
-      return openingHours(range.from, days, settings, closures).map((d) => ({
+      return openingHours(range.from, range.days, settings, closures).map((d) => ({
         date: d.date,
         open: d.open,
         intervals: d.intervals.map((i) => ({ start: isoParis(i.start), end: isoParis(i.end) })),

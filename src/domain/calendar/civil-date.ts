@@ -75,6 +75,11 @@ export function addDays(date: string, days: number): string {
   return formatDate(fromEpochDay(toEpochDay(requireDate(date)) + days));
 }
 
+/** Days from `from` to `to` (dates YYYY-MM-DD): 0 for the same date, negative when `to` is earlier. */
+export function daysBetween(from: string, to: string): number {
+  return toEpochDay(requireDate(to)) - toEpochDay(requireDate(from));
+}
+
 /** ISO weekday, 1 = Monday … 7 = Sunday (1970-01-01 was a Thursday). */
 export function weekdayOf(parts: DateParts): number {
   const mod = (toEpochDay(parts) + 3) % 7;

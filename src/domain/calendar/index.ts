@@ -8,7 +8,7 @@ export {
   type Interval,
   type SlotCheck,
 } from './types.js';
-export { addDays, isValidDate } from './civil-date.js';
+export { addDays, daysBetween, isValidDate } from './civil-date.js';
 export { parseLocalTime, todayIn } from './local-time.js';
 export { holidaysOfYear } from './holidays.js';
 export { daySchedule, openingHours } from './opening-hours.js';
