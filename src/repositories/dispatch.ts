@@ -3,6 +3,7 @@ import { hotStatement } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import { CALLBACK_COLUMNS, CALLBACK_COLUMNS_OF_C, toCallback, type CallbackRecord } from './callbacks.js';
 import { agentKey, type AgentRef } from './agents.js';
+import { DOMAIN_CODES } from '../domain/domains.js';
 
 export type { AgentRef } from './agents.js';
 
@@ -227,11 +228,28 @@ export async function releaseExpiredLeases(
   return res.rows.map((r) => ({ id: r.id, domain: r.domain, agentId: r.agent_id }));
 }
 
-/** At closing, what is still queued is carried over: first in line at the next opening. */
-export async function carryOverQueued(db: Db, now: Date, limit = 5000): Promise<string[]> {
+/**
+ * What is still queued and was due before `dueBefore` is carried over: first in line at the next
+ * opening. At closing (`dueBefore` null) that is everything queued; while open, what was due
+ * before the current opening began (left over by a closing no sweep saw: the service was down).
+ * Per domain, along the queue index (domain, carried_over, due_at).
+ */
+export async function carryOverQueued(
+  db: Db,
+  now: Date,
+  dueBefore: Date | null,
+  limit = 5000,
+): Promise<string[]> {
   const res = await sql<{ id: string }>`
     UPDATE callbacks SET carried_over = true, updated_at = ${now}
-    WHERE id IN (SELECT id FROM callbacks WHERE status = 'queued' AND NOT carried_over LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    WHERE id IN (
+      SELECT q.id FROM unnest(${[...DOMAIN_CODES]}::text[]) AS d(domain)
+      CROSS JOIN LATERAL (
+        SELECT id FROM callbacks
+        WHERE status = 'queued' AND domain = d.domain AND NOT carried_over
+          ${dueBefore ? sql`AND due_at < ${dueBefore}` : sql``}
+        LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      ) q)
     RETURNING id`.execute(db);
   return res.rows.map((r) => r.id);
 }

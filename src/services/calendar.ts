@@ -173,10 +173,10 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
   return {
     domains: () => DOMAINS,
 
-    /** Whether the centre is open at this instant (weekly hours, holidays, closures). */
-    async isOpenAt(db: Db, instant: DateTime): Promise<boolean> {
+    /** The opening interval containing this instant, or null when the centre is closed then (weekly hours, holidays, closures). */
+    async openIntervalAt(db: Db, instant: DateTime): Promise<Interval | null> {
       const today = todayIn(instant);
-      return openIntervalAt(instant, settings, await closuresBetween(db, today, today)) !== null;
+      return openIntervalAt(instant, settings, await closuresBetween(db, today, today));
     },
 
     async openingHours(from: string | undefined, days: number): Promise<DayView[]> {

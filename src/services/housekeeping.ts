@@ -9,7 +9,7 @@ export function createHousekeeping(
   calendar: CalendarService,
   signalDispatch: (domains: Iterable<string>) => Promise<void>,
 ) {
-  /** Expired leases back to the queue (informateurs paused); queued callbacks carried over at closing. */
+  /** Expired leases back to the queue (informateurs paused); queued callbacks carried over past a closing. */
   async function housekeeping(): Promise<{ leasesReleased: number; carriedOver: number }> {
     const now = core.clock.now();
     const released = await core.db.transaction().execute(async (tx) => {
@@ -28,24 +28,24 @@ export function createHousekeeping(
       );
       return r;
     });
-    let carried = 0;
-    if (!(await calendar.isOpenAt(core.db, now))) {
-      carried = await core.db.transaction().execute(async (tx) => {
-        const ids = await carryOverQueued(tx, now.toJSDate());
-        await recordEvents(
-          tx,
-          ids.map((id) => ({
-            callbackId: id,
-            type: 'carried_over',
-            fromStatus: 'queued',
-            toStatus: 'queued',
-            actor: 'system',
-            at: now.toJSDate(),
-          })),
-        );
-        return ids.length;
-      });
-    }
+    // Closed: what is still queued is carried over. Open: what was due before this opening
+    // began and is still queued (a closing the sweep never saw, the service being down then).
+    const interval = await calendar.openIntervalAt(core.db, now);
+    const carried = await core.db.transaction().execute(async (tx) => {
+      const ids = await carryOverQueued(tx, now.toJSDate(), interval ? interval.start.toJSDate() : null);
+      await recordEvents(
+        tx,
+        ids.map((id) => ({
+          callbackId: id,
+          type: 'carried_over',
+          fromStatus: 'queued',
+          toStatus: 'queued',
+          actor: 'system',
+          at: now.toJSDate(),
+        })),
+      );
+      return ids.length;
+    });
     if (released.length > 0) await signalDispatch(released.map((r) => r.domain));
     return { leasesReleased: released.length, carriedOver: carried };
   }
