@@ -86,6 +86,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
+  // An answer given during the stop tells the client not to reuse its connection (it said
+  // keep-alive, and the client's next request on it met the 503 or, idle, a reset).
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
     const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');

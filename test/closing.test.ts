@@ -6,9 +6,11 @@ import { booking, createAgent } from './support/api.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 
 /**
- * While an API process stops (SIGTERM: app.close()), the requests in flight finish, and one that
- * still arrives on an open connection gets the contract's 503: problem+json with a code and
- * Retry-After (fastify's own was {"error":"Service Unavailable",…} in plain JSON).
+ * While an API process stops (SIGTERM: app.close()), the requests in flight finish, their answers
+ * close their connections (Connection: close: the client opens a new one rather than meet a
+ * closed one), and a request that still reaches the application gets the contract's 503:
+ * problem+json with a code and Retry-After (fastify's own was {"error":"Service Unavailable",…}
+ * in plain JSON).
  */
 describe('a request arriving while the API stops', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -42,29 +44,36 @@ describe('a request arriving while the API stops', () => {
   };
 
   it('gets 503 SERVICE_UNAVAILABLE as problem+json, and the request in flight finishes', async () => {
-    const conn = await bookingInFlight(
-      await t.app.listen({ port: 0, host: '127.0.0.1' }),
-      '2026-11-23T09:00:00+01:00',
-    );
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const conn = await bookingInFlight(address, '2026-11-23T09:00:00+01:00');
+    // A request whose headers are still arriving when the stop begins (its connection is not idle).
+    const late = connect(Number(new URL(address).port), '127.0.0.1');
+    let lateReceived = '';
+    late.on('data', (chunk: Buffer) => (lateReceived += chunk.toString('utf8')));
+    const lateEnded = new Promise((resolve) => late.on('close', resolve));
+    late.write('GET /v1/domains HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((r) => setTimeout(r, 100));
 
     const closed = t.app.close();
     await new Promise((r) => setTimeout(r, 100));
-    // Pipelined behind the booking, on the same connection: it arrives while closing.
+    late.write('\r\n'); // the request is complete while the API closes
+    // Pipelined behind the booking, on the same connection: the booking's answer closes it.
     conn.socket.write('GET /v1/domains HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 300));
     await holder.query('SELECT pg_advisory_unlock($1)', [CALENDAR_LOCK]);
     await closed;
-    await conn.ended;
+    await Promise.all([conn.ended, lateEnded]);
 
-    const responses = conn.received.split(/(?=HTTP\/1\.1 )/);
-    expect(responses, conn.received).toHaveLength(2);
-    expect(responses[0]).toMatch(/^HTTP\/1\.1 201 /);
-    const [head, json] = responses[1]!.split('\r\n\r\n');
+    const [head, json] = lateReceived.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 503 /);
     expect(head).toMatch(/content-type: application\/problem\+json/i);
     expect(head).toMatch(/retry-after: 1/i);
     expect(head).toMatch(/connection: close/i);
     expect(JSON.parse(json!)).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    const responses = conn.received.split(/(?=HTTP\/1\.1 )/);
+    expect(responses, conn.received).toHaveLength(1);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 201 /);
+    expect(responses[0]!.split('\r\n\r\n')[0]).toMatch(/\r\nconnection: close\r\n/i);
   });
 
   it('closes the connection of a request answered during the stop, which does not wait for the client', async () => {
@@ -85,6 +94,8 @@ describe('a request arriving while the API stops', () => {
       expect(outcome).toBe('closed');
       await conn.ended;
       expect(conn.received).toMatch(/^HTTP\/1\.1 201 /);
+      // The answer itself says so: the client does not send another request on it.
+      expect(conn.received.split('\r\n\r\n')[0]).toMatch(/\r\nconnection: close\r\n/i);
     } finally {
       await app.close().catch(() => undefined);
     }
