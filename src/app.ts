@@ -10,7 +10,7 @@ import type { Services } from './services/index.js';
 import { clientErrorAnswer, registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { registerJsonBody } from './http/json-body.js';
 import { AppError, problemOf } from './http/errors.js';
-import { containsNul, partAwareValidator } from './http/validator.js';
+import { findUnstorableText, partAwareValidator } from './http/validator.js';
 import { ProblemSchema } from './http/schemas/common.js';
 import { systemRoutes } from './http/routes/system.js';
 import { calendarRoutes } from './http/routes/calendar.js';
@@ -125,8 +125,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ProblemSchema);
 
   app.addHook('preValidation', async (req) => {
-    if (containsNul(req.body) || containsNul(req.query))
+    const found = findUnstorableText(req.body) ?? findUnstorableText(req.query);
+    if (found === 'nul')
       throw new AppError('VALIDATION_ERROR', 'Le caractère nul (U+0000) n’est admis dans aucun champ.');
+    if (found === 'lone-surrogate')
+      throw new AppError(
+        'VALIDATION_ERROR',
+        'Un échappement \\uD800 à \\uDFFF sans sa paire ne désigne aucun caractère : texte refusé plutôt que stocké altéré.',
+      );
   });
 
   await app.register(cors, {

@@ -125,6 +125,58 @@ describe('JSON bodies are UTF-8, as sent: another charset, a compressed or malfo
     expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
+  it('a lone surrogate escape (\\ud800 without its pair) is refused, not stored as U+FFFD', async () => {
+    const before = await callbacks();
+    for (const subject of ['a\\ud800b', 'a\\udfffb', '\\ude00\\ud83d']) {
+      const body = bookingJson().replace('"subject":"préavis"', `"subject":"${subject}"`);
+      expect(body).toContain(subject);
+      const res = await t.app.inject(rawBooking(body, { 'content-type': 'application/json' }));
+      expect(res.statusCode, `${subject}: ${res.body}`).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
+      expect(res.json().detail).toContain('sans sa paire');
+    }
+    expect(await callbacks()).toBe(before);
+    // A pair is a character like any other.
+    const pair = bookingJson().replace('"subject":"préavis"', '"subject":"\\ud83c\\udfe0"');
+    const res = await t.app.inject(rawBooking(pair, { 'content-type': 'application/json' }));
+    expect(res.statusCode, res.body).toBe(201);
+    const { rows } = await sql.query<{ subject: string }>(
+      'SELECT subject FROM callbacks WHERE reference = $1',
+      [res.json().reference],
+    );
+    expect(rows[0]!.subject).toBe('🏠');
+  });
+
+  it('charset=us-ascii: read as the UTF-8 subset it is, refused when the bytes are not ASCII', async () => {
+    const ascii = JSON.stringify(booking({ slotStart: '2026-11-23T11:00:00+01:00', subject: 'preavis' }));
+    const ok = await t.app.inject(
+      rawBooking(ascii, { 'content-type': 'application/json; charset=US-ASCII' }),
+    );
+    expect(ok.statusCode, ok.body).toBe(201);
+    const before = await callbacks();
+    const res = await t.app.inject(
+      rawBooking(Buffer.from(bookingJson(), 'utf8'), {
+        'content-type': 'application/json; charset=us-ascii',
+      }),
+    );
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().detail).toContain('hors ASCII');
+    expect(await callbacks()).toBe(before);
+  });
+
+  it('a body of nothing but a BOM or white space is no body either', async () => {
+    const agent = await createAgent(t.app, ['logement'], 'Noé');
+    for (const payload of [Buffer.from([0xef, 0xbb, 0xbf]), ' \r\n\t ']) {
+      const next = await t.app.inject({
+        method: 'POST',
+        url: '/v1/agents/me/next',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
+        payload,
+      });
+      expect(next.statusCode, next.body).toBe(204);
+    }
+  });
+
   it('malformed JSON and prototype poisoning are still refused (400)', async () => {
     for (const body of ['{"domain":', '{"__proto__":{"x":1},"consent":true}']) {
       const res = await t.app.inject(rawBooking(body, { 'content-type': 'application/json' }));

@@ -10,11 +10,18 @@ function declaredCharset(contentType: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
 }
 
+/** Charsets read as UTF-8: UTF-8 itself, and ASCII, a subset of it (checked byte by byte). */
+const UTF8_NAMES = new Set(['utf-8', 'utf8']);
+const ASCII_NAMES = new Set(['us-ascii', 'ascii']);
+
 /** Why a JSON body cannot be read as sent, or null. */
-function encodingRefusal(req: FastifyRequest): string | null {
+function encodingRefusal(req: FastifyRequest, bytes: Buffer): string | null {
   const charset = declaredCharset(req.headers['content-type']);
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+  const ascii = charset !== undefined && ASCII_NAMES.has(charset);
+  if (charset !== undefined && !UTF8_NAMES.has(charset) && !ascii)
     return `Jeu de caractères « ${charset} » non pris en charge : le corps JSON doit être en UTF-8 (charset=utf-8).`;
+  if (ascii && bytes.some((b) => b > 0x7f))
+    return `Le corps est déclaré en « ${charset} » mais contient des octets hors ASCII : déclarez charset=utf-8.`;
   const coding = req.headers['content-encoding']?.trim().toLowerCase();
   if (coding && coding !== 'identity')
     return `Content-Encoding « ${coding} » non pris en charge : envoyez le corps JSON sans compression.`;
@@ -28,17 +35,17 @@ function encodingRefusal(req: FastifyRequest): string | null {
  * gzip body read as is. Those are refused now (400 VALIDATION_ERROR), as is a body that is not
  * valid UTF-8; the JSON itself is parsed as fastify does (prototype poisoning refused).
  *
- * An empty body is no body: routes that take none (pull next, deletions) accept a client that
- * sends the header anyway, and routes that need one say which is missing.
+ * An empty body (or one of nothing but a BOM or white space) is no body: routes that take none
+ * (pull next, deletions) accept a client that sends the header anyway, and routes that need one
+ * say it is missing.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const refusal = encodingRefusal(req);
-    if (refusal) return done(new AppError('VALIDATION_ERROR', refusal), undefined);
     const bytes = body as Buffer;
-    if (bytes.length === 0) return done(null, undefined);
+    const refusal = encodingRefusal(req, bytes);
+    if (refusal) return done(new AppError('VALIDATION_ERROR', refusal), undefined);
     let text: string;
     try {
       text = UTF8.decode(bytes);
@@ -48,6 +55,8 @@ export function registerJsonBody(app: FastifyInstance): void {
         undefined,
       );
     }
+    // Nothing but a BOM or white space: no body either.
+    if (text.trim() === '') return done(null, undefined);
     parseJson(req, text, done);
   });
 }

@@ -101,26 +101,40 @@ function numbersAsJson(schema: unknown, validate: Validate): Validate {
   return checked;
 }
 
+/** A UTF-16 surrogate not part of a pair (with the u flag, a pair is one code point and does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Why a string cannot be stored as sent, or null. */
+function unstorable(text: string): 'nul' | 'lone-surrogate' | null {
+  if (text.includes('\u0000')) return 'nul';
+  if (LONE_SURROGATE.test(text)) return 'lone-surrogate';
+  return null;
+}
+
 /**
- * Whether a parsed body or query holds U+0000 in a string (key or value). PostgreSQL's text
- * cannot store it: such input is refused up front as a validation error, not left to fail
- * in an INSERT as a 500. It runs before the schema, on any JSON: the walk keeps its own stack
- * (a 16 kB body can nest thousands of levels deep).
+ * Whether a parsed body or query holds, in a string (key or value), text that cannot be stored
+ * as sent: U+0000, which PostgreSQL's text cannot store (refused up front as a validation error,
+ * not left to fail in an INSERT as a 500), or a lone surrogate (a JSON escape such as
+ * "\ud800" with no pair), which becomes U+FFFD on its way to UTF-8: refused rather than
+ * stored altered. It runs before the schema, on any JSON: the walk keeps its own stack (a 16 kB
+ * body can nest thousands of levels deep).
  */
-export function containsNul(value: unknown): boolean {
+export function findUnstorableText(value: unknown): 'nul' | 'lone-surrogate' | null {
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return true;
+      const found = unstorable(v);
+      if (found) return found;
     } else if (Array.isArray(v)) {
       stack.push(...v);
     } else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (k.includes('\u0000')) return true;
+        const found = unstorable(k);
+        if (found) return found;
         stack.push(x);
       }
     }
   }
-  return false;
+  return null;
 }
