@@ -58,6 +58,30 @@ describe('agent routes check the token before the body, as ops routes do', () =>
         payload: { outcome: 'reached' },
       }),
     ],
+    ...(
+      [
+        ['malformed JSON', 'application/json', '{oops'],
+        ['a Latin-1 charset', 'application/json; charset=iso-8859-1', '{"status":"paused"}'],
+        ['a media type it does not take', 'application/xml', '<status>paused</status>'],
+        ['a lone surrogate', 'application/json', '{"status":"paused","x":"\\ud800"}'],
+      ] as const
+    ).flatMap(([what, type, body]): [string, (token?: string) => InjectOptions][] =>
+      (
+        [
+          ['PUT', '/v1/agents/me/status'],
+          ['POST', '/v1/agents/me/next'],
+          ['POST', '/v1/callbacks/RAP-AAAAAA/outcome'],
+        ] as const
+      ).map(([method, url]) => [
+        `${method} ${url} with ${what}`,
+        (token) => ({
+          method,
+          url,
+          headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          payload: body,
+        }),
+      ]),
+    ),
   ];
 
   it.each(badBodies)(
@@ -79,7 +103,7 @@ describe('agent routes check the token before the body, as ops routes do', () =>
     '%s: with the informateur’s own token, the body is judged (400, or 404 for the reference)',
     async (name, req) => {
       const res = await t.app.inject(req(agent.token));
-      const expected = name.includes('malformed') ? 404 : 400;
+      const expected = name.includes('{malformed}') ? 404 : 400;
       expect(res.statusCode, res.body).toBe(expected);
       expect(res.json().code).toBe(expected === 404 ? 'NOT_FOUND' : 'VALIDATION_ERROR');
     },

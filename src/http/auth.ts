@@ -31,18 +31,6 @@ export function agentToken(req: FastifyRequest, opsToken: string): string {
   return token;
 }
 
-/**
- * The guard of every agent route, before its body is read: 401 without a token, 403 for the ops
- * token (no lookup: the route's own statement recognises the token, see agentByToken). A route
- * with a body also judges the body only once the token is known (`attachValidation`, then
- * requireAgent), so agent routes answer 401 before 400, as ops routes do.
- */
-export function agentGuard(opsToken: string): (req: FastifyRequest) => Promise<void> {
-  return async (req) => {
-    agentToken(req, opsToken);
-  };
-}
-
 /** The guard of every ops route: requireOps, an informateur's token recognised by the agents service. */
 export function opsGuard(
   opsToken: string,

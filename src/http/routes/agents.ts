@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { authErrors, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { AppError } from '../errors.js';
-import { agentGuard, agentToken, opsGuard } from '../auth.js';
+import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
 import { UNKNOWN_AGENT_TOKEN } from '../../services/outcome.js';
 
@@ -37,14 +37,25 @@ export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<
   return agent;
 }
 
+/** A refusal of the request's shape (body, query, path, media type), before any business rule. */
+function isShapeRefusal(err: FastifyError | AppError): boolean {
+  if (err instanceof AppError) return err.code === 'VALIDATION_ERROR';
+  return err.validation !== undefined || err.code?.startsWith('FST_ERR_CTP_') === true;
+}
+
 /**
- * For an agent route declared with `attachValidation`: a body that failed its schema is refused
- * (400) once the token is known to be an informateur's (401 first, as on ops routes).
+ * The error handler of the informateurs' routes: a request refused for its shape is refused so
+ * only once its token is known to be an informateur's (401 without one or for one nobody holds,
+ * 403 for the ops token), as on ops routes, whose guard runs before the body is read. Agent
+ * routes have no such guard, their statements recognising the token themselves: the lookup
+ * happens on this refusal path only. Anything else, and the refusal, goes on to the
+ * application's handler.
  */
-export async function bodyRefusedOnceKnown(req: FastifyRequest, deps: AppDeps): Promise<void> {
-  if (!req.validationError) return;
-  await requireAgent(req, deps);
-  throw req.validationError;
+export function agentErrorHandler(deps: AppDeps) {
+  return async (err: FastifyError | AppError, req: FastifyRequest): Promise<never> => {
+    if (isShapeRefusal(err)) await requireAgent(req, deps);
+    throw err;
+  };
 }
 
 export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
@@ -138,12 +149,10 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
           response: { 200: Type.Ref('Agent'), ...authErrors, ...errors() },
         },
-        onRequest: agentGuard(deps.opsToken),
-        attachValidation: true,
+        errorHandler: agentErrorHandler(deps),
       },
       async (req) => {
         const agent = await requireAgent(req, deps);
-        if (req.validationError) throw req.validationError;
         return agents.setStatus(agent.id, req.body.status);
       },
     );

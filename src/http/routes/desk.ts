@@ -11,8 +11,8 @@ import {
   WindowSchema,
 } from '../schemas/common.js';
 import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
-import { agentByToken, agentGuard } from '../auth.js';
-import { bodyRefusedOnceKnown } from './agents.js';
+import { agentByToken } from '../auth.js';
+import { agentErrorHandler } from './agents.js';
 
 const DeskCallbackSchema = Type.Object(
   {
@@ -53,7 +53,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
             ...errors(),
           },
         },
-        onRequest: agentGuard(deps.opsToken),
+        errorHandler: agentErrorHandler(deps),
       },
       async (req, reply) => {
         const c = await dispatch.pullNext(agentByToken(req, deps.opsToken));
@@ -97,11 +97,9 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
             ...errors(409),
           },
         },
-        onRequest: agentGuard(deps.opsToken),
-        attachValidation: true,
+        errorHandler: agentErrorHandler(deps),
       },
       async (req) => {
-        await bodyRefusedOnceKnown(req, deps);
         return dispatch.reportOutcome(
           agentByToken(req, deps.opsToken),
           req.params.reference,
