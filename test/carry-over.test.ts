@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
@@ -86,5 +87,34 @@ describe('carry-over when no sweep saw the closing', () => {
     await sweep();
     expect(await view(before)).toMatchObject({ status: 'queued', carriedOver: true });
     expect(await view(after)).toMatchObject({ status: 'queued', carriedOver: false });
+  });
+
+  it('a backlog of 12,000 queued callbacks at closing: carried over a share per sweep, each with its event, the sweep going on', async () => {
+    // One statement writes the marks and their events: with the events written apart, a sweep
+    // marking more than 9,362 failed (65,535 bind parameters) and every later sweep with it.
+    const sql = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await sql.query(`
+        INSERT INTO callbacks (id, reference, domain, mode, status, phone, window_start, window_end, due_at,
+          queued_at, cancel_token_hash, created_at, updated_at)
+        SELECT gen_random_uuid(), 'BULK-' || lpad(i::text, 5, '0'), -- no real reference looks like it
+          (ARRAY['travail','interieur','justice','logement'])[1 + i % 4], 'slot', 'queued',
+          '+3361' || lpad(i::text, 7, '0'), t, t + interval '30 minutes', t, t, '\\x00'::bytea, t, t
+        FROM generate_series(1, 12000) i, (SELECT '2026-11-26T17:00:00+01:00'::timestamptz AS t) w`);
+      t.clock.set(at('2026-11-26T18:20:00+01:00')); // Thursday, closed
+      const counts: number[] = [];
+      for (let i = 0; i < 4; i++) counts.push((await sweep()).carriedOver);
+      expect(counts[0]).toBeGreaterThan(0);
+      const { rows } = await sql.query<{ marked: number; events: number; left: number }>(`
+        SELECT (SELECT count(*)::int FROM callbacks WHERE reference LIKE 'BULK-%' AND carried_over) AS marked,
+          (SELECT count(*)::int FROM callback_events e JOIN callbacks c ON c.id = e.callback_id
+            WHERE c.reference LIKE 'BULK-%' AND e.type = 'carried_over') AS events,
+          (SELECT count(*)::int FROM callbacks WHERE status = 'queued' AND NOT carried_over) AS left`);
+      expect(rows[0]).toEqual({ marked: 12000, events: 12000, left: 0 });
+      expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(12000);
+      expect(Math.max(...counts), JSON.stringify(counts)).toBeLessThanOrEqual(5000); // 1250 per domain
+    } finally {
+      await sql.end();
+    }
   });
 });

@@ -230,28 +230,36 @@ export async function releaseExpiredLeases(
 
 /**
  * What is still queued and was due before `dueBefore` is carried over: first in line at the next
- * opening. At closing (`dueBefore` null) that is everything queued; while open, what was due
- * before the current opening began (left over by a closing no sweep saw: the service was down).
- * Per domain, along the queue index (domain, carried_over, due_at).
+ * opening, each with its 'carried_over' event, in one statement. At closing (`dueBefore` null)
+ * that is everything queued; while open, what was due before the current opening began (left
+ * over by a closing no sweep saw: the service was down). Per domain along the queue index
+ * (domain, carried_over, due_at), at most `perDomain` each per call: the next sweep takes the
+ * rest. Returns how many were carried over.
  */
 export async function carryOverQueued(
   db: Db,
   now: Date,
   dueBefore: Date | null,
-  limit = 5000,
-): Promise<string[]> {
-  const res = await sql<{ id: string }>`
-    UPDATE callbacks SET carried_over = true, updated_at = ${now}
-    WHERE id IN (
-      SELECT q.id FROM unnest(${[...DOMAIN_CODES]}::text[]) AS d(domain)
-      CROSS JOIN LATERAL (
-        SELECT id FROM callbacks
-        WHERE status = 'queued' AND domain = d.domain AND NOT carried_over
-          ${dueBefore ? sql`AND due_at < ${dueBefore}` : sql``}
-        LIMIT ${limit} FOR UPDATE SKIP LOCKED
-      ) q)
-    RETURNING id`.execute(db);
-  return res.rows.map((r) => r.id);
+  perDomain = 1250,
+): Promise<number> {
+  const res = await sql<{ n: number }>`
+    WITH carried AS (
+      UPDATE callbacks SET carried_over = true, updated_at = ${now}
+      WHERE id IN (
+        SELECT q.id FROM unnest(${[...DOMAIN_CODES]}::text[]) AS d(domain)
+        CROSS JOIN LATERAL (
+          SELECT id FROM callbacks
+          WHERE status = 'queued' AND domain = d.domain AND NOT carried_over
+            ${dueBefore ? sql`AND due_at < ${dueBefore}` : sql``}
+          LIMIT ${perDomain} FOR UPDATE SKIP LOCKED
+        ) q)
+      RETURNING id
+    ), events AS (
+      INSERT INTO callback_events (callback_id, type, from_status, to_status, actor, at, data)
+      SELECT id, 'carried_over', 'queued', 'queued', 'system', ${now}, '{}'::jsonb FROM carried
+    )
+    SELECT count(*)::int AS n FROM carried`.execute(db);
+  return res.rows[0]?.n ?? 0;
 }
 
 /** A deactivated informateur's desk goes back to the queue at once. */

@@ -31,21 +31,11 @@ export function createHousekeeping(
     // Closed: what is still queued is carried over. Open: what was due before this opening
     // began and is still queued (a closing the sweep never saw, the service being down then).
     const interval = await calendar.openIntervalAt(core.db, now);
-    const carried = await core.db.transaction().execute(async (tx) => {
-      const ids = await carryOverQueued(tx, now.toJSDate(), interval ? interval.start.toJSDate() : null);
-      await recordEvents(
-        tx,
-        ids.map((id) => ({
-          callbackId: id,
-          type: 'carried_over',
-          fromStatus: 'queued',
-          toStatus: 'queued',
-          actor: 'system',
-          at: now.toJSDate(),
-        })),
-      );
-      return ids.length;
-    });
+    const carried = await carryOverQueued(
+      core.db,
+      now.toJSDate(),
+      interval ? interval.start.toJSDate() : null,
+    );
     if (released.length > 0) await signalDispatch(released.map((r) => r.domain));
     return { leasesReleased: released.length, carriedOver: carried };
   }
