@@ -175,6 +175,31 @@ describe('JSON bodies are UTF-8, as sent: another charset, a compressed or malfo
       });
       expect(next.statusCode, next.body).toBe(204);
     }
+    // Text that is not JSON, on a route that takes no body: refused, not ignored.
+    for (const headers of [
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'text/plain; charset=iso-8859-1' },
+      { 'content-type': 'text/plain', 'content-encoding': 'gzip' },
+    ]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/agents/me/next',
+        headers: { ...headers, authorization: `Bearer ${agent.token}` },
+        payload: 'hello',
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
+    }
+    // White space JSON does not know (no-break space, ideographic space) is not JSON: 400.
+    for (const payload of ['\u00a0', '\u3000']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/agents/me/next',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
+        payload,
+      });
+      expect(res.statusCode, res.body).toBe(400);
+    }
   });
 
   it('malformed JSON and prototype poisoning are still refused (400)', async () => {

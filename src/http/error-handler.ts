@@ -202,8 +202,6 @@ function clientMessage(fe: FastifyError): string {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return 'le corps JSON est mal formé.';
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'le corps JSON est vide.';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'type de contenu non pris en charge (application/json attendu).';
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -10,6 +10,9 @@ function declaredCharset(contentType: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
 }
 
+/** JSON's own white space (RFC 8259): space, tab, line feed, carriage return. */
+const JSON_BLANK = /^[ \t\n\r]*$/;
+
 /** Charsets read as UTF-8: UTF-8 itself, and ASCII, a subset of it (checked byte by byte). */
 const UTF8_NAMES = new Set(['utf-8', 'utf8']);
 const ASCII_NAMES = new Set(['us-ascii', 'ascii']);
@@ -35,13 +38,15 @@ function encodingRefusal(req: FastifyRequest, bytes: Buffer): string | null {
  * gzip body read as is. Those are refused now (400 VALIDATION_ERROR), as is a body that is not
  * valid UTF-8; the JSON itself is parsed as fastify does (prototype poisoning refused).
  *
- * An empty body (or one of nothing but a BOM or white space) is no body: routes that take none
+ * An empty body (or one of nothing but a BOM or JSON white space) is no body: routes that take none
  * (pull next, deletions) accept a client that sends the header anyway, and routes that need one
  * say it is missing.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON is the only body the API takes: fastify's text/plain parser let a body-less route
+  // (pull next, deletions) take any text, in any charset or encoding, without a word.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = body as Buffer;
     const refusal = encodingRefusal(req, bytes);
@@ -55,8 +60,8 @@ export function registerJsonBody(app: FastifyInstance): void {
         undefined,
       );
     }
-    // Nothing but a BOM or white space: no body either.
-    if (text.trim() === '') return done(null, undefined);
+    // Nothing but a BOM or JSON's white space: no body either.
+    if (JSON_BLANK.test(text)) return done(null, undefined);
     parseJson(req, text, done);
   });
 }
