@@ -67,10 +67,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorAnswer(deps.log),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.addHook('onSend', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-  });
-
   // Stopping (SIGTERM): a request still arriving on an open connection (keep-alive, pipelined)
   // gets the contract's 503, problem+json with Retry-After, and its connection closes (fastify
   // sets Connection: close once closing); requests already in flight finish.
@@ -86,10 +82,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
-  // An answer given during the stop tells the client not to reuse its connection (it said
-  // keep-alive, and the client's next request on it met the 503 or, idle, a reset).
-  app.addHook('onSend', async (_req, reply) => {
+  // Every answer names its request; one given during the stop also tells the client not to
+  // reuse its connection (it said keep-alive, and the client's next request on it met the 503
+  // or, idle, a reset). One hook, called back: it runs on every answer.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('x-request-id', req.id);
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
