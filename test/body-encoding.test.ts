@@ -13,6 +13,16 @@ function rawBooking(body: Buffer | string, headers: Record<string, string>): Inj
   return { method: 'POST', url: '/v1/callbacks', headers, payload: body };
 }
 
+/** POST /v1/agents/me/next (a route that takes no body) with this body and these headers. */
+function pullWith(token: string, headers: Record<string, string>, payload: string | Buffer): InjectOptions {
+  return {
+    method: 'POST',
+    url: '/v1/agents/me/next',
+    headers: { ...headers, authorization: `Bearer ${token}` },
+    payload,
+  };
+}
+
 /** A booking's JSON with a subject holding « é », as text (to be encoded by the caller). */
 function bookingJson(): string {
   return JSON.stringify(booking({ slotStart: SLOT, subject: 'préavis' }));
@@ -104,12 +114,7 @@ describe('JSON bodies are UTF-8, as sent: another charset, a compressed or malfo
   it('an empty body sent as JSON is no body: fine where none is needed, a clear 400 where one is', async () => {
     const agent = await createAgent(t.app, ['logement'], 'Léa');
     const empty = { 'content-type': 'application/json' };
-    const next = await t.app.inject({
-      method: 'POST',
-      url: '/v1/agents/me/next',
-      headers: { ...empty, authorization: `Bearer ${agent.token}` },
-      payload: '',
-    });
+    const next = await t.app.inject(pullWith(agent.token, empty, ''));
     expect(next.statusCode, next.body).toBe(204);
     const closure = await postClosure(t.app, { date: '2026-12-02', reason: 'Formation' });
     expect(closure.statusCode, closure.body).toBe(201);
@@ -167,37 +172,23 @@ describe('JSON bodies are UTF-8, as sent: another charset, a compressed or malfo
   it('a body of nothing but a BOM or white space is no body either', async () => {
     const agent = await createAgent(t.app, ['logement'], 'Noé');
     for (const payload of [Buffer.from([0xef, 0xbb, 0xbf]), ' \r\n\t ']) {
-      const next = await t.app.inject({
-        method: 'POST',
-        url: '/v1/agents/me/next',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
-        payload,
-      });
+      const next = await t.app.inject(pullWith(agent.token, { 'content-type': 'application/json' }, payload));
       expect(next.statusCode, next.body).toBe(204);
     }
     // Text that is not JSON, on a route that takes no body: refused, not ignored.
-    for (const headers of [
+    const texts: Record<string, string>[] = [
       { 'content-type': 'text/plain' },
       { 'content-type': 'text/plain; charset=iso-8859-1' },
       { 'content-type': 'text/plain', 'content-encoding': 'gzip' },
-    ]) {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/agents/me/next',
-        headers: { ...headers, authorization: `Bearer ${agent.token}` },
-        payload: 'hello',
-      });
+    ];
+    for (const headers of texts) {
+      const res = await t.app.inject(pullWith(agent.token, headers, 'hello'));
       expect(res.statusCode, res.body).toBe(400);
       expect(res.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
     }
     // White space JSON does not know (no-break space, ideographic space) is not JSON: 400.
     for (const payload of ['\u00a0', '\u3000']) {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/agents/me/next',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
-        payload,
-      });
+      const res = await t.app.inject(pullWith(agent.token, { 'content-type': 'application/json' }, payload));
       expect(res.statusCode, res.body).toBe(400);
     }
   });
