@@ -114,18 +114,6 @@ export type AgentRef = { agentId: string } | { tokenHash: Buffer };
 export const agentKey = (who: AgentRef): { column: 'id' | 'token_hash'; value: string | Buffer } =>
   'agentId' in who ? { column: 'id', value: who.agentId } : { column: 'token_hash', value: who.tokenHash };
 
-/** The condition on `agents` that selects the informateur `who` designates. */
-export const agentIs = (who: AgentRef) => {
-  const k = agentKey(who);
-  return sql`${sql.ref(k.column)} = ${k.value}`;
-};
-
-/** The id of the active informateur `who` designates, or null. */
-export async function activeAgentId(db: Db, who: AgentRef): Promise<string | null> {
-  const res = await sql<{ id: string }>`SELECT id FROM agents WHERE ${agentIs(who)} AND active`.execute(db);
-  return res.rows[0]?.id ?? null;
-}
-
 export async function findActiveAgentByTokenHash(db: Db, tokenHash: Buffer): Promise<AgentRecord | null> {
   const row = await db
     .selectFrom('agents')

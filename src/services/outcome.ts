@@ -6,7 +6,6 @@ import { retryingConflicts } from '../db/conflicts.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { callbackDueJob } from '../queue/jobs.js';
-import { activeAgentId } from '../repositories/agents.js';
 import { findByReference } from '../repositories/callbacks.js';
 import { listClosures, lockCalendarShared } from '../repositories/closures.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
@@ -129,11 +128,9 @@ export function createOutcomeReporter(
   ): Promise<DeskCallback> {
     const ref = asRef(who);
     const misfit = redirectionMisfit(outcome, redirectedTo);
-    if (misfit) {
-      // An unknown token is refused before the body is judged.
-      if (!(await activeAgentId(core.db, ref))) throw unauthorized(ref);
-      throw new AppError('VALIDATION_ERROR', misfit);
-    }
+    // Judged once the token is known: the route's error handler (agentErrorHandler) answers
+    // 401/403 first for a refusal of the request's shape.
+    if (misfit) throw new AppError('VALIDATION_ERROR', misfit);
     // A malformed reference matches no callback: NOT_FOUND, once the informateur is known.
     const normalised = normaliseReference(reference) ?? '';
     const now = core.clock.now();
