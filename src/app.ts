@@ -67,9 +67,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorAnswer(deps.log),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Stopping (SIGTERM): a request still arriving on an open connection (keep-alive, pipelined)
-  // gets the contract's 503, problem+json with Retry-After, and its connection closes (fastify
-  // sets Connection: close once closing); requests already in flight finish.
+  // Stopping (SIGTERM): a request still reaching the API gets the contract's 503, problem+json
+  // with Retry-After, and every answer closes its connection (onSend below); requests already
+  // in flight finish.
   let closing = false;
   let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {

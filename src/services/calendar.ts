@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import {
   bookableWindows,
+  addDays,
   checkSlotStart,
   daysBetween,
   isValidDate,
@@ -46,10 +47,6 @@ export interface BookableSlot {
   remaining: number;
 }
 
-function addDays(date: string, days: number): string {
-  return DateTime.fromISO(date, { zone: PARIS }).plus({ days }).toISODate() ?? date;
-}
-
 /**
  * Validates a (from, days) query against the contract: `from` a date from 2000 to 2100, 1 to 366
  * days. The days run at most to 2100-12-31: a valid `from` near the end (with the default 7 days,
@@ -67,9 +64,8 @@ export function dateRange(from: string, days: number): { from: string; to: strin
       `Les dates doivent être comprises entre ${FIRST_DATE} et ${LAST_DATE}.`,
     );
   }
-  const to = addDays(from, days - 1);
-  if (to <= LAST_DATE) return { from, to, days };
-  return { from, to: LAST_DATE, days: daysBetween(from, LAST_DATE) + 1 };
+  const kept = Math.min(days, daysBetween(from, LAST_DATE) + 1);
+  return { from, to: addDays(from, kept - 1), days: kept };
 }
 
 export interface SlotListing {
