@@ -30,33 +30,29 @@ describe('agent routes check the token before the body, as ops routes do', () =>
     await db?.drop();
   });
 
-  const badBodies: [string, (token?: string) => InjectOptions][] = [
+  type Case = [string, (token?: string) => InjectOptions];
+  /** A request to an agent route with this body, sent with the given token or none. */
+  const sent =
+    (method: 'PUT' | 'POST', url: () => string, payload: string | object, type = 'application/json') =>
+    (token?: string): InjectOptions => ({
+      method,
+      url: url(),
+      headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      payload,
+    });
+
+  const badBodies: Case[] = [
     [
       'PUT /v1/agents/me/status {"status":"bogus"}',
-      (token) => ({
-        method: 'PUT',
-        url: '/v1/agents/me/status',
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        payload: { status: 'bogus' },
-      }),
+      sent('PUT', () => '/v1/agents/me/status', { status: 'bogus' }),
     ],
     [
       'POST /v1/callbacks/{reference}/outcome {}',
-      (token) => ({
-        method: 'POST',
-        url: `/v1/callbacks/${assigned}/outcome`,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        payload: {},
-      }),
+      sent('POST', () => `/v1/callbacks/${assigned}/outcome`, {}),
     ],
     [
       'POST /v1/callbacks/{malformed}/outcome {"outcome":"reached"}',
-      (token) => ({
-        method: 'POST',
-        url: '/v1/callbacks/not-a-reference!/outcome',
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        payload: { outcome: 'reached' },
-      }),
+      sent('POST', () => '/v1/callbacks/not-a-reference!/outcome', { outcome: 'reached' }),
     ],
     ...(
       [
@@ -65,22 +61,14 @@ describe('agent routes check the token before the body, as ops routes do', () =>
         ['a media type it does not take', 'application/xml', '<status>paused</status>'],
         ['a lone surrogate', 'application/json', '{"status":"paused","x":"\\ud800"}'],
       ] as const
-    ).flatMap(([what, type, body]): [string, (token?: string) => InjectOptions][] =>
+    ).flatMap(([what, type, body]): Case[] =>
       (
         [
           ['PUT', '/v1/agents/me/status'],
           ['POST', '/v1/agents/me/next'],
           ['POST', '/v1/callbacks/RAP-AAAAAA/outcome'],
         ] as const
-      ).map(([method, url]) => [
-        `${method} ${url} with ${what}`,
-        (token) => ({
-          method,
-          url,
-          headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          payload: body,
-        }),
-      ]),
+      ).map(([method, url]) => [`${method} ${url} with ${what}`, sent(method, () => url, body, type)]),
     ),
   ];
 
