@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops } from './support/api.js';
+import { createAgent, ops, bookSlot, opsView } from './support/api.js';
 import { pull } from './support/desk.js';
 
 const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
@@ -17,17 +17,8 @@ describe('carry-over when no sweep saw the closing', () => {
   let t: TestContext;
   let chloe: { id: string; token: string };
 
-  const book = async (slotStart: string) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/callbacks',
-      payload: booking({ domain: 'justice', slotStart }),
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json().reference as string;
-  };
-  const view = async (reference: string) =>
-    (await t.app.inject({ url: `/v1/callbacks/${reference}`, headers: ops })).json();
+  const book = (slotStart: string) => bookSlot(t.app, 'justice', slotStart);
+  const view = (reference: string) => opsView(t.app, reference);
   const sweep = () => t.rt.services.reconciler.sweep();
 
   beforeAll(async () => {

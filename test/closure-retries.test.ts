@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import pg from 'pg';
 import { CALENDAR_LOCK } from '../src/repositories/closures.js';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
-import { booking, createAgent, ops, postClosure } from './support/api.js';
+import { createAgent, postClosure, bookSlot, opsView } from './support/api.js';
 import { outcome, pull } from './support/desk.js';
 
 const at = (iso: string) => DateTime.fromISO(iso, { setZone: true });
@@ -19,17 +19,8 @@ describe('closures and pending retries', () => {
   let A: { id: string; token: string };
   let B: { id: string; token: string };
 
-  const book = async (slotStart: string) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/callbacks',
-      payload: booking({ domain: 'travail', slotStart }),
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json().reference as string;
-  };
-  const view = async (ref: string) =>
-    (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json();
+  const book = (slotStart: string) => bookSlot(t.app, 'travail', slotStart);
+  const view = (reference: string) => opsView(t.app, reference);
   /** Adds a closure through the ops API (201 expected): its response body. */
   const closure = async (payload: Record<string, unknown>) => {
     const res = await postClosure(t.app, payload);

@@ -54,6 +54,22 @@ export function booking(overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** Books a window of this domain (201 expected): the callback's reference. */
+export async function bookSlot(app: FastifyInstance, domain: string, slotStart: string): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/callbacks',
+    payload: booking({ domain, slotStart }),
+  });
+  if (res.statusCode !== 201) throw new Error(`bookSlot: ${res.statusCode} ${res.body}`);
+  return res.json().reference as string;
+}
+
+/** GET /v1/callbacks/{reference} as ops: the callback with its history. */
+export async function opsView(app: FastifyInstance, reference: string) {
+  return (await app.inject({ url: `/v1/callbacks/${reference}`, headers: ops })).json();
+}
+
 /** POST /v1/closures as ops: the response, whose status the test asserts. */
 export function postClosure(app: FastifyInstance, payload: Record<string, unknown>) {
   return app.inject({ method: 'POST', url: '/v1/closures', headers: ops, payload });
