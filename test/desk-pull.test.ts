@@ -77,16 +77,18 @@ describe('the desk: pull next and outcome', () => {
     expect((await pull(t.app, a.token))?.reference).toBe(later);
   });
 
-  it('answers an outcome with 401, 404, 409 and 403 in that order', async () => {
+  it('answers an outcome with 401, 404, 403 and 409 in that order', async () => {
     const a = await createAgent(t.app, ['logement'], 'Louis');
     const b = await createAgent(t.app, ['logement'], 'Lina');
     const ref = await queued(t, 'logement', 3);
     expect((await outcome(t.app, 'not-a-token', 'RAP-XXXXXX', { outcome: 'reached' })).statusCode).toBe(401);
     expect((await outcome(t.app, a.token, 'RAP-0', { outcome: 'reached' })).statusCode).toBe(404);
     expect((await outcome(t.app, a.token, 'RAP-333333', { outcome: 'reached' })).statusCode).toBe(404);
+    // Never given to Louis: another informateur's callback, whatever its state (not told).
     const notYet = await outcome(t.app, a.token, ref, { outcome: 'reached' });
-    expect(notYet.statusCode).toBe(409);
-    expect(notYet.json()).toMatchObject({ code: 'INVALID_TRANSITION', callbackStatus: 'queued' });
+    expect(notYet.statusCode).toBe(403);
+    expect(notYet.json()).toMatchObject({ code: 'FORBIDDEN' });
+    expect(notYet.json()).not.toHaveProperty('callbackStatus');
     expect((await pull(t.app, a.token))?.reference).toBe(ref);
     expect((await outcome(t.app, b.token, ref, { outcome: 'reached' })).statusCode).toBe(403);
     expect((await outcome(t.app, 'not-a-token', ref, { outcome: 'redirected' })).statusCode).toBe(401);
@@ -99,6 +101,13 @@ describe('the desk: pull next and outcome', () => {
       detail: expect.stringContaining('redirectedTo'),
     });
     expect((await outcome(t.app, a.token, ref, { outcome: 'reached' })).statusCode).toBe(200);
+    // Louis, who made the call, is told it is done; Lina, who never had it, is not.
+    const again = await outcome(t.app, a.token, ref, { outcome: 'reached' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'INVALID_TRANSITION', callbackStatus: 'completed' });
+    const other = await outcome(t.app, b.token, ref, { outcome: 'no_answer' });
+    expect(other.statusCode).toBe(403);
+    expect(other.json()).not.toHaveProperty('callbackStatus');
     const history = (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json().history;
     expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);
   });

@@ -28,6 +28,19 @@ export async function recordEvents(db: Db, events: CallbackEvent[]): Promise<voi
     .execute();
 }
 
+/** Whether this informateur was ever given the callback (an 'assigned' event in its name). */
+export async function wasAssignedTo(db: Db, callbackId: string, agentId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('callback_events')
+    .select('id')
+    .where('callback_id', '=', callbackId)
+    .where('type', '=', 'assigned')
+    .where('actor', '=', `agent:${agentId}`)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function eventsOf(db: Db, callbackId: string) {
   return db
     .selectFrom('callback_events')

@@ -20,7 +20,7 @@ export interface OutcomeResult {
   /** The informateur, if active (and still holding the presented token). */
   agent: { id: string; domains: string[] } | null;
   /** The callback as it was (statement snapshot), if the reference exists. */
-  prior: { status: CallbackStatus; assignedAgentId: string | null } | null;
+  prior: { id: string; status: CallbackStatus; assignedAgentId: string | null } | null;
   /** The callback after the outcome; null if the compare-and-set did not apply. */
   updated: CallbackRecord | null;
 }
@@ -28,6 +28,7 @@ export interface OutcomeResult {
 type OutcomeRow = Partial<CallbackRow> & {
   agent_id: string | null;
   agent_domains: string[] | null;
+  prior_id: string | null;
   prior_status: CallbackStatus | null;
   prior_agent_id: string | null;
 };
@@ -77,7 +78,7 @@ const outcomeStatement = hotStatement<
       UPDATE agents a SET available_since = ${v.now}, freed_at = statement_timestamp(), updated_at = ${v.now}
       FROM me WHERE a.id = me.id AND a.status = 'available' AND EXISTS (SELECT 1 FROM c)
     )
-    SELECT me.id AS agent_id, me.domains AS agent_domains, prior.status AS prior_status,
+    SELECT me.id AS agent_id, me.domains AS agent_domains, prior.id AS prior_id, prior.status AS prior_status,
       prior.assigned_agent_id AS prior_agent_id, c.*
     FROM (SELECT 1) AS one LEFT JOIN me ON true LEFT JOIN prior ON true LEFT JOIN c ON true`,
 );
@@ -122,9 +123,10 @@ export async function applyOutcome(
   const row = res.rows[0];
   return {
     agent: row?.agent_id ? { id: row.agent_id, domains: row.agent_domains ?? [] } : null,
-    prior: row?.prior_status
-      ? { status: row.prior_status, assignedAgentId: row.prior_agent_id ?? null }
-      : null,
+    prior:
+      row?.prior_id && row.prior_status
+        ? { id: row.prior_id, status: row.prior_status, assignedAgentId: row.prior_agent_id ?? null }
+        : null,
     updated: row?.id ? toCallback(row as CallbackRow) : null,
   };
 }

@@ -6,6 +6,7 @@ import { retryingConflicts } from '../db/conflicts.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { callbackDueJob } from '../queue/jobs.js';
+import { wasAssignedTo } from '../repositories/callback-events.js';
 import { findByReference } from '../repositories/callbacks.js';
 import { listClosures, lockCalendarShared } from '../repositories/closures.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
@@ -48,10 +49,18 @@ export function unauthorized(who: AgentRef): AppError {
     : new AppError('UNAUTHORIZED', "Ce compte d'informateur n'est plus actif.");
 }
 
-/** Why an outcome's compare-and-set did not apply, in the order the contract decides it. */
-function outcomeRefusal(who: AgentRef, r: OutcomeResult): AppError {
+/**
+ * Why an outcome's compare-and-set did not apply, in the order the contract decides it. Only
+ * the informateur who holds the callback, or held it (their lease ran out, they went offline,
+ * they already reported), is told its state (409 with its status); to anyone else it is the
+ * callback of another informateur (403), whatever its state: a reference is not a way to
+ * follow a citizen's request from another desk.
+ */
+async function outcomeRefusal(db: Db, who: AgentRef, r: OutcomeResult): Promise<AppError> {
   if (!r.agent) return unauthorized(who);
   if (!r.prior) return new AppError('NOT_FOUND', 'Aucune demande de rappel ne porte cette référence.');
+  const held = r.prior.assignedAgentId === r.agent.id || (await wasAssignedTo(db, r.prior.id, r.agent.id));
+  if (!held) return new AppError('FORBIDDEN', "Ce rappel n'est pas attribué à cet informateur.");
   if (r.prior.status !== 'assigned')
     return new AppError('INVALID_TRANSITION', "Ce rappel n'est pas en cours d'appel.", {
       callbackStatus: r.prior.status,
@@ -172,7 +181,7 @@ export function createOutcomeReporter(
         return r;
       });
     });
-    if (!result.updated || !result.agent) throw outcomeRefusal(ref, result);
+    if (!result.updated || !result.agent) throw await outcomeRefusal(core.db, ref, result);
     metrics.countOutcome(result.updated.domain, written!.outcome);
     await outbox.relayNow(outboxIds);
     // Push looks at the freed desk once the informateur's grace to pull by themselves is over.

@@ -68,6 +68,10 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['agents'],
           operationId: 'reportOutcome',
           summary: "Résultat de l'appel, par l'informateur à qui le rappel est attribué",
+          description:
+            "403 pour un rappel qui n'a jamais été attribué à cet informateur, quel que soit son état ; " +
+            "409 INVALID_TRANSITION, avec son état (callbackStatus), pour un rappel qu'il a eu et qui n'est plus sur son poste " +
+            '(résultat déjà donné, passage hors ligne, délai dépassé) tant que personne d’autre ne le tient.',
           security: AGENT,
           params: ReferenceParams,
           body: Type.Object(

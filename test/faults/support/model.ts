@@ -81,6 +81,8 @@ export interface MCallback {
   dueAt: number;
   carriedOver: boolean;
   agent: string | null;
+  /** Every informateur it was ever given to (told its state when their outcome is refused). */
+  heldBy: Set<string>;
   leaseUntil: number | null;
   /** Events the history must hold, by type. */
   events: Record<string, number>;
@@ -145,6 +147,7 @@ export class Model {
   assign(c: MCallback, agentId: string, now: number): void {
     c.status = 'assigned';
     c.agent = agentId;
+    c.heldBy.add(agentId);
     c.leaseUntil = now + LEASE_MINUTES * 60_000;
     this.count(c, 'assigned');
   }
