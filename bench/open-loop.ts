@@ -2,8 +2,9 @@
  * Open-loop load (run in the generator process, bench/generator.ts): offers a fixed rate of
  * slot bookings whatever the service's speed, and counts each request's latency from when it
  * was due to be sent (so a stalled server is not hidden by a stalled client: no coordinated
- * omission). Returns one LoadResult.
+ * omission). Returns one LoadResult (and writes the raw samples to `samplesPath` if set).
  */
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -91,6 +92,7 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
   const drainDeadline = performance.now() + 15_000;
   while (inFlight > 0 && performance.now() < drainDeadline) await sleep(5);
   agent.destroy();
+  if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify({ intake: samples }));
 
   const ok = Object.entries(statuses)
     .filter(([k]) => k.startsWith('2'))

@@ -97,10 +97,6 @@ export async function startCeilingServer(run: Run): Promise<Child> {
   return child;
 }
 
-function load(run: Run, name: string, spec: LoadSpec, target: 'service' | 'ceiling' = 'service') {
-  return measured(run, name, target, () => run.generator.run<LoadResult>(name, 'load', spec));
-}
-
 type Samples = Record<string, number[]>;
 const readSamples = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Samples;
 
@@ -120,22 +116,32 @@ function roundTiming(run: Run, i: number): { warmupS: number; durationS: number 
   };
 }
 
-/** One closed-loop load (bench/load.ts), measured, with the raw latency samples it kept (none for GET). */
-async function loadSampled(
+/**
+ * One load, measured, with the raw latency samples it kept (none for GET): closed loop
+ * (bench/load.ts) or a fixed offered rate (bench/open-loop.ts).
+ */
+async function loadSampled<M extends 'load' | 'open-loop'>(
   run: Run,
   label: string,
-  spec: LoadSpec,
+  mode: M,
+  spec: M extends 'load' ? LoadSpec : OpenLoopSpec,
   target: 'service' | 'ceiling',
 ): Promise<{ r: LoadResult; x: Samples }> {
   const samplesPath = path.join(run.logDir, `${label}.samples.json`);
-  const r = await load(run, label, { ...spec, samplesPath }, target);
+  const r = await measured(run, label, target, () =>
+    run.generator.run<LoadResult>(label, mode, { ...spec, samplesPath }),
+  );
   return { r, x: existsSync(samplesPath) ? readSamples(samplesPath) : {} };
 }
 
-async function alternate(
+async function alternate<M extends 'load' | 'open-loop'>(
   run: Run,
   name: string,
-  specOf: (target: 'service' | 'ceiling', t: { warmupS: number; durationS: number }) => LoadSpec,
+  mode: M,
+  specOf: (
+    target: 'service' | 'ceiling',
+    t: { warmupS: number; durationS: number },
+  ) => M extends 'load' ? LoadSpec : OpenLoopSpec,
 ): Promise<Alternated> {
   const parts = {
     service: [] as { r: LoadResult; x: Samples }[],
@@ -147,7 +153,7 @@ async function alternate(
     for (const target of ['service', 'ceiling'] as const) {
       await settleDatabase(run.pool);
       const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
-      const part = await loadSampled(run, label, specOf(target, roundTiming(run, i)), target);
+      const part = await loadSampled(run, label, mode, specOf(target, roundTiming(run, i)), target);
       parts[target].push(part);
       round[target] = part.r.okPerS;
     }
@@ -167,7 +173,7 @@ export interface SlotsResult extends Alternated {
 
 export async function measureSlots(run: Run): Promise<SlotsResult> {
   const connections = run.s.slotsConnections;
-  const r = await alternate(run, 'load-slots', (target, t) => ({
+  const r = await alternate(run, 'load-slots', 'load', (target, t) => ({
     kind: 'get',
     url:
       target === 'service'
@@ -184,6 +190,8 @@ export interface IntakeResult {
   ceiling: LoadResult;
   rounds: Alternated['rounds'];
   fixedRate: LoadResult;
+  /** The bare ceiling under the same offered load, alternated with the service's rounds. */
+  fixedRateCeiling: LoadResult;
 }
 
 export async function measureIntake(run: Run, tag: string): Promise<IntakeResult> {
@@ -194,7 +202,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     slotStarts: run.slotStarts,
     idempotencyKeys: true,
   };
-  const sat = await alternate(run, `load-intake-${tag}`, (target, t) => ({
+  const sat = await alternate(run, `load-intake-${tag}`, 'load', (target, t) => ({
     kind: 'intake',
     url: target === 'service' ? `${run.service.url}/v1/callbacks` : `${run.ceilingUrl}/intake`,
     connections: run.s.intakeConnections,
@@ -202,18 +210,22 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     ...base,
     ...t,
   }));
-  const fixed: OpenLoopSpec = {
-    url: `${run.service.url}/v1/callbacks`,
+  // The same offered load on the bare ceiling, in alternating rounds: how long this machine's
+  // own tail is at that rate, beside the service's.
+  const fixed = await alternate(run, `load-intake-fixed-${tag}`, 'open-loop', (target, t) => ({
+    url: target === 'service' ? `${run.service.url}/v1/callbacks` : `${run.ceilingUrl}/intake`,
     rate: run.s.fixedRate,
     phoneBase: takePhones(run),
     ...base,
+    ...t,
+  }));
+  return {
+    saturation: sat.service,
+    ceiling: sat.ceiling,
+    rounds: sat.rounds,
+    fixedRate: fixed.service,
+    fixedRateCeiling: fixed.ceiling,
   };
-  await settleDatabase(run.pool);
-  const name = `load-intake-fixed-${tag}`;
-  const fixedRate = await measured(run, name, 'service', () =>
-    run.generator.run<LoadResult>(name, 'open-loop', fixed),
-  );
-  return { saturation: sat.service, ceiling: sat.ceiling, rounds: sat.rounds, fixedRate };
 }
 
 export interface PullResult {
@@ -248,7 +260,7 @@ export async function measurePull(run: Run, tag: string): Promise<PullResult> {
       tokens: run.informateurs.map((inf) => inf.token),
       ...t,
     };
-    const part = await loadSampled(run, `load-pull-${tag}-${i}`, spec, 'service');
+    const part = await loadSampled(run, `load-pull-${tag}-${i}`, 'load', spec, 'service');
     service.push(part);
     const round: PullResult['rounds'][number] = { service: part.r.byKind?.pull?.okPerS ?? 0, ceilings: {} };
     for (const poolMax of run.s.claimPools) {

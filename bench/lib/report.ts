@@ -80,8 +80,8 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   add(
     {
       scenario: `Intake, ${Math.round(f.offeredPerS ?? NaN)} req/s offered`,
-      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}`,
-      reference: '',
+      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}${cpu(f, 'api')}`,
+      reference: `bare Fastify + pg tx, same offered load: ${rps(i.fixedRateCeiling.okPerS)} ok · ${lat(i.fixedRateCeiling)}${errs(i.fixedRateCeiling)} · the offered load is ${pct(ratio(f.offeredPerS ?? NaN, i.ceiling.okPerS))} of its saturated rate`,
       ratio: '',
       target: `p99 ≤ ${TARGETS.intakeP99At500Ms} ms`,
     },
