@@ -99,6 +99,42 @@ describe('closures over HTTP', () => {
     expect(del.statusCode).toBe(204);
   });
 
+  it('keeps a closure once it is wholly over: deleting it is refused, the hours it closed stay closed', async () => {
+    const at = t.clock.now();
+    const res = await postClosure(t.app, {
+      date: '2026-11-23',
+      reason: 'Exercice incendie',
+      start: '08:30',
+      end: '09:00',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const id = res.json().id;
+    try {
+      t.clock.set(at.plus({ minutes: 45 })); // 08:45: still running, deletable
+      const running = await postClosure(t.app, {
+        date: '2026-11-23',
+        reason: 'Réunion',
+        start: '08:50',
+        end: '08:55',
+      });
+      expect(running.statusCode, running.body).toBe(201);
+      t.clock.set(at.plus({ minutes: 52 }));
+      expect((await deleteClosure(t.app, running.json().id)).statusCode).toBe(204);
+      t.clock.set(at.plus({ minutes: 60 })); // 09:00: over
+      const del = await deleteClosure(t.app, id);
+      expect(del.statusCode).toBe(409);
+      expect(del.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(del.json()).toMatchObject({ code: 'INVALID_TRANSITION' });
+      const listed = (await t.app.inject({ url: '/v1/closures?from=2026-11-23', headers: ops })).json();
+      expect(JSON.stringify(listed)).toContain(id);
+      const day = (await t.app.inject('/v1/opening-hours?from=2026-11-23&days=1')).json().days[0];
+      expect(JSON.stringify(day)).toContain('T09:00');
+      expect(JSON.stringify(day)).not.toContain('T08:30');
+    } finally {
+      t.clock.set(at);
+    }
+  });
+
   it('refuses a closure over bookings, then moves them when asked, recording each move', async () => {
     const a = await t.app.inject({
       method: 'POST',

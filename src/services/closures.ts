@@ -155,6 +155,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * Deletes a closure. The day's windows are cut again without it: the bookings made on
      * windows it had shifted move to the next free windows of the new cut (recorded in their
      * history), as a new closure moves them with moveBookings; the contract's DELETE answers 204.
+     * A closure wholly over is kept (409 INVALID_TRANSITION), as creating one is refused.
      */
     async remove(id: string): Promise<void> {
       if (!/^[0-9a-f-]{36}$/i.test(id))
@@ -164,6 +165,14 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
         await lockCalendarExclusive(tx);
         const gone = await deleteClosure(tx, id);
         if (!gone) return null;
+        // Kept, as a new one is refused: it is part of the published hours of days served.
+        // (Thrown inside the transaction: the deletion is rolled back.)
+        const { to } = periodOf({ ...gone, start: gone.start ?? undefined, end: gone.end ?? undefined });
+        if (to.toMillis() <= now.toMillis())
+          throw new AppError(
+            'INVALID_TRANSITION',
+            'Cette fermeture est entièrement passée : elle reste dans les horaires publiés des jours concernés.',
+          );
         const after = await listClosures(tx, gone.date, gone.date);
         return moveAll(tx, await displaced(tx, gone.date, { before: [...after, gone], after }), id, now);
       });
