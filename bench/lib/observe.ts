@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Run } from './phases.js';
-import { cpuMs } from './procs.js';
+import { cpuMs, postgresCpuMs } from './procs.js';
 import type { LoadResult } from './stats.js';
 
 /**
@@ -103,7 +103,12 @@ export async function measured(
     target === 'ceiling'
       ? { ceiling: run.ceilingPid }
       : { api: run.service.api.pid, worker: run.service.worker.pid };
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const readers: Record<string, () => number> = {
+    ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, () => cpuMs(pid)])),
+    // The database server's share, for the service and its ceiling alike.
+    postgres: postgresCpuMs,
+  };
+  const before = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read()]));
   const walFrom = await walPosition(run);
   const waits = target === 'service' ? sampleWaits(run) : null;
   const result = await go().finally(() => waits?.stop());
@@ -117,9 +122,9 @@ export async function measured(
     ...(wal.wholePageBytes === null ? {} : { wholePagesKB: perRequest(wal.wholePageBytes / 1024) }),
   };
   result.cpuMsPerRequest = Object.fromEntries(
-    Object.entries(pids).map(([k, pid]) => [
+    Object.entries(readers).map(([k, read]) => [
       k,
-      Math.round(((cpuMs(pid) - before[k]!) / Math.max(1, sent)) * 100) / 100,
+      Math.round(((read() - before[k]!) / Math.max(1, sent)) * 100) / 100,
     ]),
   );
   return result;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -209,6 +209,39 @@ export function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time (ms) the PostgreSQL server has used so far, all its processes: the live ones, plus
+ * what the postmaster's children that have exited used (its cutime and cstime), so the count
+ * only grows (a backend or autovacuum worker ending between two reads is not lost). The whole
+ * cluster: nothing else should use it during a benchmark.
+ */
+export function postgresCpuMs(): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (comm !== 'postgres' && !comm.startsWith('postgres:')) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+    const parent = Number(f[1]);
+    let parentComm = '';
+    try {
+      const ps = readFileSync(`/proc/${parent}/stat`, 'utf8');
+      parentComm = ps.slice(ps.indexOf('(') + 1, ps.lastIndexOf(')'));
+    } catch {
+      // no parent to read: counted as the postmaster
+    }
+    if (parentComm !== 'postgres') ticks += Number(f[13]) + Number(f[14]); // the postmaster: its reaped children
+  }
+  return ticks * 10; // clock ticks of 10 ms (USER_HZ = 100)
 }
 
 /**

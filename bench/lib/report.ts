@@ -69,8 +69,8 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   add(
     {
       scenario: 'Intake, saturation',
-      rappel: `${rps(i.saturation.okPerS)} · ${lat(i.saturation)}${errs(i.saturation)}${cpu(i.saturation, 'api')}`,
-      reference: `bare Fastify + pg tx: ${rps(i.ceiling.okPerS)} · ${lat(i.ceiling)}${cpu(i.ceiling, 'ceiling')}${roundsText(pairsOf(i.rounds))}`,
+      rappel: `${rps(i.saturation.okPerS)} · ${lat(i.saturation)}${errs(i.saturation)}${cpu(i.saturation, 'api')}${cpu(i.saturation, 'postgres')}`,
+      reference: `bare Fastify + pg tx: ${rps(i.ceiling.okPerS)} · ${lat(i.ceiling)}${cpu(i.ceiling, 'ceiling')}${cpu(i.ceiling, 'postgres')}${roundsText(pairsOf(i.rounds))}`,
       ratio: pct(iRatio),
       target: `≥ ${pct(TARGETS.intakeRatio)} of ceiling`,
     },
@@ -80,8 +80,8 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   add(
     {
       scenario: `Intake, ${Math.round(f.offeredPerS ?? NaN)} req/s offered`,
-      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}${cpu(f, 'api')}`,
-      reference: `bare Fastify + pg tx, same offered load: ${rps(i.fixedRateCeiling.okPerS)} ok · ${lat(i.fixedRateCeiling)}${errs(i.fixedRateCeiling)} · the offered load is ${pct(ratio(f.offeredPerS ?? NaN, i.ceiling.okPerS))} of its saturated rate`,
+      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}${cpu(f, 'api')}${cpu(f, 'postgres')}`,
+      reference: `bare Fastify + pg tx, same offered load: ${rps(i.fixedRateCeiling.okPerS)} ok · ${lat(i.fixedRateCeiling)}${errs(i.fixedRateCeiling)}${cpu(i.fixedRateCeiling, 'ceiling')}${cpu(i.fixedRateCeiling, 'postgres')} · the offered load is ${pct(ratio(f.offeredPerS ?? NaN, i.ceiling.okPerS))} of its saturated rate`,
       ratio: '',
       target: `p99 ≤ ${TARGETS.intakeP99At500Ms} ms`,
     },
@@ -104,7 +104,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   add(
     {
       scenario: 'Pull next, claims',
-      rappel: `${rps(pullRate(p))} claims · outcome p99 ${ms(p.service.byKind?.outcome?.p99 ?? NaN)}${errs(p.service)}${cpu(p.service, 'api')}${cpu(p.service, 'worker')}`,
+      rappel: `${rps(pullRate(p))} claims · outcome p99 ${ms(p.service.byKind?.outcome?.p99 ?? NaN)}${errs(p.service)}${cpu(p.service, 'api')}${cpu(p.service, 'worker')}${cpu(p.service, 'postgres')}`,
       reference: `raw claim: ${rps(p.best.claimsPerS)} · p99 ${ms(p.best.latency.p99)}${roundsText(pullRounds(p))}`,
       ratio: pct(pRatio),
       target: `≥ ${pct(TARGETS.pullRatio)} of ceiling`,
