@@ -29,7 +29,14 @@ import {
   startCeilingServer,
 } from './lib/phases.js';
 import type { Run } from './lib/phases.js';
-import { freePort, killAllChildrenNow, RssSampler, startGenerator, stopAllChildren } from './lib/procs.js';
+import {
+  freePort,
+  killAllChildrenNow,
+  postmasterOf,
+  RssSampler,
+  startGenerator,
+  stopAllChildren,
+} from './lib/procs.js';
 import { evaluate, markdown, waitsSummary, walSummary, type Results } from './lib/report.js';
 import { explainNow, growTables, tableState, type TableState } from './lib/scale.js';
 import { logProblems, purgeRedis, startService, stopService, type Service } from './lib/service.js';
@@ -147,6 +154,7 @@ async function main(logDir: string): Promise<void> {
       slotsBody: '',
       ceilingUrl: '',
       ceilingPid: 0,
+      postmasterPid: postmasterOf(Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)),
       generator,
       claim: await captureClaimStatement(),
       phoneCursor: 0,

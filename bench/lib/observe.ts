@@ -106,13 +106,15 @@ export async function measured(
   const readers: Record<string, () => number> = {
     ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, () => cpuMs(pid)])),
     // The database server's share, for the service and its ceiling alike.
-    postgres: postgresCpuMs,
+    postgres: () => postgresCpuMs(run.postmasterPid),
   };
   const before = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read()]));
   const walFrom = await walPosition(run);
   const waits = target === 'service' ? sampleWaits(run) : null;
   const result = await go().finally(() => waits?.stop());
   await waitQuiet(run); // what is still in flight belongs to this run too
+  // Read now, before this function's own queries below.
+  const after = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read()]));
   if (waits) result.dbWaits = await waits.result;
   const sent = result.sentWithWarmup ?? result.total;
   const wal = await walBetween(run, walFrom, await walPosition(run));
@@ -122,10 +124,9 @@ export async function measured(
     ...(wal.wholePageBytes === null ? {} : { wholePagesKB: perRequest(wal.wholePageBytes / 1024) }),
   };
   result.cpuMsPerRequest = Object.fromEntries(
-    Object.entries(readers).map(([k, read]) => [
-      k,
-      Math.round(((read() - before[k]!) / Math.max(1, sent)) * 100) / 100,
-    ]),
+    Object.keys(readers)
+      .map((k) => [k, Math.round(((after[k]! - before[k]!) / Math.max(1, sent)) * 100) / 100] as const)
+      .filter(([, x]) => Number.isFinite(x)),
   );
   return result;
 }

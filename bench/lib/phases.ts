@@ -30,6 +30,8 @@ export interface Run {
   slotsBody: string;
   ceilingUrl: string;
   ceilingPid: number;
+  /** The PostgreSQL server's postmaster (its CPU is counted per request), null if not visible. */
+  postmasterPid: number | null;
   /** The load generator process (bench/generator.ts). */
   generator: Generator;
   claim: Pick<ClaimSpec, 'sql' | 'params'>;
@@ -106,6 +108,8 @@ export interface Alternated {
   ceiling: LoadResult;
   /** Requests per second of each round. */
   rounds: { service: number; ceiling: number }[];
+  /** p99 latency (ms) of each round. */
+  p99Rounds: { service: number; ceiling: number }[];
 }
 
 /** Warm-up and length of round `i` of `s.rounds`: the first round warms the processes up fully. */
@@ -148,23 +152,27 @@ async function alternate<M extends 'load' | 'open-loop'>(
     ceiling: [] as { r: LoadResult; x: Samples }[],
   };
   const rounds: Alternated['rounds'] = [];
+  const p99Rounds: Alternated['p99Rounds'] = [];
   for (let i = 1; i <= run.s.rounds; i++) {
     const round = { service: 0, ceiling: 0 };
+    const p99 = { service: 0, ceiling: 0 };
     for (const target of ['service', 'ceiling'] as const) {
       await settleDatabase(run.pool);
       const label = `${name}${target === 'ceiling' ? '-ceiling' : ''}-${i}`;
       const part = await loadSampled(run, label, mode, specOf(target, roundTiming(run, i)), target);
       parts[target].push(part);
       round[target] = part.r.okPerS;
+      p99[target] = part.r.latency.p99;
     }
     rounds.push(round);
+    p99Rounds.push(p99);
   }
   const merged = (xs: { r: LoadResult; x: Samples }[]) =>
     mergeLoadRounds(
       xs.map((p) => p.r),
       xs.map((p) => p.x),
     );
-  return { service: merged(parts.service), ceiling: merged(parts.ceiling), rounds };
+  return { service: merged(parts.service), ceiling: merged(parts.ceiling), rounds, p99Rounds };
 }
 
 export interface SlotsResult extends Alternated {
@@ -192,6 +200,7 @@ export interface IntakeResult {
   fixedRate: LoadResult;
   /** The bare ceiling under the same offered load, alternated with the service's rounds. */
   fixedRateCeiling: LoadResult;
+  fixedRateP99Rounds: Alternated['p99Rounds'];
 }
 
 export async function measureIntake(run: Run, tag: string): Promise<IntakeResult> {
@@ -225,6 +234,7 @@ export async function measureIntake(run: Run, tag: string): Promise<IntakeResult
     rounds: sat.rounds,
     fixedRate: fixed.service,
     fixedRateCeiling: fixed.ceiling,
+    fixedRateP99Rounds: fixed.p99Rounds,
   };
 }
 

@@ -202,44 +202,41 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /** CPU time (user + system, ms) a process has used so far; 0 once it is gone. */
 export function cpuMs(pid: number): number {
+  const fields = statFields(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) * 10 : 0; // clock ticks of 10 ms (USER_HZ = 100)
+}
+
+/** A process's /proc stat fields after its name (fields 3 onwards), or null if it is gone or hidden. */
+function statFields(pid: number | string): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ = 100)
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return null;
   }
 }
 
+/** The postmaster of the server a backend `pid` belongs to (its parent), or null if not visible here. */
+export function postmasterOf(backendPid: number): number | null {
+  const f = statFields(backendPid);
+  return f ? Number(f[1]) : null;
+}
+
 /**
- * CPU time (ms) the PostgreSQL server has used so far, all its processes: the live ones, plus
- * what the postmaster's children that have exited used (its cutime and cstime), so the count
- * only grows (a backend or autovacuum worker ending between two reads is not lost). The whole
- * cluster: nothing else should use it during a benchmark.
+ * CPU time (ms) one PostgreSQL server has used so far: its postmaster, with what its exited
+ * children used (cutime, cstime: the count only grows, a backend or autovacuum worker ending
+ * between two reads is not lost), plus its live children. NaN when the postmaster cannot be
+ * read (another machine, a container, /proc with hidepid): the column is then left out.
  */
-export function postgresCpuMs(): number {
-  let ticks = 0;
+export function postgresCpuMs(postmaster: number | null): number {
+  const main = postmaster === null ? null : statFields(postmaster);
+  if (main === null) return NaN;
+  // Fields 14 to 17: utime, stime, cutime, cstime (clock ticks); field 4: the parent's pid.
+  let ticks = Number(main[11]) + Number(main[12]) + Number(main[13]) + Number(main[14]);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    if (comm !== 'postgres' && !comm.startsWith('postgres:')) continue;
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(f[11]) + Number(f[12]);
-    const parent = Number(f[1]);
-    let parentComm = '';
-    try {
-      const ps = readFileSync(`/proc/${parent}/stat`, 'utf8');
-      parentComm = ps.slice(ps.indexOf('(') + 1, ps.lastIndexOf(')'));
-    } catch {
-      // no parent to read: counted as the postmaster
-    }
-    if (parentComm !== 'postgres') ticks += Number(f[13]) + Number(f[14]); // the postmaster: its reaped children
+    const f = statFields(entry);
+    if (f !== null && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
   }
   return ticks * 10; // clock ticks of 10 ms (USER_HZ = 100)
 }

@@ -53,6 +53,12 @@ function pullRounds(p: PullResult): [number, number][] {
 }
 const pairsOf = (rounds: { service: number; ceiling: number }[] | undefined): [number, number][] =>
   (rounds ?? []).map((r) => [r.service, r.ceiling]);
+/** Each round's p99, service / ceiling (when there were rounds). */
+function p99RoundsText(rounds: { service: number; ceiling: number }[] | undefined): string {
+  return (rounds ?? []).length < 2
+    ? ''
+    : ` · p99 by round ${rounds!.map((r) => `${Math.round(r.service)}/${Math.round(r.ceiling)}`).join(', ')} ms`;
+}
 const pullP99 = (p: PullResult) => p.service.byKind?.pull?.p99 ?? NaN;
 
 /** Every target of the issue with what was measured, and the table printed and saved. */
@@ -80,7 +86,7 @@ export function evaluate(r: Results): { verdicts: Verdict[]; rows: Row[] } {
   add(
     {
       scenario: `Intake, ${Math.round(f.offeredPerS ?? NaN)} req/s offered`,
-      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}${cpu(f, 'api')}${cpu(f, 'postgres')}`,
+      rappel: `${rps(f.okPerS)} ok · ${lat(f)}${errs(f)}${cpu(f, 'api')}${cpu(f, 'postgres')}${p99RoundsText(i.fixedRateP99Rounds)}`,
       reference: `bare Fastify + pg tx, same offered load: ${rps(i.fixedRateCeiling.okPerS)} ok · ${lat(i.fixedRateCeiling)}${errs(i.fixedRateCeiling)}${cpu(i.fixedRateCeiling, 'ceiling')}${cpu(i.fixedRateCeiling, 'postgres')} · the offered load is ${pct(ratio(f.offeredPerS ?? NaN, i.ceiling.okPerS))} of its saturated rate`,
       ratio: '',
       target: `p99 ≤ ${TARGETS.intakeP99At500Ms} ms`,

@@ -146,8 +146,13 @@ export function mergeLoadRounds(rounds: LoadResult[], samples: Samples[]): LoadR
   const kinds = [...new Set(rounds.flatMap((r) => Object.keys(r.byKind ?? {})))];
   const sampled = [...new Set(samples.flatMap((x) => Object.keys(x)))];
   const okOf = (k: string) => sum((r) => r.byKind?.[k]?.ok ?? 0);
+  // Open-loop rounds: the offered rate over the whole measured time.
+  const offered = rounds.every((r) => r.offeredPerS !== undefined)
+    ? { offeredPerS: round(sum((r) => r.offeredPerS! * r.durationS) / durationS) }
+    : {};
   return {
     durationS,
+    ...offered,
     total: sum((r) => r.total),
     ok: sum((r) => r.ok),
     okPerS: round(sum((r) => r.ok) / durationS),
