@@ -135,9 +135,22 @@ describe('a day of dispatch', () => {
     expect(agents.find((a: { id: string }) => a.id === B.id).status).toBe('paused');
     // Nobody is available: the released call waits at the head of the queue until Alice is back
     expect((await view('t1000')).status).toBe('queued');
+    // Bruno, back too late, is told it went back to the queue (it was pushed to him); Chloé,
+    // who never had it, only that it is not hers.
+    const late = await outcome(t.app, B.token, refs.t1000!, { outcome: 'reached' });
+    expect(late.statusCode).toBe(409);
+    expect(late.json()).toMatchObject({ code: 'INVALID_TRANSITION', callbackStatus: 'queued' });
+    const stranger = await outcome(t.app, C.token, refs.t1000!, { outcome: 'reached' });
+    expect(stranger.statusCode).toBe(403);
+    expect(stranger.json()).not.toHaveProperty('callbackStatus');
     await setStatus(t.app, A.token, 'available');
     expect((await pull(t.app, A.token))?.reference).toBe(refs.t1000);
+    expect((await outcome(t.app, B.token, refs.t1000!, { outcome: 'reached' })).statusCode).toBe(403);
     await outcome(t.app, A.token, refs.t1000!, { outcome: 'reached' });
+    expect((await outcome(t.app, B.token, refs.t1000!, { outcome: 'reached' })).json()).toMatchObject({
+      code: 'INVALID_TRANSITION',
+      callbackStatus: 'completed',
+    });
 
     // justice: Chloé is offline all morning; the 10:00 call waits in the queue
     expect((await view('j1000')).status).toBe('queued');

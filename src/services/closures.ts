@@ -52,6 +52,15 @@ const view = (c: ClosureRecord): ClosureView => ({
   reason: c.reason,
 });
 
+/**
+ * When a stored closure ends: its end time that day, or the next midnight for a whole day. Null
+ * if that time cannot be read (never for a closure created here): such a closure is not over.
+ */
+function endOf(c: ClosureRecord): DateTime | null {
+  if (c.end === null) return DateTime.fromISO(c.date, { zone: PARIS }).startOf('day').plus({ days: 1 });
+  return parseLocalTime(c.date, c.end);
+}
+
 /** The closure's span as instants; refuses local times that do not exist or are ambiguous. */
 function periodOf(input: ClosureInput): { from: DateTime; to: DateTime } {
   if (!isValidDate(input.date) || input.date < FIRST_DATE || input.date > LAST_DATE) {
@@ -160,15 +169,14 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     async remove(id: string): Promise<void> {
       if (!/^[0-9a-f-]{36}$/i.test(id))
         throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
-      const now = core.clock.now();
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
+        const now = core.clock.now(); // after the lock, which may have been waited for
         const gone = await deleteClosure(tx, id);
         if (!gone) return null;
         // Kept, as a new one is refused: it is part of the published hours of days served.
         // (Thrown inside the transaction: the deletion is rolled back.)
-        const { to } = periodOf({ ...gone, start: gone.start ?? undefined, end: gone.end ?? undefined });
-        if (to.toMillis() <= now.toMillis())
+        if ((endOf(gone)?.toMillis() ?? Infinity) <= now.toMillis())
           throw new AppError(
             'INVALID_TRANSITION',
             'Cette fermeture est entièrement passée : elle reste dans les horaires publiés des jours concernés.',

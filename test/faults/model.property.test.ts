@@ -186,6 +186,7 @@ describe('model-based: random operation sequences keep the invariants', () => {
           expect(code).toBe(
             target.status !== 'assigned' && target.heldBy.has(agent.id) ? 'INVALID_TRANSITION' : 'FORBIDDEN',
           );
+          saw(`outcome-refused:${code}`);
           return;
         }
         expect(code).toBe('ok');

@@ -109,7 +109,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Supprimer une fermeture',
           security: OPS,
           description:
-            'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) sont déplacés vers les créneaux libres suivants (historique de chaque rappel). Une fermeture entièrement passée est conservée (409 INVALID_TRANSITION) : elle fait partie des horaires publiés des jours concernés.',
+            'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) sont déplacés vers les créneaux libres suivants (historique de chaque rappel). Une fermeture entièrement passée est conservée (409 INVALID_TRANSITION) : elle fait partie des horaires publiés des jours concernés. Une fermeture en cours est supprimée entière : le centre rouvre aussitôt, et sa partie déjà écoulée est aussi publiée comme ouverte.',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           response: { 204: Type.Null(), ...authErrors, 404: problemRef, ...errors(409) },
         },
