@@ -112,6 +112,40 @@ describe('the desk: pull next and outcome', () => {
     expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);
   });
 
+  it('tells the informateur the state a callback took while their outcome waited for it', async () => {
+    const a = await createAgent(t.app, ['travail'], 'Irène');
+    const ref = await queued(t, 'travail', 2);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    const other = new pg.Client({ connectionString: dbUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM callbacks WHERE reference = $1 FOR UPDATE', [ref]);
+      // The outcome's statement sees the callback on Irène's desk, then waits for its row...
+      const reported = outcome(t.app, a.token, ref, { outcome: 'reached' });
+      const waiting = async () => {
+        const r = await other.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+        );
+        return r.rows[0].n as number;
+      };
+      await expect.poll(waiting, { timeout: 15_000, interval: 50 }).toBe(1);
+      // ...which meanwhile goes back to the queue (as a lease released by the sweep).
+      await other.query(
+        `UPDATE callbacks SET status = 'queued', assigned_agent_id = NULL, assigned_at = NULL,
+           lease_expires_at = NULL WHERE reference = $1`,
+        [ref],
+      );
+      await other.query('COMMIT');
+      const res = await reported;
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json()).toMatchObject({ code: 'INVALID_TRANSITION', callbackStatus: 'queued' });
+    } finally {
+      await other.end();
+    }
+  });
+
   it('locks only the callback it claims, not the head of every domain of the informateur', async () => {
     const both = await createAgent(t.app, ['justice', 'travail'], 'Jules');
     const travailOnly = await createAgent(t.app, ['travail'], 'Théo');

@@ -56,7 +56,7 @@ export function unauthorized(who: AgentRef): AppError {
  * callback of another informateur (403), whatever its state: a reference is not a way to
  * follow a citizen's request from another desk.
  */
-async function outcomeRefusal(db: Db, who: AgentRef, r: OutcomeResult): Promise<AppError> {
+async function outcomeRefusal(db: Db, who: AgentRef, reference: string, r: OutcomeResult): Promise<AppError> {
   if (!r.agent) return unauthorized(who);
   if (!r.prior) return new AppError('NOT_FOUND', 'Aucune demande de rappel ne porte cette référence.');
   const held = r.prior.assignedAgentId === r.agent.id || (await wasAssignedTo(db, r.prior.id, r.agent.id));
@@ -67,7 +67,14 @@ async function outcomeRefusal(db: Db, who: AgentRef, r: OutcomeResult): Promise<
     });
   if (r.prior.assignedAgentId !== r.agent.id)
     return new AppError('FORBIDDEN', 'Ce rappel est attribué à un autre informateur.');
-  return new AppError('INVALID_TRANSITION', "Ce rappel vient de changer d'état ; réessayez.");
+  // Theirs when the statement began, changed meanwhile (their own outcome sent twice at once,
+  // a lease released): its state as it is now.
+  const current = await findByReference(db, reference);
+  return new AppError(
+    'INVALID_TRANSITION',
+    "Ce rappel vient de changer d'état ; réessayez.",
+    current ? { callbackStatus: current.status } : {},
+  );
 }
 
 /**
@@ -181,7 +188,7 @@ export function createOutcomeReporter(
         return r;
       });
     });
-    if (!result.updated || !result.agent) throw await outcomeRefusal(core.db, ref, result);
+    if (!result.updated || !result.agent) throw await outcomeRefusal(core.db, ref, normalised, result);
     metrics.countOutcome(result.updated.domain, written!.outcome);
     await outbox.relayNow(outboxIds);
     // Push looks at the freed desk once the informateur's grace to pull by themselves is over.
