@@ -46,14 +46,19 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
     expect(res.statusCode, res.body).toBe(201);
     const id = res.json().id as string;
     // The job is added right after the answer, with a delay of (window start − clock now) = 2 s
-    // of wall time.
-    const job = await waitFor(() =>
-      t.rt.queue.getJob(`due-${id}-${at('2026-11-23T09:00:00+01:00').toMillis()}`),
-    );
-    expect(job?.name).toBe('callback-due');
+    // of wall time. Booked so close to the start, it is a job of its own, not the window's
+    // shared one (which may have run already): named after its outbox row.
+    const shared = `window-due-travail-${at('2026-11-23T09:00:00+01:00').toMillis()}`;
+    const row = await t.rt.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('job_id', '=', shared)
+      .executeTakeFirstOrThrow();
+    const job = await waitFor(() => t.rt.queue.getJob(`${shared}-row${row.id}`));
+    expect(job?.name).toBe('window-due');
     expect(job?.opts.delay).toBeGreaterThan(1000);
     t.clock.set(at('2026-11-23T09:00:00+01:00'));
-    const row = await waitFor(async () => {
+    const desk = await waitFor(async () => {
       const r = await t.rt.db
         .selectFrom('callbacks')
         .select(['status', 'assigned_agent_id'])
@@ -61,7 +66,7 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
         .executeTakeFirstOrThrow();
       return r.status === 'assigned' ? r : undefined;
     });
-    expect(row.assigned_agent_id).toBe(agent.id);
+    expect(desk.assigned_agent_id).toBe(agent.id);
     const events = await t.rt.db
       .selectFrom('callback_events')
       .select(['type'])
@@ -69,6 +74,49 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
       .orderBy('id')
       .execute();
     expect(events.map((e) => e.type)).toEqual(['created', 'queued', 'assigned']);
+  });
+
+  it("one due job per window: the window's bookings share it, and it queues them all", async () => {
+    t.clock.set(at('2026-11-23T08:00:00+01:00'));
+    await createAgent(t.app, ['travail', 'logement']);
+    await createAgent(t.app, ['travail']); // a place each in the 10:00 travail window
+    const ids: string[] = [];
+    for (const [domain, phone] of [
+      ['travail', '06 12 34 56 01'],
+      ['travail', '06 12 34 56 02'],
+      ['logement', '06 12 34 56 03'],
+    ] as const) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ domain, phone, slotStart: '2026-11-23T10:00:00+01:00' }),
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push(res.json().id as string);
+    }
+    // Every outbox row relayed (and marked sent), for two jobs.
+    const sent = await waitFor(async () => {
+      const rows = await t.rt.db.selectFrom('outbox').select(['sent_at']).execute();
+      return rows.length === 3 && rows.every((r) => r.sent_at !== null) ? rows : undefined;
+    });
+    expect(sent).toHaveLength(3);
+    const start = at('2026-11-23T10:00:00+01:00').toMillis();
+    const travail = await t.rt.queue.getJob(`window-due-travail-${start}`);
+    expect(travail?.name).toBe('window-due');
+    expect(travail?.data).toEqual({ domain: 'travail', dueAt: '2026-11-23T09:00:00.000Z' });
+    expect((await t.rt.queue.getJob(`window-due-logement-${start}`))?.name).toBe('window-due');
+    expect((await t.rt.queue.counts()).delayed).toBe(2); // three bookings, two windows
+
+    // Its handler (run here without waiting the hour) queues the domain's due callbacks.
+    t.clock.set(at('2026-11-23T10:00:00+01:00'));
+    expect(await t.rt.services.callbacks.markWindowDue('travail', '2026-11-23T09:00:00.000Z')).toEqual([
+      'travail',
+      'travail',
+    ]);
+    expect(await t.rt.services.callbacks.markWindowDue('travail', '2026-11-23T09:00:00.000Z')).toEqual([]);
+    const rows = await t.rt.db.selectFrom('callbacks').select(['id', 'status']).execute();
+    const status = new Map(rows.map((r) => [r.id, r.status]));
+    expect(ids.map((id) => status.get(id))).toEqual(['queued', 'queued', 'scheduled']);
   });
 
   it('a due job that fires twice or late changes nothing more', async () => {

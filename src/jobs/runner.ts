@@ -11,6 +11,7 @@ import type { WorkerHandle } from '../queue/connection.js';
 import type { JobHandlers } from './registry.js';
 import { reconcile } from './reconcile.js';
 import { callbackDue } from './callback-due.js';
+import { windowDue } from './window-due.js';
 import { dispatch } from './dispatch.js';
 import { retention } from './retention.js';
 
@@ -19,6 +20,7 @@ const SCHEDULER_CHECK_MS = 5_000;
 
 const HANDLERS: JobHandlers = {
   'callback-due': callbackDue,
+  'window-due': windowDue,
   dispatch,
   reconcile,
   retention,

@@ -4,37 +4,54 @@ import type { Core } from './core.js';
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
 export function createDueService(core: Core) {
   /** One statement: the callbacks moved and their events (domains of those that moved). */
-  async function queueDue(ids: string[] | null): Promise<string[]> {
-    const moved = await queueIfDue(core.db, ids, core.clock.now().toJSDate());
+  async function queueDue(ids: string[] | null, domains?: string[]): Promise<string[]> {
+    const moved = await queueIfDue(core.db, ids, core.clock.now().toJSDate(), QUEUE_DUE_BATCH, domains);
     return moved.map((m) => m.domain);
   }
+
+  /** Every due callback of `domains` (or all), in batches until none is left. */
+  async function queueAllDue(domains?: string[]): Promise<string[]> {
+    const moved: string[] = [];
+    for (let batch = 0; batch < 1000; batch++) {
+      const some = await queueDue(null, domains);
+      moved.push(...some);
+      if (some.length < QUEUE_DUE_BATCH) break;
+    }
+    return moved;
+  }
+
+  /**
+   * A timer that fires a little early (clock skew between processes, timer granularity) waits
+   * out the rest instead of leaving the call to the next reconcile sweep.
+   */
+  async function onTime(dueAtIso: string | undefined, move: () => Promise<string[]>): Promise<string[]> {
+    const moved = await move();
+    if (moved.length > 0 || dueAtIso === undefined) return moved;
+    const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
+    if (!(wait > 0 && wait <= 10_000)) return moved;
+    await new Promise((r) => setTimeout(r, wait));
+    return move();
+  }
   return {
+    /** Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the callback changed. */
+    markDue: (callbackId: string, dueAtIso?: string): Promise<string[]> =>
+      onTime(dueAtIso, () => queueDue([callbackId])),
     /**
-     * Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the
-     * callback changed. A timer that fires a little early (clock skew between processes, timer
-     * granularity) waits out the rest instead of leaving the call to the next reconcile sweep.
+     * Handler of 'window-due': the domain's due callbacks, the window's bookings among them
+     * (those moved elsewhere since are not due, and have their own job). Idempotent.
      */
-    markDue: async (callbackId: string, dueAtIso?: string): Promise<string[]> => {
-      const moved = await queueDue([callbackId]);
-      if (moved.length > 0 || dueAtIso === undefined) return moved;
+    markWindowDue: async (domain: string, dueAtIso: string): Promise<string[]> => {
+      // Early (a worker clock ahead of the one that booked): the window's bookings are not due
+      // yet, while other callbacks of the domain may be; so wait first, then move them all.
       const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
-      if (!(wait > 0 && wait <= 10_000)) return moved;
-      await new Promise((r) => setTimeout(r, wait));
-      return queueDue([callbackId]);
+      if (wait > 0 && wait <= 10_000) await new Promise((r) => setTimeout(r, wait));
+      return queueAllDue([domain]);
     },
     /**
      * Every overdue scheduled callback, whether or not its job survived, in batches (one
      * transaction each) until none is left: after a flushed Redis, thousands may be overdue, and
      * one batch per 30 s sweep left most of them waiting for later sweeps.
      */
-    queueOverdue: async (): Promise<string[]> => {
-      const domains: string[] = [];
-      for (let batch = 0; batch < 1000; batch++) {
-        const moved = await queueDue(null);
-        domains.push(...moved);
-        if (moved.length < QUEUE_DUE_BATCH) break;
-      }
-      return domains;
-    },
+    queueOverdue: (): Promise<string[]> => queueAllDue(),
   };
 }

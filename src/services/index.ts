@@ -79,7 +79,7 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
     intake: droppingSlots(intake, ['create'], slotCache),
     callbackAccess: droppingSlots(callbackAccess, ['cancel'], slotCache),
     limiter,
-    callbacks: { markDue: due.markDue },
+    callbacks: { markDue: due.markDue, markWindowDue: due.markWindowDue },
   };
 }
 

@@ -5,7 +5,7 @@ import { windowCapacity } from '../domain/capacity.js';
 import type { DomainCode } from '../domain/domains.js';
 import { makeReference } from '../domain/reference.js';
 import { AppError } from '../http/errors.js';
-import { callbackDueJob } from '../queue/jobs.js';
+import { windowDueJob } from '../queue/jobs.js';
 import { hasActiveCallback } from '../repositories/callbacks.js';
 import { CALENDAR_LOCK } from '../repositories/closures.js';
 import type { StoredResponse } from '../repositories/idempotency.js';
@@ -121,7 +121,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
       event: { type: 'created', actor: 'citizen', data: { mode: req.mode } },
       outbox:
         status === 'scheduled'
-          ? callbackDueJob(id, windowStart.toJSDate())
+          ? windowDueJob(req.domain, windowStart.toJSDate())
           : {
               // Queued at once (asap): offer it to an idle informateur of the domain without waiting.
               jobName: 'dispatch',

@@ -5,6 +5,8 @@ import type { Core } from './core.js';
 /** Sent marks are written in batches: one UPDATE per this many ms (or rows), not one per request. */
 const MARK_EVERY_MS = 50;
 const MARK_BATCH = 500;
+/** A window's shared due job is not relied on when the window starts within this. */
+const SHARED_WINDOW_JOB_MARGIN_MS = 5_000;
 
 /**
  * Turns outbox rows into BullMQ jobs. The row was committed with the state change; the job is
@@ -24,13 +26,27 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
   let markTimer: NodeJS.Timeout | undefined;
   let marking: Promise<void> = Promise.resolve();
 
+  /**
+   * The job id a row is sent under. A window's due job is shared by its bookings (BullMQ adds a
+   * job id once: the window's later bookings add nothing, and wake no worker), but one sent when
+   * the window is about to start, or has started, may find it already run (kept as completed for
+   * an hour, so the same id would be a no-op): it gets a job of its own.
+   */
+  function jobIdOf(r: OutboxRow, now: number): string {
+    return r.jobName === 'window-due' && r.runAt.getTime() <= now + SHARED_WINDOW_JOB_MARGIN_MS
+      ? `${r.jobId}-row${r.id}`
+      : r.jobId;
+  }
+
   async function addJobs(rows: OutboxRow[]): Promise<void> {
     const now = core.clock.now().toMillis();
+    const jobs = new Map<string, OutboxRow>(); // a window's bookings relayed together: one job
+    for (const r of rows) jobs.set(jobIdOf(r, now), r);
     await queue.addBulk(
-      rows.map((r) => ({
+      [...jobs].map(([jobId, r]) => ({
         name: r.jobName,
         data: r.payload,
-        opts: { jobId: r.jobId, delay: Math.max(0, r.runAt.getTime() - now) },
+        opts: { jobId, delay: Math.max(0, r.runAt.getTime() - now) },
       })),
     );
   }

@@ -17,7 +17,7 @@ import {
 } from './support/rappel.js';
 import {
   checkLedger,
-  dueJobId,
+  windowDueJobOf,
   eventCounts,
   expectNothingLostOrDuplicated,
   openQueue,
@@ -110,8 +110,8 @@ describe.each(BACKENDS)('kill -9 of the API under steady intake (%s backend)', (
       for (const { id, req } of acked) {
         expect(st.get(id)).toBe('scheduled');
         expect(events.get(id)).toEqual({ created: 1 });
-        const job = await queue.getJob(dueJobId(id, req.body.slotStart as string));
-        expect(job?.name, `due job of ${id}`).toBe('callback-due');
+        const job = await windowDueJobOf(queue, sql, req.body.domain as string, req.body.slotStart as string);
+        expect(job?.name, `due job of ${id}`).toBe('window-due');
       }
     } finally {
       await close();

@@ -170,9 +170,9 @@ describe.each(BACKENDS)('no personal data in logs or jobs (%s backend)', (backen
       backend === 'redis'
         ? await dumpRedis(TEST_REDIS_URL, [`${stack.prefix}:*`, 'rappel:rl:*'])
         : await dumpTables(sql, BULLMQ_TABLES);
-    expect(stored, 'the queue holds the run’s jobs').toMatch(/callback-due/);
+    expect(stored, 'the queue holds the run’s jobs').toMatch(/window-due/);
     const outbox = await dumpTables(sql, ['outbox']);
-    expect(outbox).toMatch(/callback-due/);
+    expect(outbox).toMatch(/window-due/);
     expect(phonePattern('612345678').test('tel. +33 (0)6 12-34-56.78'), 'the pattern finds any writing').toBe(
       true,
     );

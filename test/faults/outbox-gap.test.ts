@@ -16,7 +16,7 @@ import {
 } from './support/rappel.js';
 import {
   checkLedger,
-  dueJobId,
+  windowDueJobOf,
   eventCounts,
   expectNothingLostOrDuplicated,
   openQueue,
@@ -73,7 +73,13 @@ describe('kill -9 between the outbox write and the enqueue', () => {
         if (req.body.mode === 'slot') {
           expect(st.get(id)).toBe('scheduled');
           expect(events.get(id)).toEqual({ created: 1 });
-          expect((await queue.getJob(dueJobId(id, req.body.slotStart as string)))?.name).toBe('callback-due');
+          const job = await windowDueJobOf(
+            queue,
+            sql,
+            req.body.domain as string,
+            req.body.slotStart as string,
+          );
+          expect(job?.name, `due job of ${id}`).toBe('window-due');
         } else {
           expect(st.get(id)).toBe('assigned');
           expect(events.get(id)).toEqual({ created: 1, assigned: 1 });

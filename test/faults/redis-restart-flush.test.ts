@@ -8,7 +8,7 @@ import { BusinessClock, newPrefix, sleep, startRappel, waitFor, type Stack } fro
 import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
 import {
   checkLedger,
-  dueJobId,
+  windowDueJobOf,
   eventCounts,
   expectNothingLostOrDuplicated,
   openQueue,
@@ -127,7 +127,8 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
         (a) => a.req.body.slotStart === NINE_THIRTY && a.req.answers.some((x) => x.status === 201),
       );
       const late = after.slice(-3);
-      for (const { id } of late) expect(await queue.getJob(dueJobId(id, NINE_THIRTY))).toBeDefined();
+      for (const { req } of late)
+        expect(await windowDueJobOf(queue, sql, req.body.domain as string, NINE_THIRTY)).toBeDefined();
     } finally {
       await close();
     }

@@ -101,9 +101,26 @@ export async function openQueue(stack: Stack): Promise<{ queue: QueueHandle; clo
   return { queue, close: () => backend.close() };
 }
 
-/** The due job of a scheduled callback, by its deterministic id. */
-export function dueJobId(id: string, windowStart: string): string {
-  return `due-${id}-${new Date(windowStart).getTime()}`;
+/**
+ * The due job of a slot booking: its window's (one job id per domain and window start, shared
+ * by the window's bookings), or, for a booking relayed as its window was about to start, the
+ * job of its own it got (`<window job id>-row<outbox row id>`).
+ */
+export async function windowDueJobOf(
+  queue: QueueHandle,
+  db: pg.Pool,
+  domain: string,
+  windowStart: string,
+): Promise<Awaited<ReturnType<QueueHandle['getJob']>>> {
+  const shared = `window-due-${domain}-${new Date(windowStart).getTime()}`;
+  const job = await queue.getJob(shared);
+  if (job) return job;
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM outbox WHERE job_id = $1', [shared]);
+  for (const r of rows) {
+    const own = await queue.getJob(`${shared}-row${r.id}`);
+    if (own) return own;
+  }
+  return undefined;
 }
 
 /** Removes what a stack left in a shared Redis (its queue namespace); no-op on PostgreSQL. */
