@@ -49,8 +49,11 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       const handler = HANDLERS[name] as ((p: unknown, c: unknown) => Promise<void>) | undefined;
       const log = rt.log.child({ job: name, jobId: job.id, attempt: job.attemptsMade + 1 });
       if (!handler) {
+        // A job of a newer version, met by an older worker during a rolling deploy: failed, so
+        // BullMQ tries it again (8 attempts over about four minutes) for a worker that knows it,
+        // instead of completing it unrun (a completed window job would swallow its window).
         log.error('unknown job name');
-        return;
+        throw new Error(`unknown job name ${name}`);
       }
       const started = Date.now();
       await handler(job.data, { log, services: rt.services });

@@ -2,5 +2,7 @@ import type { JobHandler } from './registry.js';
 
 export const windowDue: JobHandler<'window-due'> = async (payload, { services }) => {
   const domains = await services.callbacks.markWindowDue(payload.domain, payload.dueAt);
-  await services.dispatch.signalDispatch(domains);
+  // Its domain always: a retry of this job after the move committed moves nothing, and would
+  // otherwise leave the push to the next sweep.
+  await services.dispatch.signalDispatch([payload.domain, ...domains]);
 };

@@ -1,4 +1,4 @@
-import { QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
+import { hasDueScheduled, QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
 import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
@@ -41,11 +41,16 @@ export function createDueService(core: Core) {
      * (those moved elsewhere since are not due, and have their own job). Idempotent.
      */
     markWindowDue: async (domain: string, dueAtIso: string): Promise<string[]> => {
-      // Early (a worker clock ahead of the one that booked): the window's bookings are not due
-      // yet, while other callbacks of the domain may be; so wait first, then move them all.
+      // Early (this process's clock behind the one that set the timer): the window's bookings
+      // are not due yet here, while other callbacks of the domain may be; so wait, then move.
       const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
       if (wait > 0 && wait <= 10_000) await new Promise((r) => setTimeout(r, wait));
-      return queueAllDue([domain]);
+      const moved = await queueAllDue([domain]);
+      // Due ones skipped because another transaction held them (a closure being added locks
+      // the day's bookings): thrown, so the job runs again a second later (BullMQ's backoff).
+      if (await hasDueScheduled(core.db, domain, core.clock.now().toJSDate()))
+        throw new Error(`window-due ${domain} ${dueAtIso}: due callbacks held by another transaction`);
+      return moved;
     },
     /**
      * Every overdue scheduled callback, whether or not its job survived, in batches (one

@@ -28,9 +28,10 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
 
   /**
    * The job id a row is sent under. A window's due job is shared by its bookings (BullMQ adds a
-   * job id once: the window's later bookings add nothing, and wake no worker), but one sent when
-   * the window is about to start, or has started, may find it already run (kept as completed for
-   * an hour, so the same id would be a no-op): it gets a job of its own.
+   * job id once: the window's later bookings add nothing, and wake no worker). It is removed once
+   * done, so a booking relayed after it ran (processes whose clocks disagree) adds it again
+   * rather than hitting a finished job; one relayed when the window is about to start, or has
+   * started, gets a job of its own, the shared one being possibly under way.
    */
   function jobIdOf(r: OutboxRow, now: number): string {
     return r.jobName === 'window-due' && r.runAt.getTime() <= now + SHARED_WINDOW_JOB_MARGIN_MS
@@ -46,7 +47,11 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
       [...jobs].map(([jobId, r]) => ({
         name: r.jobName,
         data: r.payload,
-        opts: { jobId, delay: Math.max(0, r.runAt.getTime() - now) },
+        opts: {
+          jobId,
+          delay: Math.max(0, r.runAt.getTime() - now),
+          ...(r.jobName === 'window-due' ? { removeOnComplete: true } : {}),
+        },
       })),
     );
   }
