@@ -40,17 +40,20 @@ export function createDueService(core: Core) {
      * Handler of 'window-due': the domain's due callbacks, the window's bookings among them
      * (those moved elsewhere since are not due, and have their own job). Idempotent.
      */
-    markWindowDue: async (domain: string, dueAtIso: string): Promise<string[]> => {
+    markWindowDue: async (domain: string, dueAtIso: string): Promise<{ moved: string[]; held: boolean }> => {
       // Early (this process's clock behind the one that set the timer): the window's bookings
       // are not due yet here, while other callbacks of the domain may be; so wait, then move.
       const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
       if (wait > 0 && wait <= 10_000) await new Promise((r) => setTimeout(r, wait));
       const moved = await queueAllDue([domain]);
-      // Due ones skipped because another transaction held them (a closure being added locks
-      // the day's bookings): thrown, so the job runs again a second later (BullMQ's backoff).
-      if (await hasDueScheduled(core.db, domain, core.clock.now().toJSDate()))
-        throw new Error(`window-due ${domain} ${dueAtIso}: due callbacks held by another transaction`);
-      return moved;
+      // Due ones skipped because another transaction held them (another due job or a pull
+      // moving them, a closure being added, which locks the day's bookings): looked at again a
+      // moment later, then left to a new run of the job (`held`).
+      const held = () => hasDueScheduled(core.db, domain, core.clock.now().toJSDate());
+      if (!(await held())) return { moved, held: false };
+      await new Promise((r) => setTimeout(r, 250));
+      moved.push(...(await queueAllDue([domain])));
+      return { moved, held: await held() };
     },
     /**
      * Every overdue scheduled callback, whether or not its job survived, in batches (one
