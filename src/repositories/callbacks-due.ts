@@ -37,16 +37,3 @@ export async function queueIfDue(
     SELECT id, domain FROM moved`.execute(db);
   return res.rows;
 }
-
-/** Whether a scheduled callback of `domain` is due and still not queued. */
-export async function hasDueScheduled(db: Db, domain: string, now: Date): Promise<boolean> {
-  const row = await db
-    .selectFrom('callbacks')
-    .select('id')
-    .where('status', '=', 'scheduled')
-    .where('domain', '=', domain)
-    .where('due_at', '<=', now)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}

@@ -1,4 +1,4 @@
-import { hasDueScheduled, QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
+import { QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
 import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
@@ -40,20 +40,14 @@ export function createDueService(core: Core) {
      * Handler of 'window-due': the domain's due callbacks, the window's bookings among them
      * (those moved elsewhere since are not due, and have their own job). Idempotent.
      */
-    markWindowDue: async (domain: string, dueAtIso: string): Promise<{ moved: string[]; held: boolean }> => {
+    markWindowDue: async (domain: string, dueAtIso: string): Promise<string[]> => {
       // Early (this process's clock behind the one that set the timer): the window's bookings
       // are not due yet here, while other callbacks of the domain may be; so wait, then move.
+      // Rows another transaction holds are skipped (a closure being added locks the day's
+      // bookings): the reconcile sweep, or an informateur's pull, queues them.
       const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
       if (wait > 0 && wait <= 10_000) await new Promise((r) => setTimeout(r, wait));
-      const moved = await queueAllDue([domain]);
-      // Due ones skipped because another transaction held them (another due job or a pull
-      // moving them, a closure being added, which locks the day's bookings): looked at again a
-      // moment later, then left to a new run of the job (`held`).
-      const held = () => hasDueScheduled(core.db, domain, core.clock.now().toJSDate());
-      if (!(await held())) return { moved, held: false };
-      await new Promise((r) => setTimeout(r, 250));
-      moved.push(...(await queueAllDue([domain])));
-      return { moved, held: await held() };
+      return queueAllDue([domain]);
     },
     /**
      * Every overdue scheduled callback, whether or not its job survived, in batches (one
