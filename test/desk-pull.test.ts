@@ -6,6 +6,15 @@ import type { TestContext } from './support/runtime.js';
 import { createAgent, ops, setStatus } from './support/api.js';
 import { appOfItsOwn, DESK_NOW as NOW, outcome, pull, queued } from './support/desk.js';
 
+/** Sessions of this database, other than `client`'s, waiting on a lock. */
+async function lockWaiters(client: pg.Client): Promise<number> {
+  const r = await client.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+     WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+  );
+  return r.rows[0].n as number;
+}
+
 describe('the desk: pull next and outcome', () => {
   let t: TestContext;
   let dbUrl: string;
@@ -123,14 +132,7 @@ describe('the desk: pull next and outcome', () => {
       await other.query('SELECT 1 FROM callbacks WHERE reference = $1 FOR UPDATE', [ref]);
       // The outcome's statement sees the callback on Irène's desk, then waits for its row...
       const reported = outcome(t.app, a.token, ref, { outcome: 'reached' });
-      const waiting = async () => {
-        const r = await other.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
-        );
-        return r.rows[0].n as number;
-      };
-      await expect.poll(waiting, { timeout: 15_000, interval: 50 }).toBe(1);
+      await expect.poll(() => lockWaiters(other), { timeout: 15_000, interval: 50 }).toBe(1);
       // ...which meanwhile goes back to the queue (as a lease released by the sweep).
       await other.query(
         `UPDATE callbacks SET status = 'queued', assigned_agent_id = NULL, assigned_at = NULL,
@@ -185,14 +187,7 @@ describe('the desk: pull next and outcome', () => {
       const reported = outcome(t.app, a.token, ref, { outcome: 'reached' });
       // The outcome's session waits on the informateur's row (its query text may still show the
       // pull's: a statement prepared in the same round trip is not always reported yet).
-      const waiting = async () => {
-        const r = await other.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
-        );
-        return r.rows[0].n as number;
-      };
-      await expect.poll(waiting, { timeout: 15_000, interval: 50 }).toBe(1);
+      await expect.poll(() => lockWaiters(other), { timeout: 15_000, interval: 50 }).toBe(1);
       // Waits on the outcome's transaction: a deadlock, and the outcome is rolled back.
       await other.query('UPDATE callbacks SET updated_at = updated_at WHERE reference = $1', [ref]);
       await other.query('ROLLBACK');
