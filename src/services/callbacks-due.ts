@@ -22,31 +22,31 @@ export function createDueService(core: Core) {
 
   /**
    * A timer that fires a little early (clock skew between processes, timer granularity) waits
-   * out the rest instead of leaving the call to the next reconcile sweep.
+   * out the rest, up to 10 s, instead of leaving the call to the next reconcile sweep. Returns
+   * whether it waited.
    */
-  async function onTime(dueAtIso: string | undefined, move: () => Promise<string[]>): Promise<string[]> {
-    const moved = await move();
-    if (moved.length > 0 || dueAtIso === undefined) return moved;
+  async function waitUntilDue(dueAtIso: string): Promise<boolean> {
     const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
-    if (!(wait > 0 && wait <= 10_000)) return moved;
+    if (!(wait > 0 && wait <= 10_000)) return false;
     await new Promise((r) => setTimeout(r, wait));
-    return move();
+    return true;
   }
   return {
     /** Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the callback changed. */
-    markDue: (callbackId: string, dueAtIso?: string): Promise<string[]> =>
-      onTime(dueAtIso, () => queueDue([callbackId])),
+    markDue: async (callbackId: string, dueAtIso?: string): Promise<string[]> => {
+      const moved = await queueDue([callbackId]);
+      if (moved.length > 0 || dueAtIso === undefined || !(await waitUntilDue(dueAtIso))) return moved;
+      return queueDue([callbackId]);
+    },
     /**
      * Handler of 'window-due': the domain's due callbacks, the window's bookings among them
-     * (those moved elsewhere since are not due, and have their own job). Idempotent.
+     * (those moved elsewhere since are not due, and have their own job). Idempotent. It waits
+     * first when early: other callbacks of the domain may be due already, not the window's.
+     * Rows another transaction holds are skipped (a closure being added locks the day's
+     * bookings): the reconcile sweep, or an informateur's pull, queues them.
      */
     markWindowDue: async (domain: string, dueAtIso: string): Promise<string[]> => {
-      // Early (this process's clock behind the one that set the timer): the window's bookings
-      // are not due yet here, while other callbacks of the domain may be; so wait, then move.
-      // Rows another transaction holds are skipped (a closure being added locks the day's
-      // bookings): the reconcile sweep, or an informateur's pull, queues them.
-      const wait = Date.parse(dueAtIso) - core.clock.now().toMillis();
-      if (wait > 0 && wait <= 10_000) await new Promise((r) => setTimeout(r, wait));
+      await waitUntilDue(dueAtIso);
       return queueAllDue([domain]);
     },
     /**
