@@ -21,6 +21,9 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
   const MAX_OUTSTANDING = 256;
   const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_OUTSTANDING });
   const samples: number[] = [];
+  /** [when it was due, ms since the run's start (epoch ms at the start: `startedAt`); its latency]. */
+  const timeline: [number, number][] = [];
+  const startedAt = Date.now();
   const statuses: Record<string, number> = {};
   let errors = 0;
   let timeouts = 0;
@@ -52,7 +55,9 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
         res.on('end', () => {
           inFlight--;
           if (!measured) return;
-          samples.push(performance.now() - dueAt);
+          const latency = performance.now() - dueAt;
+          samples.push(latency);
+          timeline.push([Math.round(dueAt - start), Math.round(latency * 10) / 10]);
           const k = String(res.statusCode ?? 0);
           statuses[k] = (statuses[k] ?? 0) + 1;
         });
@@ -93,6 +98,12 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
   while (inFlight > 0 && performance.now() < drainDeadline) await sleep(5);
   agent.destroy();
   if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify({ intake: samples }));
+  // Beside them, when each was due and its latency: for finding when the slow ones came.
+  if (spec.samplesPath)
+    writeFileSync(
+      spec.samplesPath.replace(/\.samples\.json$/, '.timeline.json'),
+      JSON.stringify({ startedAt, timeline }),
+    );
 
   const ok = Object.entries(statuses)
     .filter(([k]) => k.startsWith('2'))
