@@ -131,6 +131,39 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
     expect(await statusOf()).toEqual(['queued', 'queued', 'scheduled']);
   });
 
+  it("a window's bookings within a second add its shared job once; a lost job comes back from the next booking after", async () => {
+    t.clock.set(at('2026-11-23T08:00:00+01:00'));
+    for (let i = 0; i < 3; i++) await createAgent(t.app, ['travail']);
+    const jobId = `window-due-travail-${at('2026-11-23T10:00:00+01:00').toMillis()}`;
+    let phone = 10;
+    const book = async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ phone: `06 12 34 56 ${phone++}`, slotStart: '2026-11-23T10:00:00+01:00' }),
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      // Relayed: every outbox row marked sent.
+      await waitFor(async () => {
+        const rows = await t.rt.db.selectFrom('outbox').select(['sent_at']).execute();
+        return rows.every((r) => r.sent_at !== null) ? true : undefined;
+      });
+    };
+    await book();
+    const addedAt = performance.now();
+    const job = await t.rt.queue.getJob(jobId);
+    expect(job?.name).toBe('window-due');
+    await job!.remove(); // as a flushed Redis would lose it
+    await book();
+    const elapsed = performance.now() - addedAt;
+    // Within the second after the add, the window's next booking does not add it again.
+    if (elapsed < 1_000) expect(await t.rt.queue.getJob(jobId)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, Math.max(0, 1_050 - elapsed)));
+    await book();
+    expect((await t.rt.queue.getJob(jobId))?.name).toBe('window-due');
+    console.log('second booking relayed', Math.round(elapsed), 'ms after the first add');
+  });
+
   it('a due job that fires twice or late changes nothing more', async () => {
     await createAgent(t.app, ['travail']);
     const res = await t.app.inject({

@@ -7,6 +7,15 @@ const MARK_EVERY_MS = 50;
 const MARK_BATCH = 500;
 /** A window's shared due job is not relied on when the window starts within this. */
 const SHARED_WINDOW_JOB_MARGIN_MS = 5_000;
+/**
+ * A window's shared due job that this process added less than this ago is not added again by
+ * the window's next bookings (their rows are only marked sent): each add is a round trip and a
+ * script run on the queue for a job id BullMQ keeps once anyway. Short, so that a queue that lost
+ * the job (a flushed Redis) gets it back from the window's next booking a second later, as it did
+ * before (and from the reconciler's sweep at the window's start in any case).
+ */
+const SHARED_JOB_MEMORY_MS = 1_000;
+const SHARED_JOB_MEMORY_MAX = 10_000;
 
 /**
  * Turns outbox rows into BullMQ jobs. The row was committed with the state change; the job is
@@ -39,10 +48,26 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
       : r.jobId;
   }
 
-  async function addJobs(rows: OutboxRow[]): Promise<void> {
+  /** Shared window jobs added lately by the hot path (sendNow), by job id: when (performance.now()). */
+  const sharedAdded = new Map<string, number>();
+
+  /**
+   * Adds the rows' jobs. `remembered`: leave out the shared window jobs added in the last
+   * SHARED_JOB_MEMORY_MS, and remember those added now (the reconciler's `relay` adds every job).
+   */
+  async function addJobs(rows: OutboxRow[], remembered = false): Promise<void> {
     const now = core.clock.now().toMillis();
     const jobs = new Map<string, OutboxRow>(); // a window's bookings relayed together: one job
     for (const r of rows) jobs.set(jobIdOf(r, now), r);
+    const at = performance.now();
+    const shared = (jobId: string, r: OutboxRow) =>
+      remembered && jobId === r.jobId && r.jobName === 'window-due';
+    if (remembered)
+      for (const [jobId, r] of jobs) {
+        const added = sharedAdded.get(jobId);
+        if (shared(jobId, r) && added !== undefined && at - added < SHARED_JOB_MEMORY_MS) jobs.delete(jobId);
+      }
+    if (jobs.size === 0) return;
     await queue.addBulk(
       [...jobs].map(([jobId, r]) => ({
         name: r.jobName,
@@ -54,6 +79,9 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
         },
       })),
     );
+    if (!remembered) return;
+    if (sharedAdded.size >= SHARED_JOB_MEMORY_MAX) sharedAdded.clear(); // forgetting only costs an add
+    for (const [jobId, r] of jobs) if (shared(jobId, r)) sharedAdded.set(jobId, at);
   }
 
   async function relay(): Promise<number> {
@@ -104,7 +132,7 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
 
   async function sendBatch(rows: OutboxRow[]): Promise<void> {
     try {
-      await addJobs(rows);
+      await addJobs(rows, true);
       markLater(rows.map((r) => r.id));
     } catch (err) {
       core.log.warn({ err: { message: (err as Error).message } }, 'outbox relay deferred to the reconciler');
