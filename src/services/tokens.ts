@@ -1,8 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { secureRandomBytes } from '../random.js';
 
 /** A bearer or cancel token: 256 random bits, URL-safe. Only its hash is ever stored. */
 export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+  return secureRandomBytes(32).toString('base64url');
 }
 
 export function sha256(value: string): Buffer {
