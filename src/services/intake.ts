@@ -43,12 +43,22 @@ const KEY_WAIT_MS = 2_000;
 const MAX_ATTEMPTS = 5;
 
 /**
+ * Window starts as read, by their text: citizens pick among the same few hundred windows, and
+ * luxon's ISO parse and zone change are the costliest steps of a booking's calendar check
+ * (DateTime values are immutable, so one may be shared).
+ */
+const slotStartsRead = new Map<string, DateTime>();
+const SLOT_STARTS_READ_MAX = 4_096;
+
+/**
  * The requested window start, read once, in Paris time. The schema's date-time format admits
  * writings the calendar cannot read (a space for the `T`, a leap second `:60`) and years it has
  * no holidays for (before 1583, the first whole Gregorian year; a 500 until the fuzz test drew
  * 1582-12-31) or PostgreSQL no date for: refused as the schema would.
  */
 function readSlotStart(slotStart: string | undefined): DateTime {
+  const known = slotStart === undefined ? undefined : slotStartsRead.get(slotStart);
+  if (known !== undefined) return known;
   const start = slotStart === undefined ? null : DateTime.fromISO(slotStart, { setZone: true });
   const year = start?.setZone(PARIS).year;
   if (!start?.isValid || year === undefined || year < FIRST_CALENDAR_YEAR || year > 9999) {
@@ -57,7 +67,10 @@ function readSlotStart(slotStart: string | undefined): DateTime {
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
     );
   }
-  return start.setZone(PARIS);
+  const read = start.setZone(PARIS);
+  if (slotStartsRead.size >= SLOT_STARTS_READ_MAX) slotStartsRead.clear();
+  slotStartsRead.set(slotStart!, read);
+  return read;
 }
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */

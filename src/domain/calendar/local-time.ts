@@ -40,12 +40,26 @@ export function wallMinutesOf(instant: DateTime): number {
   return local.hour * 60 + local.minute + (local.second * 1000 + local.millisecond) / 60_000;
 }
 
+/**
+ * Instants made by atWallMinutes, by date and minutes: the opening intervals of the same few days
+ * are asked for by every booking and slot listing, and luxon takes microseconds to place a wall
+ * time in the zone. (A pure function's results: DateTime values are immutable.)
+ */
+const wallInstants = new Map<string, DateTime>();
+const WALL_INSTANTS_MAX = 4_096;
+
 /** The Paris instant at `minutes` past local midnight of a date (0 <= minutes < 1440). */
 export function atWallMinutes(parts: DateParts, minutes: number): DateTime {
-  return DateTime.fromObject(
+  const key = `${parts.year}-${parts.month}-${parts.day}|${minutes}`;
+  const known = wallInstants.get(key);
+  if (known !== undefined) return known;
+  const instant = DateTime.fromObject(
     { ...parts, hour: Math.floor(minutes / 60), minute: minutes % 60 },
     { zone: PARIS },
   );
+  if (wallInstants.size >= WALL_INSTANTS_MAX) wallInstants.clear();
+  wallInstants.set(key, instant);
+  return instant;
 }
 
 function sameWallTime(instant: DateTime, parts: DateParts, hour: number, minute: number): boolean {
