@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { PREPARED } from '../db/kysely.js';
+import { hotStatement, PREPARED } from '../db/kysely.js';
 import type { Db } from '../db/schema.js';
 import { toClosure, type ClosureRecord } from './closures.js';
 import type { StoredResponse } from './idempotency.js';
@@ -89,6 +89,61 @@ export type BookingResult =
   | { outcome: 'stored'; stored: StoredResponse }
   | { outcome: 'key_in_use' | 'stale' | 'duplicate' | 'full' };
 
+/** rappel_book's arguments, in its order, as they are sent. */
+type BookValues = {
+  keyLock: string | null;
+  calendarLock: number | null;
+  now: Date;
+  date: string;
+  closuresMd5: string;
+  activeInDomain: number;
+  capacity: number | null;
+  id: string;
+  reference: string;
+  domain: string;
+  mode: string;
+  status: string;
+  phone: string;
+  phoneRegion: string;
+  ficheId: string | null;
+  subject: string | null;
+  windowStart: Date;
+  windowEnd: Date;
+  cancelTokenHash: Buffer;
+  eventType: string;
+  eventActor: string;
+  eventData: string;
+  jobName: string;
+  jobId: string;
+  jobPayload: string;
+  runAt: Date;
+  key: string | null;
+  requestHash: Buffer | null;
+  storedStatus: number | null;
+  body: string | null;
+  expiresAt: Date | null;
+};
+
+/** Compiled once (`hotStatement`): its text never varies, only its 31 values. */
+const bookStatement = hotStatement<
+  null,
+  BookValues,
+  { outcome: string; outbox_id: string | null; stored: StoredJson | null }
+>(
+  () => 'book',
+  (_, v) => sql`
+    SELECT outcome, outbox_id, stored FROM rappel_book(
+      ${v.keyLock}, ${v.calendarLock}, ${v.now}, ${v.date}, ${v.closuresMd5},
+      ${v.activeInDomain}, ${v.capacity},
+      ${v.id}, ${v.reference}, ${v.domain}, ${v.mode}, ${v.status},
+      ${v.phone}, ${v.phoneRegion}, ${v.ficheId}, ${v.subject},
+      ${v.windowStart}, ${v.windowEnd}, ${v.cancelTokenHash},
+      ${v.eventType}, ${v.eventActor}, ${v.eventData},
+      ${v.jobName}, ${v.jobId}, ${v.jobPayload}, ${v.runAt},
+      ${v.key}, ${v.requestHash}, ${v.storedStatus},
+      ${v.body}, ${v.expiresAt})`,
+);
+
 /**
  * Books in one call of rappel_book (its own transaction): the Idempotency-Key's advisory lock
  * (try), the calendar lock shared for a slot, then, with reads that see everything committed
@@ -107,17 +162,39 @@ export async function bookCallback(
 ): Promise<BookingResult> {
   const c = b.callback;
   const idem = b.idempotency;
-  const res = await sql<{ outcome: string; outbox_id: string | null; stored: StoredJson | null }>`${PREPARED}
-    SELECT outcome, outbox_id, stored FROM rappel_book(
-      ${b.keyLock?.toString() ?? null}, ${b.calendarLock}, ${b.now}, ${b.decidedOn.date}, ${b.decidedOn.closuresMd5},
-      ${b.decidedOn.activeInDomain}, ${b.capacity},
-      ${c.id}, ${c.reference}, ${c.domain}, ${c.mode}, ${c.status},
-      ${c.phone}, ${c.phoneRegion}, ${c.ficheId}, ${c.subject},
-      ${c.windowStart}, ${c.windowEnd}, ${c.cancelTokenHash},
-      ${b.event.type}, ${b.event.actor}, ${JSON.stringify(b.event.data)},
-      ${b.outbox.jobName}, ${b.outbox.jobId}, ${JSON.stringify(b.outbox.payload)}, ${b.outbox.runAt},
-      ${idem?.key ?? null}, ${idem?.requestHash ?? null}, ${idem?.status ?? null},
-      ${idem ? JSON.stringify(idem.body) : null}, ${idem?.expiresAt ?? null})`.execute(db);
+  const res = await bookStatement(db, null, {
+    keyLock: b.keyLock?.toString() ?? null,
+    calendarLock: b.calendarLock,
+    now: b.now,
+    date: b.decidedOn.date,
+    closuresMd5: b.decidedOn.closuresMd5,
+    activeInDomain: b.decidedOn.activeInDomain,
+    capacity: b.capacity,
+    id: c.id,
+    reference: c.reference,
+    domain: c.domain,
+    mode: c.mode,
+    status: c.status,
+    phone: c.phone,
+    phoneRegion: c.phoneRegion,
+    ficheId: c.ficheId,
+    subject: c.subject,
+    windowStart: c.windowStart,
+    windowEnd: c.windowEnd,
+    cancelTokenHash: c.cancelTokenHash,
+    eventType: b.event.type,
+    eventActor: b.event.actor,
+    eventData: JSON.stringify(b.event.data),
+    jobName: b.outbox.jobName,
+    jobId: b.outbox.jobId,
+    jobPayload: JSON.stringify(b.outbox.payload),
+    runAt: b.outbox.runAt,
+    key: idem?.key ?? null,
+    requestHash: idem?.requestHash ?? null,
+    storedStatus: idem?.status ?? null,
+    body: idem ? JSON.stringify(idem.body) : null,
+    expiresAt: idem?.expiresAt ?? null,
+  });
   const row = res.rows[0]!;
   switch (row.outcome) {
     case 'created':
