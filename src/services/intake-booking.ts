@@ -137,7 +137,8 @@ export function createBooking(core: Core, calendar: CalendarService) {
               requestHash: hash,
               status: 201,
               body: sealAnswer(body, idempotencyKey),
-              expiresAt: now.plus({ hours: IDEMPOTENCY_TTL_HOURS }).toJSDate(),
+              // Hours of elapsed time, as luxon's plus({ hours }) adds them (without its Duration).
+              expiresAt: new Date(now.toMillis() + IDEMPOTENCY_TTL_HOURS * 3_600_000),
             },
       now: now.toJSDate(),
     });
