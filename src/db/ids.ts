@@ -1,4 +1,4 @@
-import { secureRandomBytes } from '../random.js';
+import { pooledRandomBytes } from '../random.js';
 
 /**
  * A new row id: a UUID version 7 (RFC 9562), 48 bits of Unix milliseconds (the row's creation
@@ -15,7 +15,7 @@ import { secureRandomBytes } from '../random.js';
  * reference and cancel token).
  */
 export function newId(nowMs: number): string {
-  const b = secureRandomBytes(16);
+  const b = pooledRandomBytes(16);
   // 48 bits hold 1970 to the year 10889; a development APP_NOW outside them is clamped, not a 500.
   b.writeUIntBE(Math.min(Math.max(Math.trunc(nowMs), 0), 2 ** 48 - 1), 0, 6);
   b[6] = (b[6]! & 0x0f) | 0x70; // version 7

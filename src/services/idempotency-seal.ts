@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { secureRandomBytes } from '../random.js';
+import { pooledRandomBytes } from '../random.js';
 import { sha256 } from './tokens.js';
 
 /**
@@ -34,7 +34,7 @@ function sealingKey(idempotencyKey: string): Buffer {
 
 /** The answer to store: its cancel token sealed with the Idempotency-Key. */
 export function sealAnswer<T extends { cancelToken: string }>(answer: T, idempotencyKey: string): T {
-  const iv = secureRandomBytes(IV_BYTES);
+  const iv = pooledRandomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', sealingKey(idempotencyKey), iv);
   const sealed = Buffer.concat([cipher.update(answer.cancelToken, 'utf8'), cipher.final()]);
   const blob = Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');

@@ -1,5 +1,5 @@
 import { newId } from '../db/ids.js';
-import { secureRandomBytes } from '../random.js';
+import { pooledRandomBytes } from '../random.js';
 import type { DateTime } from 'luxon';
 import { windowCapacity } from '../domain/capacity.js';
 import type { DomainCode } from '../domain/domains.js';
@@ -87,7 +87,7 @@ export function createBooking(core: Core, calendar: CalendarService) {
     const cancelToken = newToken();
     const body: CreatedCallback = {
       id,
-      reference: makeReference(secureRandomBytes),
+      reference: makeReference(pooledRandomBytes),
       status,
       domain: req.domain,
       mode: req.mode,

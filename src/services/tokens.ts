@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { secureRandomBytes } from '../random.js';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A bearer or cancel token: 256 random bits, URL-safe. Only its hash is ever stored. */
 export function newToken(): string {
-  return secureRandomBytes(32).toString('base64url');
+  return randomBytes(32).toString('base64url');
 }
 
 export function sha256(value: string): Buffer {
