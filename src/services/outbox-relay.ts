@@ -8,18 +8,23 @@ const MARK_BATCH = 500;
 /** A window's shared due job is not relied on when the window starts within this. */
 const SHARED_WINDOW_JOB_MARGIN_MS = 5_000;
 /**
- * A window's shared due job that this process added less than this ago is not added again by
- * the window's next bookings (their rows are only marked sent): each add is a round trip and a
- * script run on the queue for a job id BullMQ keeps once anyway. Short, so that a queue that lost
- * the job (a flushed Redis) gets it back from the window's next booking a second later, as it did
- * before (and from the reconciler's sweep at the window's start in any case).
+ * A window's shared due job that this process added (or began to add) less than this ago is not
+ * added again by the window's next bookings, whose rows are only marked sent: each add is a round
+ * trip and a script run on the queue for a job id BullMQ keeps once anyway. Only for windows
+ * more than SHARED_JOB_MEMORY_BEFORE_MS away: nearer their start, every booking adds the job, as
+ * before. What it gives up: a queue that lost the job (a flushed Redis; a worker whose clock runs
+ * far ahead and ran it early) gets it back from the window's first booking relayed once the
+ * second is over, and if none comes, its callbacks are queued by the reconciler's sweep (every
+ * 30 s) instead of at the window's start.
  */
 const SHARED_JOB_MEMORY_MS = 1_000;
+const SHARED_JOB_MEMORY_BEFORE_MS = 60_000;
 const SHARED_JOB_MEMORY_MAX = 10_000;
 
 /**
  * Turns outbox rows into BullMQ jobs. The row was committed with the state change; the job is
- * added with a deterministic jobId, then the row is marked sent. A crash between the two only
+ * added with a deterministic jobId, then the row is marked sent (a window's shared job that this
+ * process has just added is not added again: see SHARED_JOB_MEMORY_MS). A crash between the two only
  * re-sends the row later, and BullMQ (same jobId) or the idempotent handler absorbs it.
  *
  * Two paths:
@@ -30,7 +35,12 @@ const SHARED_JOB_MEMORY_MAX = 10_000;
  *    sent in a batch a few milliseconds later, outside any request's transaction. Until the mark lands, a sweep may add the same job again: same
  *    jobId, so nothing happens twice. If the process dies first, the next sweep re-sends them.
  */
-export function createOutboxRelay(core: Core, queue: QueueHandle) {
+export function createOutboxRelay(
+  core: Core,
+  queue: QueueHandle,
+  /** Monotonic milliseconds, for SHARED_JOB_MEMORY_MS (tests move it). */
+  monotonicNow: () => number = () => performance.now(),
+) {
   const toMark: number[] = [];
   let markTimer: NodeJS.Timeout | undefined;
   let marking: Promise<void> = Promise.resolve();
@@ -39,7 +49,8 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
    * The job id a row is sent under. A window's due job is shared by its bookings (BullMQ adds a
    * job id once: the window's later bookings add nothing, and wake no worker). It is removed once
    * done, so a booking relayed after it ran (processes whose clocks disagree) adds it again
-   * rather than hitting a finished job; one relayed when the window is about to start, or has
+   * rather than hitting a finished job (unless this process added it less than
+   * SHARED_JOB_MEMORY_MS before); one relayed when the window is about to start, or has
    * started, gets a job of its own, the shared one being possibly under way.
    */
   function jobIdOf(r: OutboxRow, now: number): string {
@@ -48,40 +59,47 @@ export function createOutboxRelay(core: Core, queue: QueueHandle) {
       : r.jobId;
   }
 
-  /** Shared window jobs added lately by the hot path (sendNow), by job id: when (performance.now()). */
+  /** Shared window jobs added lately by the hot path (sendNow), by job id: when (monotonicNow). */
   const sharedAdded = new Map<string, number>();
 
   /**
-   * Adds the rows' jobs. `remembered`: leave out the shared window jobs added in the last
+   * Adds the rows' jobs. `remembering`: leave out the shared window jobs added in the last
    * SHARED_JOB_MEMORY_MS, and remember those added now (the reconciler's `relay` adds every job).
    */
-  async function addJobs(rows: OutboxRow[], remembered = false): Promise<void> {
+  async function addJobs(rows: OutboxRow[], remembering = false): Promise<void> {
     const now = core.clock.now().toMillis();
     const jobs = new Map<string, OutboxRow>(); // a window's bookings relayed together: one job
     for (const r of rows) jobs.set(jobIdOf(r, now), r);
-    const at = performance.now();
-    const shared = (jobId: string, r: OutboxRow) =>
-      remembered && jobId === r.jobId && r.jobName === 'window-due';
-    if (remembered)
+    const at = monotonicNow();
+    const remembered: string[] = [];
+    if (remembering)
       for (const [jobId, r] of jobs) {
+        if (jobId !== r.jobId || r.jobName !== 'window-due') continue; // not a shared job
+        if (r.runAt.getTime() - now <= SHARED_JOB_MEMORY_BEFORE_MS) continue;
         const added = sharedAdded.get(jobId);
-        if (shared(jobId, r) && added !== undefined && at - added < SHARED_JOB_MEMORY_MS) jobs.delete(jobId);
+        if (added !== undefined && at - added < SHARED_JOB_MEMORY_MS) jobs.delete(jobId);
+        else remembered.push(jobId);
       }
     if (jobs.size === 0) return;
-    await queue.addBulk(
-      [...jobs].map(([jobId, r]) => ({
-        name: r.jobName,
-        data: r.payload,
-        opts: {
-          jobId,
-          delay: Math.max(0, r.runAt.getTime() - now),
-          ...(r.jobName === 'window-due' ? { removeOnComplete: true } : {}),
-        },
-      })),
-    );
-    if (!remembered) return;
-    if (sharedAdded.size >= SHARED_JOB_MEMORY_MAX) sharedAdded.clear(); // forgetting only costs an add
-    for (const [jobId, r] of jobs) if (shared(jobId, r)) sharedAdded.set(jobId, at);
+    // Remembered before the add, so that the batches relayed while it is under way skip it too.
+    if (sharedAdded.size + remembered.length > SHARED_JOB_MEMORY_MAX) sharedAdded.clear(); // forgetting only costs an add
+    for (const jobId of remembered) sharedAdded.set(jobId, at);
+    try {
+      await queue.addBulk(
+        [...jobs].map(([jobId, r]) => ({
+          name: r.jobName,
+          data: r.payload,
+          opts: {
+            jobId,
+            delay: Math.max(0, r.runAt.getTime() - now),
+            ...(r.jobName === 'window-due' ? { removeOnComplete: true } : {}),
+          },
+        })),
+      );
+    } catch (err) {
+      for (const jobId of remembered) if (sharedAdded.get(jobId) === at) sharedAdded.delete(jobId);
+      throw err;
+    }
   }
 
   async function relay(): Promise<number> {
