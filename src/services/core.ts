@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { DB } from '../db/schema.js';
 import type { QueueHandle } from '../queue/connection.js';
 import { PARIS, type CalendarSettings } from '../domain/calendar/index.js';
+import { remember } from '../domain/bounded-cache.js';
 
 /** What every service is built from. */
 export interface Core {
@@ -38,7 +39,5 @@ export function isoParis(dt: DateTime): string {
   const hit = isoCache.get(ms);
   if (hit !== undefined) return hit;
   const iso = dt.setZone(PARIS).toISO({ suppressMilliseconds: true }) ?? '';
-  if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
-  isoCache.set(ms, iso);
-  return iso;
+  return remember(isoCache, ISO_CACHE_MAX, ms, iso);
 }

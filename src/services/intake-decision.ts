@@ -13,6 +13,7 @@ import { countWaiting } from '../repositories/callbacks.js';
 import { readIntakeContext, type IntakeContext } from '../repositories/intake.js';
 import type { Core } from './core.js';
 import { asapDetail, closedDetail, slotDetail } from './intake-messages.js';
+import { remember } from '../domain/bounded-cache.js';
 
 /** How long intake trusts the closures and staffing it read (see createContextMemory). */
 const CONTEXT_MEMORY_MS = 5_000;
@@ -36,8 +37,10 @@ export function createContextMemory(core: Core) {
     const hit = remembered.get(key);
     if (!fresh && hit && performance.now() - hit.readAt < CONTEXT_MEMORY_MS) return hit.ctx;
     const read = await readIntakeContext(core.db, { date, domain });
-    if (remembered.size >= CONTEXT_MEMORY_MAX) remembered.clear();
-    remembered.set(key, { ctx: { ...read, date, remembered: true }, readAt: performance.now() });
+    remember(remembered, CONTEXT_MEMORY_MAX, key, {
+      ctx: { ...read, date, remembered: true },
+      readAt: performance.now(),
+    });
     return { ...read, date, remembered: false };
   };
 }

@@ -23,6 +23,7 @@ import {
   type CreatedCallback,
 } from './intake-booking.js';
 import { whileKeyLockHeld } from '../repositories/intake.js';
+import { remember } from '../domain/bounded-cache.js';
 
 export interface IntakeResult {
   status: number;
@@ -67,10 +68,7 @@ function readSlotStart(slotStart: string | undefined): DateTime {
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
     );
   }
-  const read = start.setZone(PARIS);
-  if (slotStartsRead.size >= SLOT_STARTS_READ_MAX) slotStartsRead.clear();
-  slotStartsRead.set(slotStart!, read);
-  return read;
+  return remember(slotStartsRead, SLOT_STARTS_READ_MAX, slotStart!, start.setZone(PARIS));
 }
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */

@@ -1,4 +1,5 @@
 import { addDays, formatDate, type DateParts } from './civil-date.js';
+import { remember } from '../bounded-cache.js';
 
 /** Easter Sunday by the anonymous Gregorian algorithm (Meeus/Jones/Butcher). */
 export function easterSunday(year: number): DateParts {
@@ -80,9 +81,7 @@ export function holidaysOfYear(
   const key = `${String(year)}:${String(opts.pentecostMondayOpen)}`;
   let holidays = cache.get(key);
   if (holidays === undefined) {
-    if (cache.size >= MAX_CACHED_YEARS) cache.clear();
-    holidays = computeHolidays(year, opts.pentecostMondayOpen);
-    cache.set(key, holidays);
+    holidays = remember(cache, MAX_CACHED_YEARS, key, computeHolidays(year, opts.pentecostMondayOpen));
   }
   return holidays;
 }

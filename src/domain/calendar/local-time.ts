@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { formatDate, parseDateParts, type DateParts } from './civil-date.js';
 import { PARIS } from './types.js';
+import { remember } from '../bounded-cache.js';
 
 const TIME_PATTERN = /^(\d{2}):(\d{2})$/;
 
@@ -57,9 +58,7 @@ export function atWallMinutes(parts: DateParts, minutes: number): DateTime {
     { ...parts, hour: Math.floor(minutes / 60), minute: minutes % 60 },
     { zone: PARIS },
   );
-  if (wallInstants.size >= WALL_INSTANTS_MAX) wallInstants.clear();
-  wallInstants.set(key, instant);
-  return instant;
+  return remember(wallInstants, WALL_INSTANTS_MAX, key, instant);
 }
 
 function sameWallTime(instant: DateTime, parts: DateParts, hour: number, minute: number): boolean {

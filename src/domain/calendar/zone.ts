@@ -1,4 +1,5 @@
 import { IANAZone } from 'luxon';
+import { remember } from '../bounded-cache.js';
 
 const HOUR_MS = 3_600_000;
 /** Hours remembered at most (about eleven years of them): then the memory starts again. */
@@ -23,8 +24,6 @@ export class RememberingZone extends IANAZone {
     const start = hour * HOUR_MS;
     const first = super.offset(start);
     if (Number.isNaN(first) || super.offset(start + HOUR_MS - 1000) !== first) return super.offset(ts);
-    if (this.offsets.size >= CACHE_MAX_HOURS) this.offsets.clear();
-    this.offsets.set(hour, first);
-    return first;
+    return remember(this.offsets, CACHE_MAX_HOURS, hour, first);
   }
 }
