@@ -21,8 +21,11 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
   const MAX_OUTSTANDING = 256;
   const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_OUTSTANDING });
   const samples: number[] = [];
-  /** [when it was due, ms since the run's start (epoch ms at the start: `startedAt`); its latency]. */
-  const timeline: [number, number][] = [];
+  /**
+   * [when it was due, ms since the run's start (epoch ms at the start: `startedAt`); its latency,
+   * null if it failed or timed out], measured requests only.
+   */
+  const timeline: [number, number | null][] = [];
   const startedAt = Date.now();
   const statuses: Record<string, number> = {};
   let errors = 0;
@@ -67,6 +70,7 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
     req.on('error', (err) => {
       inFlight--;
       if (!measured) return;
+      timeline.push([Math.round(dueAt - start), null]);
       if (err.message === 'timeout') timeouts++;
       else errors++;
     });
@@ -99,11 +103,14 @@ export async function runOpenLoop(spec: OpenLoopSpec): Promise<LoadResult> {
   agent.destroy();
   if (spec.samplesPath) writeFileSync(spec.samplesPath, JSON.stringify({ intake: samples }));
   // Beside them, when each was due and its latency: for finding when the slow ones came.
-  if (spec.samplesPath)
+  if (spec.samplesPath) {
+    if (!spec.samplesPath.endsWith('.samples.json'))
+      throw new Error(`samplesPath ${spec.samplesPath}: *.samples.json expected`);
     writeFileSync(
       spec.samplesPath.replace(/\.samples\.json$/, '.timeline.json'),
       JSON.stringify({ startedAt, timeline }),
     );
+  }
 
   const ok = Object.entries(statuses)
     .filter(([k]) => k.startsWith('2'))
