@@ -89,8 +89,8 @@ export type BookingResult =
   | { outcome: 'stored'; stored: StoredResponse }
   | { outcome: 'key_in_use' | 'stale' | 'duplicate' | 'full' };
 
-/** rappel_book's arguments, in its order, as they are sent. */
-type BookValues = {
+/** rappel_book's arguments as they are sent (flat: a hot statement's values are interpolated one by one). */
+type BookValues = NewBooking['callback'] & {
   keyLock: string | null;
   calendarLock: number | null;
   now: Date;
@@ -98,18 +98,6 @@ type BookValues = {
   closuresMd5: string;
   activeInDomain: number;
   capacity: number | null;
-  id: string;
-  reference: string;
-  domain: string;
-  mode: string;
-  status: string;
-  phone: string;
-  phoneRegion: string;
-  ficheId: string | null;
-  subject: string | null;
-  windowStart: Date;
-  windowEnd: Date;
-  cancelTokenHash: Buffer;
   eventType: string;
   eventActor: string;
   eventData: string;
@@ -170,18 +158,7 @@ export async function bookCallback(
     closuresMd5: b.decidedOn.closuresMd5,
     activeInDomain: b.decidedOn.activeInDomain,
     capacity: b.capacity,
-    id: c.id,
-    reference: c.reference,
-    domain: c.domain,
-    mode: c.mode,
-    status: c.status,
-    phone: c.phone,
-    phoneRegion: c.phoneRegion,
-    ficheId: c.ficheId,
-    subject: c.subject,
-    windowStart: c.windowStart,
-    windowEnd: c.windowEnd,
-    cancelTokenHash: c.cancelTokenHash,
+    ...c,
     eventType: b.event.type,
     eventActor: b.event.actor,
     eventData: JSON.stringify(b.event.data),
