@@ -1,6 +1,7 @@
 import type { QueueHandle } from '../queue/connection.js';
 import { lockUnsent, markSent, purgeSent, readUnsent, type OutboxRow } from '../repositories/outbox.js';
 import type { Core } from './core.js';
+import { remember } from '../domain/bounded-cache.js';
 
 /** Sent marks are written in batches: one UPDATE per this many ms (or rows), not one per request. */
 const MARK_EVERY_MS = 50;
@@ -24,8 +25,8 @@ const SHARED_JOB_MEMORY_MAX = 10_000;
 /**
  * Turns outbox rows into BullMQ jobs. The row was committed with the state change; the job is
  * added with a deterministic jobId, then the row is marked sent (a window's shared job that this
- * process has just added is not added again: see SHARED_JOB_MEMORY_MS). A crash between the two only
- * re-sends the row later, and BullMQ (same jobId) or the idempotent handler absorbs it.
+ * process has just added is not added again: see SHARED_JOB_MEMORY_MS). A crash between the two
+ * only re-sends the row later, and BullMQ (same jobId) or the idempotent handler absorbs it.
  *
  * Two paths:
  *  - `relay()` (reconciler, start-up sweep): locks unsent rows, adds their jobs, marks them
@@ -82,8 +83,7 @@ export function createOutboxRelay(
       }
     if (jobs.size === 0) return;
     // Remembered before the add, so that the batches relayed while it is under way skip it too.
-    if (sharedAdded.size + remembered.length > SHARED_JOB_MEMORY_MAX) sharedAdded.clear(); // forgetting only costs an add
-    for (const jobId of remembered) sharedAdded.set(jobId, at);
+    for (const jobId of remembered) remember(sharedAdded, SHARED_JOB_MEMORY_MAX, jobId, at);
     try {
       await queue.addBulk(
         [...jobs].map(([jobId, r]) => ({
