@@ -35,7 +35,25 @@ export function readSlotStart(slotStart: string | undefined): DateTime {
       'Champ « slotStart » non valide (corps de la requête) : date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00).',
     );
   }
-  return remember(slotStartsRead, SLOT_STARTS_READ_MAX, slotStart!, start.setZone(PARIS));
+  const read =
+    start.millisecond === 0 && hasSubMillisecondPart(slotStart!) ? start.plus({ milliseconds: 1 }) : start;
+  return remember(slotStartsRead, SLOT_STARTS_READ_MAX, slotStart!, read.setZone(PARIS));
+}
+
+/** The fraction of a second written after the time's seconds, if any (the schema admits no comma). */
+const SECONDS_FRACTION = /T\d{2}:?\d{2}:?\d{2}\.(\d+)/;
+
+/**
+ * Whether the written time has a non-zero fraction below the millisecond, which luxon drops:
+ * 09:00:00.0000001 would otherwise be read as the 09:00 window start. When the millisecond luxon
+ * kept is 0 (the only case where the dropped part could make a window start), the time is read
+ * one millisecond later: no window start either, and, as opening hours, closures and days begin
+ * and end on whole minutes, inside them exactly when the written time is. Other times cannot be
+ * window starts as read, and stay as they are.
+ */
+function hasSubMillisecondPart(text: string): boolean {
+  const fraction = SECONDS_FRACTION.exec(text)?.[1];
+  return fraction !== undefined && /[1-9]/.test(fraction.slice(3));
 }
 
 /** Hash of what makes two requests "the same": the body, canonically ordered. */

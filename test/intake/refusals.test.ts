@@ -171,6 +171,9 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       ['2026-11-23T09:00:00+01:00', 'past'],
       ['2026-11-23T10:00:00+01:00', 'too_soon'], // starts now: not past, but without notice
       ['2026-11-23T10:00:00.000+01:00', 'too_soon'],
+      // Below the millisecond luxon keeps: 11:00 and a tenth of a microsecond is no window start.
+      ['2026-11-23T11:00:00.0000001+01:00', 'not_window_start'],
+      ['2026-11-23T11:00:00.0001+01:00', 'not_window_start'],
       ['2026-12-08T09:00:00+01:00', 'beyond_horizon'], // today + 15 days
     ];
     for (const [slotStart, reason] of cases) {
@@ -186,6 +189,13 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
     const ok = await postCallback(t.app, booking({ slotStart: '2026-11-23T08:00:00Z' }));
     expect(ok.statusCode).toBe(201);
     expect(ok.json().window.start).toBe('2026-11-23T09:00:00+01:00');
+    // Zeros below the millisecond write the window start itself.
+    const zeros = await postCallback(
+      t.app,
+      booking({ slotStart: '2026-11-23T09:30:00.0000000+01:00', phone: '06 12 34 56 00' }),
+    );
+    expect(zeros.statusCode).toBe(201);
+    expect(zeros.json().window.start).toBe('2026-11-23T09:30:00+01:00');
   });
 
   it('the notice and the horizon are inclusive at their edge', async () => {
