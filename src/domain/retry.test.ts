@@ -13,6 +13,13 @@ describe('retry policy', () => {
     expect(d.kind === 'retry' && d.at.toISO()).toBe('2026-11-23T10:15:00.000+01:00');
   });
 
+  it('retries at a whole second, never less than the delay after the no-answer', () => {
+    const d = decideRetry(1, at('2026-11-23T10:00:07.250+01:00'), policy, settings, []);
+    expect(d.kind === 'retry' && d.at.toISO()).toBe('2026-11-23T10:15:08.000+01:00');
+    const exact = decideRetry(1, at('2026-11-23T10:00:07.000+01:00'), policy, settings, []);
+    expect(exact.kind === 'retry' && exact.at.toISO()).toBe('2026-11-23T10:15:07.000+01:00');
+  });
+
   it('moves a retry that falls after closing to the next opening', () => {
     // Tuesday closes at 13:00; Wednesday opens at 08:30.
     const d = decideRetry(1, at('2026-11-24T12:50:00+01:00'), policy, settings, []);

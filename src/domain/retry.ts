@@ -11,7 +11,8 @@ export type RetryDecision = { kind: 'retry'; at: DateTime } | { kind: 'give_up' 
 /**
  * After a no-answer: another attempt at least `retryDelayMinutes` later, at the first instant
  * the centre is open from then on (a retry that falls after closing goes to the next opening),
- * until `maxAttempts` attempts have been made; then the callback fails as unreachable.
+ * until `maxAttempts` attempts have been made; then the callback fails as unreachable. The
+ * retry is at a whole second.
  * `attemptsMade` counts the attempt that just ended.
  */
 export function decideRetry(
@@ -22,6 +23,9 @@ export function decideRetry(
   closures: readonly Closure[],
 ): RetryDecision {
   if (attemptsMade >= policy.maxAttempts) return { kind: 'give_up' };
-  const at = firstOpenInstantAtOrAfter(now.plus({ minutes: policy.retryDelayMinutes }), settings, closures);
+  // In whole seconds, as every time the API shows, rounded up so that the delay is never short.
+  const earliest = now.plus({ minutes: policy.retryDelayMinutes });
+  const whole = earliest.millisecond === 0 ? earliest : earliest.startOf('second').plus({ seconds: 1 });
+  const at = firstOpenInstantAtOrAfter(whole, settings, closures);
   return at ? { kind: 'retry', at } : { kind: 'give_up' };
 }
