@@ -30,7 +30,7 @@ const isoCache = new Map<number, string>();
 const ISO_CACHE_MAX = 50_000;
 
 /**
- * The contract's time format: ISO 8601 with the Paris offset, no milliseconds. Luxon's
+ * The contract's time format: ISO 8601 with the Paris offset, in whole seconds. Luxon's
  * formatting costs microseconds per call and a slot list formats hundreds of the same window
  * bounds, so results are memoised by instant (a pure function of it; bounded).
  */
@@ -38,6 +38,8 @@ export function isoParis(dt: DateTime): string {
   const ms = dt.toMillis();
   const hit = isoCache.get(ms);
   if (hit !== undefined) return hit;
-  const iso = dt.setZone(PARIS).toISO({ suppressMilliseconds: true }) ?? '';
+  // Cut to the second: instants taken from the clock (an asap window, a history entry) carry
+  // milliseconds that luxon would otherwise write.
+  const iso = dt.setZone(PARIS).startOf('second').toISO({ suppressMilliseconds: true }) ?? '';
   return remember(isoCache, ISO_CACHE_MAX, ms, iso);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { booking, createAgent, postClosure, setStatus } from '../support/api.js';
+import { booking, createAgent, opsView, postClosure, setStatus } from '../support/api.js';
 import { AVERAGE_CALL_MINUTES } from '../../src/domain/asap.js';
 import {
   addClosure,
@@ -50,6 +50,20 @@ describe('asap requests', () => {
     expect(row?.queued_at?.toISOString()).toBe('2026-11-23T09:00:00.000Z');
     // No window capacity is taken by an asap request.
     expect((await rowCounts(f.sql)).booked).toBe(0);
+  });
+
+  it('show their window in whole seconds when accepted at a clock reading with milliseconds', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T10:00:00.250+01:00' });
+    await availableAgent(t.app);
+    const res = await postCallback(t.app, asap());
+    expect(res.statusCode, res.body).toBe(201);
+    const window = { start: '2026-11-23T10:00:00+01:00', end: '2026-11-23T10:45:00+01:00' };
+    expect(res.json().window).toEqual(window);
+    const seen = await opsView(t.app, res.json().reference);
+    expect(seen.window).toEqual(window);
+    expect(seen.createdAt).toBe('2026-11-23T10:00:00+01:00');
+    expect(seen.history.length).toBeGreaterThan(0);
+    for (const entry of seen.history) expect(entry.at).toBe('2026-11-23T10:00:00+01:00');
   });
 
   it('are refused when the centre is closed: Saturday, or Tuesday afternoon', async () => {
