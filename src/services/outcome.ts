@@ -42,10 +42,7 @@ export const UNKNOWN_AGENT_TOKEN =
 
 export function unauthorized(who: AgentRef): AppError {
   return 'tokenHash' in who
-    ? new AppError(
-        'UNAUTHORIZED',
-        "Ce jeton d'informateur n'est pas reconnu : jeton inconnu, remplacé, ou compte désactivé par l'exploitation.",
-      )
+    ? new AppError('UNAUTHORIZED', UNKNOWN_AGENT_TOKEN)
     : new AppError('UNAUTHORIZED', "Ce compte d'informateur n'est plus actif.");
 }
 
