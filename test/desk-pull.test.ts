@@ -101,7 +101,9 @@ describe('the desk: pull next and outcome', () => {
     expect((await pull(t.app, a.token))?.reference).toBe(ref);
     expect((await outcome(t.app, b.token, ref, { outcome: 'reached' })).statusCode).toBe(403);
     expect((await outcome(t.app, 'not-a-token', ref, { outcome: 'redirected' })).statusCode).toBe(401);
-    expect((await outcome(t.app, a.token, ref, { outcome: 'redirected' })).statusCode).toBe(400);
+    expect((await outcome(t.app, a.token, ref, { outcome: 'redirected', redirectedTo: '' })).statusCode).toBe(
+      400,
+    );
     // A destination with another outcome is refused, not dropped.
     const stray = await outcome(t.app, a.token, ref, { outcome: 'reached', redirectedTo: 'ADIL 57' });
     expect(stray.statusCode).toBe(400);
@@ -119,6 +121,20 @@ describe('the desk: pull next and outcome', () => {
     expect(other.json()).not.toHaveProperty('callbackStatus');
     const history = (await t.app.inject({ url: `/v1/callbacks/${ref}`, headers: ops })).json().history;
     expect(history.map((h: { type: string }) => h.type)).toEqual(['assigned', 'outcome']);
+  });
+
+  it('takes a redirection without its destination, as the contract makes redirectedTo optional', async () => {
+    const a = await createAgent(t.app, ['justice'], 'Jules');
+    const ref = await queued(t, 'justice', 2);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    const res = await outcome(t.app, a.token, ref, { outcome: 'redirected', redirectedTo: '   ' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'completed', outcome: 'redirected', redirectedTo: null });
+    const ref2 = await queued(t, 'justice', 3);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref2);
+    const bare = await outcome(t.app, a.token, ref2, { outcome: 'redirected' });
+    expect(bare.statusCode, bare.body).toBe(200);
+    expect(bare.json()).toMatchObject({ status: 'completed', outcome: 'redirected', redirectedTo: null });
   });
 
   it('tells the informateur the state a callback took while their outcome waited for it', async () => {

@@ -90,12 +90,11 @@ describe('a day of dispatch', () => {
     t.clock.set(at('2026-11-23T09:30:00+01:00'));
     await setStatus(t.app, B.token, 'available');
     expect((await pull(t.app, B.token))?.reference).toBe(refs.t0900);
-    expect((await outcome(t.app, B.token, refs.t0900!, { outcome: 'redirected' })).statusCode).toBe(400); // redirectedTo missing
     expect(
       (
         await outcome(t.app, B.token, refs.t0900!, {
           outcome: 'redirected',
-          redirectedTo: 'Inspection du travail de la Moselle',
+          redirectedTo: '  Inspection du travail de la Moselle ',
         })
       ).json(),
     ).toMatchObject({

@@ -22,12 +22,12 @@ import type { OutboxRelay } from './outbox-relay.js';
 export type Outcome = 'reached' | 'no_answer' | 'wrong_number' | 'redirected';
 
 /**
- * Why `redirectedTo` does not fit the outcome, or null: a redirection needs its destination, and
- * any other outcome has none (refused rather than dropped without a word).
+ * Why `redirectedTo` does not fit the outcome, or null. The contract makes it optional: a
+ * redirection may name where the citizen was sent, or not (an informateur in the middle of a
+ * call may leave it to the note); any other outcome has none (refused rather than dropped
+ * without a word).
  */
 function redirectionMisfit(outcome: Outcome, redirectedTo: string | undefined): string | null {
-  if (outcome === 'redirected' && !redirectedTo?.trim())
-    return '« redirectedTo » est obligatoire pour une réorientation : vers quel service, association ou professionnel ?';
   if (outcome !== 'redirected' && redirectedTo !== undefined)
     return '« redirectedTo » ne vaut que pour une réorientation (« outcome » : « redirected ») ; la note peut garder le reste.';
   return null;
@@ -147,7 +147,7 @@ export function createOutcomeReporter(
     // A malformed reference matches no callback: NOT_FOUND, once the informateur is known.
     const normalised = normaliseReference(reference) ?? '';
     const now = core.clock.now();
-    const redirected = outcome === 'redirected' ? redirectedTo!.trim() : null;
+    const redirected = (outcome === 'redirected' && redirectedTo?.trim()) || null;
     const write = (db: Db, update: Omit<OutcomeUpdate, 'redirectedTo'>, expectAttempts?: number) =>
       applyOutcome(
         db,

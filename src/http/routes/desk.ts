@@ -87,7 +87,7 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
                   minLength: 1,
                   maxLength: 300,
                   description:
-                    'Vers qui le citoyen a été réorienté : requis avec « redirected », refusé sinon',
+                    'Vers qui le citoyen a été réorienté, avec « redirected » (facultatif) ; refusé avec un autre résultat',
                 }),
               ),
               note: Type.Optional(Type.String({ maxLength: 2000 })),
