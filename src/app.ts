@@ -30,6 +30,13 @@ export interface AppDeps {
   health: HealthCheck;
   services: Services;
   opsToken: string;
+  /** Set by the process once a stop signal came, while it still accepts requests (main.ts). */
+  lifecycle?: Lifecycle;
+}
+
+/** Where a process stands in its stop: draining = still answering, `/readyz` saying 503. */
+export interface Lifecycle {
+  draining: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -87,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // or, idle, a reset). One hook, called back: it runs on every answer.
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
-    if (closing) reply.header('connection', 'close');
+    if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
   app.addHook('onRequest', async (_req, reply) => {

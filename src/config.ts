@@ -30,6 +30,11 @@ export interface Config {
   readonly logLevel: string;
   readonly queuePrefix: string;
   readonly shutdownTimeoutMs: number;
+  /**
+   * How long an API process keeps accepting and answering after a stop signal before it stops
+   * listening (0: it stops at once); part of SHUTDOWN_TIMEOUT_MS.
+   */
+  readonly shutdownDrainMs: number;
   /** BullMQ job lock (and stalled-check period): a job whose worker died runs again after it. */
   readonly jobLockMs: number;
   /** How long an API process may serve a slot list from memory (0: never); see slot-cache.ts. */
@@ -195,6 +200,16 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const shutdownTimeoutMs = int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);
+  // By default 1 s, but never most of a short stop.
+  const drainDefault = Math.min(1_000, Math.floor(shutdownTimeoutMs / 4));
+  const shutdownDrainMs = int(env, 'SHUTDOWN_DRAIN_MS', drainDefault, 0, 60_000);
+  if (shutdownDrainMs >= shutdownTimeoutMs) {
+    throw new ConfigError(
+      'SHUTDOWN_DRAIN_MS',
+      `expected less than SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), got ${shutdownDrainMs}`,
+    );
+  }
 
   return Object.freeze({
     nodeEnv,
@@ -223,7 +238,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str(env, 'DATA_DIR') ?? '.data',
     logLevel: str(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     queuePrefix: str(env, 'QUEUE_PREFIX') ?? 'rappel',
-    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
+    shutdownTimeoutMs,
+    shutdownDrainMs,
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1_000, 600_000),
     slotsCacheMs: int(env, 'SLOTS_CACHE_MS', 1_000, 0, 3_600_000),
     maxInFlightRequests: int(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000),

@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { buildApp } from './app.js';
+import { buildApp, type Lifecycle } from './app.js';
 import { startWorkers, type Workers } from './jobs/runner.js';
 
 /**
  * Process entry shared by server.ts and worker.ts: reads the config, builds what APP_ROLE asks
- * for, and on SIGTERM/SIGINT/SIGHUP stops accepting, finishes in-flight requests and jobs, then closes
+ * for, and on SIGTERM/SIGINT/SIGHUP drains (an API process), stops accepting, finishes in-flight requests and jobs, then closes
  * workers, queues, pool and the embedded database, within SHUTDOWN_TIMEOUT_MS.
  */
 export async function main(defaultRole: Config['role']): Promise<void> {
@@ -33,6 +33,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   let app: FastifyInstance | null = null;
   let workers: Workers | null = null;
   let stopping = false;
+  const lifecycle: Lifecycle = { draining: false };
 
   /** Starts what APP_ROLE asks for; a stop asked meanwhile ends it at the next step. */
   const start = async () => {
@@ -41,7 +42,14 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
     if (stopping) return;
     if (config.role === 'api' || config.role === 'all') {
-      app = await buildApp({ config, log, health: rt.health, services: rt.services, opsToken: rt.opsToken });
+      app = await buildApp({
+        config,
+        log,
+        health: rt.health,
+        services: rt.services,
+        opsToken: rt.opsToken,
+        lifecycle,
+      });
       if (stopping) return;
       await app.listen({ port: config.port, host: config.host });
     }
@@ -86,6 +94,20 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     },
   );
 
+  /**
+   * Before it stops listening, an API process goes on accepting and answering for
+   * SHUTDOWN_DRAIN_MS, `/readyz` answering 503 and every answer closing its connection: the
+   * connections waiting to be accepted when the signal came (the kernel resets them when the
+   * listening socket closes) and the requests a load balancer still sends are answered, not
+   * reset. Requests after that get the 503 of the stop (app.ts).
+   */
+  const drain = async () => {
+    if (!app || config.shutdownDrainMs === 0) return;
+    lifecycle.draining = true;
+    log.info({ drainMs: config.shutdownDrainMs }, 'draining');
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+  };
+
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -99,6 +121,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     // starting): stopping before it would leave that step's work running behind the process.
     if (!(await started)) return;
     try {
+      await drain();
       await closeAll();
       log.info('stopped');
       clearTimeout(timer);

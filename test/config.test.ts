@@ -16,6 +16,16 @@ function refusal(env: Record<string, string>): string {
 }
 
 describe('settings refused at start with a message naming them', () => {
+  it('SHUTDOWN_DRAIN_MS: 1 s by default (a quarter of a shorter stop), 0 allowed, less than SHUTDOWN_TIMEOUT_MS', () => {
+    expect(loadConfig(base).shutdownDrainMs).toBe(1_000);
+    expect(loadConfig({ ...base, SHUTDOWN_DRAIN_MS: '0' }).shutdownDrainMs).toBe(0);
+    expect(loadConfig({ ...base, SHUTDOWN_TIMEOUT_MS: '1000' }).shutdownDrainMs).toBe(250);
+    expect(refusal({ SHUTDOWN_DRAIN_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' })).toMatch(
+      /SHUTDOWN_DRAIN_MS.*less than SHUTDOWN_TIMEOUT_MS \(5000\), got 5000/,
+    );
+    expect(refusal({ SHUTDOWN_DRAIN_MS: '-1' })).toMatch(/SHUTDOWN_DRAIN_MS/);
+  });
+
   it('TRUST_PROXY: true, false, or addresses, ranges and named ranges', () => {
     expect(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ ...base, TRUST_PROXY: 'no' }).trustProxy).toBe(false);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase } from '../support/runtime.js';
 import { TEST_REDIS_URL } from '../support/env.js';
 import { killAllChildren } from '../support/processes.js';
-import { createAgent } from './support/http.js';
+import { call, createAgent } from './support/http.js';
 import { Ledger, eachConcurrently, spread, steadyIntake, submit, windowsOfMonday } from './support/intake.js';
 import {
   BusinessClock,
@@ -122,5 +122,36 @@ describe.each(BACKENDS)('SIGTERM with work in progress (%s backend)', (backend) 
     const report = await checkLedger(sql, ledger);
     expectNothingLostOrDuplicated(report, 20);
     expect(report.acknowledged).toBe(ledger.requests.length);
+  });
+
+  it('an API answers the requests on connections still waiting to be accepted when the signal came', async () => {
+    // Forty bookings at once, each on a new connection, and the signal right behind them: most
+    // connections are still in the kernel's accept queue, which closing the listening socket
+    // resets. An outside test saw 32 of 40 reset that way.
+    const fresh = await startRappel(stack, 'api', { name: 'api-drain' });
+    for (const d of ['travail', 'interieur', 'justice', 'logement']) await createAgent(fresh.baseUrl, [d]);
+    const mine = new Ledger();
+    const next = spread(mine, windowsOfMonday('11:00'));
+    const requests = Array.from({ length: 40 }, (_, i) => next(i));
+    const answers = Promise.all(requests.map((r) => submit(fresh.baseUrl, r)));
+    await sleep(20);
+    fresh.proc.kill('SIGTERM');
+    // Still answering, but no longer ready: a load balancer sends no more.
+    await sleep(100);
+    const ready = await call(fresh.baseUrl, 'GET', '/readyz');
+    expect([ready.status, ready.body.code, ready.headers.get('connection')]).toEqual([
+      503,
+      'SERVICE_UNAVAILABLE',
+      'close',
+    ]);
+    const got = await answers;
+    expect(await fresh.exited).toBe(0);
+    expect(
+      got.filter((a) => a.status === null).map((a) => a.error),
+      'requests left without an answer',
+    ).toEqual([]);
+    // Answered as at any time: the process goes on serving for SHUTDOWN_DRAIN_MS (1 s).
+    expect(got.filter((a) => a.status !== 201)).toEqual([]);
+    expectNothingLostOrDuplicated(await checkLedger(sql, mine), 40);
   });
 });

@@ -36,6 +36,12 @@ export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
         },
       },
       async (_req, reply) => {
+        // Stopping: answering still, but a load balancer should send no more.
+        if (deps.lifecycle?.draining) {
+          return sendProblem(reply, problemOf('SERVICE_UNAVAILABLE', "Le service s'arrête."), {
+            'retry-after': '5',
+          });
+        }
         const checks = await deps.health.check();
         if (Object.values(checks).every((v) => v === 'ok')) return { status: 'ok', checks };
         return sendProblem(
