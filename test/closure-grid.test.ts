@@ -81,36 +81,43 @@ describe('a closure that shifts the windows of its day', () => {
     expect(await slotStarts()).toEqual(expect.arrayContaining(['10:00', '10:30', '12:30']));
   });
 
-  it('moves a booking left by a deleted closure into the window of the new cut that covers it', async () => {
+  it('moves a booking left by a deleted closure to the next window from its start on, never an earlier one', async () => {
     // Wednesday 08:30–13:00: 10:00–10:45 cuts 10:45, …, 12:15, then 12:45–13:00 (short).
     const closure = { date: '2026-11-25', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
     const added = await postClosure(t.app, closure);
     expect(added.statusCode, added.body).toBe(201);
-    const last = await book('2026-11-25T12:45:00+01:00');
-    expect(last.statusCode, last.body).toBe(201);
-    // Cut from 08:30 again, 12:30–13:00 holds it: the same day, not Thursday 08:30.
+    const [early, last] = [await book('2026-11-25T12:15:00+01:00'), await book('2026-11-25T12:45:00+01:00')];
+    expect([early.statusCode, last.statusCode], early.body + last.body).toEqual([201, 201]);
+    // Cut from 08:30 again: 12:15–12:45 takes the next start, 12:30. 12:30–13:00 would also
+    // cover 12:45–13:00, but it starts before the time the citizen chose: Thursday 08:30.
     expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
-    expect(await windowOf(last.json().reference as string)).toEqual({
+    expect(await windowOf(early.json().reference as string)).toEqual({
       start: '2026-11-25T12:30:00+01:00',
       end: '2026-11-25T13:00:00+01:00',
     });
+    expect((await windowOf(last.json().reference as string)).start).toBe('2026-11-26T08:30:00+01:00');
   });
 
-  it('gives the window that covers a booking to that booking, before an earlier one no window covers', async () => {
-    // Wednesday again, a week later: with 10:00–10:45 closed, 12:15–12:45 and 12:45–13:00.
-    const closure = { date: '2026-12-02', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
-    const added = await postClosure(t.app, closure);
-    expect(added.statusCode, added.body).toBe(201);
-    const [early, late] = [await book('2026-12-02T12:15:00+01:00'), await book('2026-12-02T12:45:00+01:00')];
-    expect([early.statusCode, late.statusCode], early.body + late.body).toEqual([201, 201]);
-    // Cut from 08:30 again: 12:30–13:00 covers 12:45–13:00 and has one place. 12:15–12:45 has no
-    // covering window and may not start earlier: Thursday's first window.
-    expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
-    expect(await windowOf(late.json().reference as string)).toEqual({
-      start: '2026-12-02T12:30:00+01:00',
-      end: '2026-12-02T13:00:00+01:00',
+  it('never moves a booking to an earlier start when a new closure shifts the windows', async () => {
+    // Monday 2026-11-30: 10:00–10:45 cuts the afternoon from 10:45, so 18:00–18:15 is gone and
+    // 17:45–18:15 covers it; an outside test saw the booking moved there, 15 minutes early.
+    const late = await book('2026-11-30T18:00:00+01:00');
+    expect(late.statusCode, late.body).toBe(201);
+    const added = await postClosure(t.app, {
+      date: '2026-11-30',
+      start: '10:00',
+      end: '10:45',
+      reason: 'Réunion',
+      moveBookings: true,
     });
-    expect((await windowOf(early.json().reference as string)).start).toBe('2026-12-03T08:30:00+01:00');
+    expect(added.statusCode, added.body).toBe(201);
+    expect(added.json().moved).toEqual([
+      {
+        reference: late.json().reference,
+        from: { start: '2026-11-30T18:00:00+01:00', end: '2026-11-30T18:15:00+01:00' },
+        to: { start: '2026-12-01T08:30:00+01:00', end: '2026-12-01T09:00:00+01:00' },
+      },
+    ]);
   });
 
   it('leaves the bookings alone when the closure ends on a window start', async () => {

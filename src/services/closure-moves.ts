@@ -68,37 +68,28 @@ async function recordMove(
 
 export function createClosureMoves(core: Core, calendar: CalendarService) {
   /**
-   * The free window of the callback's domain that covers its own, or else (unless only covering
-   * windows are asked for) the next from its start on; null if none inside the horizon.
+   * The next free window of the callback's domain from its start on (the contract's "next free
+   * windows": never an earlier start, so the citizen is not called before the time they chose);
+   * null if none inside the horizon.
    */
-  async function moveOne(
-    tx: Transaction<DB>,
-    c: CallbackRecord,
-    closureId: string,
-    now: DateTime,
-    coveringOnly: boolean,
-  ) {
+  async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
     const start = fromDate > today ? fromDate : today;
     const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({
       days: calendar.settings.bookingHorizonDays,
     });
-    // A covering window is on the booking's own day.
-    const days = coveringOnly
-      ? 1
-      : Math.max(1, Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1);
-    if (coveringOnly && start !== fromDate) return null;
+    const days = Math.max(
+      1,
+      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
+    );
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     for (const cand of candidates) {
-      // A window of the new cut that covers the booked one (12:30–13:00 for a 12:45–13:00 left
-      // by a deleted closure) keeps the call inside what the citizen chose; otherwise the next
-      // windows from its start on, never an earlier start.
-      const covers =
-        cand.window.start.toMillis() <= c.windowStart.getTime() &&
-        cand.window.end.toMillis() >= c.windowEnd.getTime();
-      if ((coveringOnly || cand.window.start.toMillis() < c.windowStart.getTime()) && !covers) continue;
+      // A window of the new cut that starts earlier, even one covering the booked window
+      // (17:45–18:15 for 18:00–18:15 once 10:00–10:45 is closed), could call the citizen
+      // before their time.
+      if (cand.window.start.toMillis() < c.windowStart.getTime()) continue;
       if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
       await releasePlace(tx, c.domain, c.windowStart);
       const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };
@@ -186,19 +177,14 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
   }
 
   /**
-   * Moves each booking to its domain's next free window (history, due job); those that cannot,
-   * reported. Bookings a window of the new cut covers take it first: in window order alone, an
-   * earlier booking that no window covers could take the one place of the window covering a
-   * later one (12:15–12:45 taking 12:30–13:00 from 12:45–13:00), sending that one to another day.
+   * Moves each booking, in window order, to its domain's next free window (history, due job);
+   * those that cannot, reported.
    */
   async function moveAll(tx: Transaction<DB>, bookings: CallbackRecord[], closureId: string, now: DateTime) {
     const results = new Map<string, { move: BookingMove; outboxId: number }>();
-    for (const coveringOnly of [true, false]) {
-      for (const c of bookings) {
-        if (results.has(c.id)) continue;
-        const r = await moveOne(tx, c, closureId, now, coveringOnly);
-        if (r) results.set(c.id, r);
-      }
+    for (const c of bookings) {
+      const r = await moveOne(tx, c, closureId, now);
+      if (r) results.set(c.id, r);
     }
     const moved: BookingMove[] = [];
     const notMoved: string[] = [];
