@@ -204,7 +204,8 @@ export function loadConfig(env: Env = process.env): Config {
   // By default 1 s, but never most of a short stop.
   const drainDefault = Math.min(1_000, Math.floor(shutdownTimeoutMs / 4));
   const shutdownDrainMs = int(env, 'SHUTDOWN_DRAIN_MS', drainDefault, 0, 60_000);
-  if (shutdownDrainMs >= shutdownTimeoutMs) {
+  // Only an API process drains (a worker has nothing to answer).
+  if (shutdownDrainMs >= shutdownTimeoutMs && roleRaw !== 'worker') {
     throw new ConfigError(
       'SHUTDOWN_DRAIN_MS',
       `expected less than SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), got ${shutdownDrainMs}`,

@@ -102,7 +102,9 @@ export async function main(defaultRole: Config['role']): Promise<void> {
    * reset. Requests after that get the 503 of the stop (app.ts).
    */
   const drain = async () => {
-    if (!app || config.shutdownDrainMs === 0) return;
+    // Not a server that never listened (a stop during the start).
+    const server = (app as FastifyInstance | null)?.server;
+    if (!server?.listening || config.shutdownDrainMs === 0) return;
     lifecycle.draining = true;
     log.info({ drainMs: config.shutdownDrainMs }, 'draining');
     await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startTestApp, type TestContext, NO_LIMITS } from './support/runtime.js';
 import { booking, createAgent, deleteClosure, ops, postClosure } from './support/api.js';
@@ -118,6 +119,28 @@ describe('a closure that shifts the windows of its day', () => {
         to: { start: '2026-12-01T08:30:00+01:00', end: '2026-12-01T09:00:00+01:00' },
       },
     ]);
+  });
+
+  it('takes a covering window, starting earlier, only when no later one is free inside the horizon', async () => {
+    // Today Wednesday 18 November: the horizon ends on Wednesday 2 December, whose last window
+    // after a 10:00–10:45 closure is 12:45–13:00, and whose cut from 08:30 ends 12:30–13:00.
+    t.clock.set(DateTime.fromISO('2026-11-18T08:00:00+01:00', { setZone: true }));
+    try {
+      const closure = { date: '2026-12-02', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
+      const added = await postClosure(t.app, closure);
+      expect(added.statusCode, added.body).toBe(201);
+      const last = await book('2026-12-02T12:45:00+01:00');
+      expect(last.statusCode, last.body).toBe(201);
+      // Left on 12:45, which no longer starts a window, it would not count against 12:30–13:00.
+      expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
+      expect(await windowOf(last.json().reference as string)).toEqual({
+        start: '2026-12-02T12:30:00+01:00',
+        end: '2026-12-02T13:00:00+01:00',
+      });
+      expect((await book('2026-12-02T12:30:00+01:00')).json().code).toBe('SLOT_FULL');
+    } finally {
+      t.clock.set(DateTime.fromISO('2026-11-23T08:00:00+01:00', { setZone: true }));
+    }
   });
 
   it('leaves the bookings alone when the closure ends on a window start', async () => {

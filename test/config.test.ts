@@ -24,6 +24,9 @@ describe('settings refused at start with a message naming them', () => {
       /SHUTDOWN_DRAIN_MS.*less than SHUTDOWN_TIMEOUT_MS \(5000\), got 5000/,
     );
     expect(refusal({ SHUTDOWN_DRAIN_MS: '-1' })).toMatch(/SHUTDOWN_DRAIN_MS/);
+    // A worker does not drain: the setting shared with an API does not stop it.
+    const worker = { APP_ROLE: 'worker', SHUTDOWN_DRAIN_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' };
+    expect(loadConfig({ ...base, ...worker }).shutdownDrainMs).toBe(5000);
   });
 
   it('TRUST_PROXY: true, false, or addresses, ranges and named ranges', () => {

@@ -101,7 +101,7 @@ describe('the desk: pull next and outcome', () => {
     expect((await pull(t.app, a.token))?.reference).toBe(ref);
     expect((await outcome(t.app, b.token, ref, { outcome: 'reached' })).statusCode).toBe(403);
     expect((await outcome(t.app, 'not-a-token', ref, { outcome: 'redirected' })).statusCode).toBe(401);
-    expect((await outcome(t.app, a.token, ref, { outcome: 'redirected', redirectedTo: '' })).statusCode).toBe(
+    expect((await outcome(t.app, a.token, ref, { outcome: 'redirected', redirectedTo: 42 })).statusCode).toBe(
       400,
     );
     // A destination with another outcome is refused, not dropped.
@@ -135,6 +135,11 @@ describe('the desk: pull next and outcome', () => {
     const bare = await outcome(t.app, a.token, ref2, { outcome: 'redirected' });
     expect(bare.statusCode, bare.body).toBe(200);
     expect(bare.json()).toMatchObject({ status: 'completed', outcome: 'redirected', redirectedTo: null });
+    const ref3 = await queued(t, 'justice', 4);
+    expect((await pull(t.app, a.token))?.reference).toBe(ref3);
+    const empty = await outcome(t.app, a.token, ref3, { outcome: 'redirected', redirectedTo: '' });
+    expect(empty.statusCode, empty.body).toBe(200);
+    expect(empty.json()).toMatchObject({ status: 'completed', outcome: 'redirected', redirectedTo: null });
   });
 
   it('tells the informateur the state a callback took while their outcome waited for it', async () => {

@@ -69,8 +69,11 @@ async function recordMove(
 export function createClosureMoves(core: Core, calendar: CalendarService) {
   /**
    * The next free window of the callback's domain from its start on (the contract's "next free
-   * windows": never an earlier start, so the citizen is not called before the time they chose);
-   * null if none inside the horizon.
+   * windows": never an earlier start, so the citizen is not called before the time they chose).
+   * Only when there is none inside the horizon, a window of the new cut covering the booked one
+   * (12:30–13:00 for 12:45–13:00 once a closure's cut is undone): a call up to a window early
+   * rather than a booking left on a start that no longer exists, which would no longer count
+   * against the windows overlapping it (an overbooking). Null if neither.
    */
   async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
@@ -85,11 +88,12 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     );
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
-    for (const cand of candidates) {
-      // A window of the new cut that starts earlier, even one covering the booked window
-      // (17:45–18:15 for 18:00–18:15 once 10:00–10:45 is closed), could call the citizen
-      // before their time.
-      if (cand.window.start.toMillis() < c.windowStart.getTime()) continue;
+    const booked = { start: c.windowStart.getTime(), end: c.windowEnd.getTime() };
+    const later = candidates.filter((cand) => cand.window.start.toMillis() >= booked.start);
+    const covering = candidates.filter(
+      (cand) => cand.window.start.toMillis() < booked.start && cand.window.end.toMillis() >= booked.end,
+    );
+    for (const cand of [...later, ...covering]) {
       if (!(await takePlace(tx, c.domain, cand.window.start.toJSDate(), capacity))) continue;
       await releasePlace(tx, c.domain, c.windowStart);
       const to = { start: cand.window.start.toJSDate(), end: cand.window.end.toJSDate() };

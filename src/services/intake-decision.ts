@@ -128,8 +128,13 @@ export async function decideWindow(
     waitingCallbacks: await countWaiting(core.db, domain, waitingThatMatters(available, promise)),
     promiseMinutes: promise,
   });
+  // Kept in whole seconds, as shown (isoParis): the promise ends less than a second sooner.
   if (decision.ok)
-    return { status: 'queued', windowStart: decision.window.start, windowEnd: decision.window.end };
+    return {
+      status: 'queued',
+      windowStart: decision.window.start.startOf('second'),
+      windowEnd: decision.window.end.startOf('second'),
+    };
   return {
     refusal: new SlotRefusal(
       'ASAP_UNAVAILABLE',

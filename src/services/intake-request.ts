@@ -40,8 +40,11 @@ export function readSlotStart(slotStart: string | undefined): DateTime {
   return remember(slotStartsRead, SLOT_STARTS_READ_MAX, slotStart!, read.setZone(PARIS));
 }
 
-/** The fraction of a second written after the time's seconds, if any (the schema admits no comma). */
-const SECONDS_FRACTION = /T\d{2}:?\d{2}:?\d{2}\.(\d+)/;
+/**
+ * The fraction of a second written after the time's seconds, if any: the only dot a date-time
+ * the schema admits can hold (no comma, whatever the case of its `T`).
+ */
+const SECONDS_FRACTION = /\.(\d+)/;
 
 /**
  * Whether the written time has a non-zero fraction below the millisecond, which luxon drops:

@@ -128,7 +128,8 @@ describe.each(BACKENDS)('SIGTERM with work in progress (%s backend)', (backend) 
     // Forty bookings at once, each on a new connection, and the signal right behind them: most
     // connections are still in the kernel's accept queue, which closing the listening socket
     // resets. An outside test saw 32 of 40 reset that way.
-    const fresh = await startRappel(stack, 'api', { name: 'api-drain' });
+    // A drain of 3 s (1 s by default) leaves a slow machine time for the checks below.
+    const fresh = await startRappel(stack, 'api', { name: 'api-drain', env: { SHUTDOWN_DRAIN_MS: '3000' } });
     for (const d of ['travail', 'interieur', 'justice', 'logement']) await createAgent(fresh.baseUrl, [d]);
     const mine = new Ledger();
     const next = spread(mine, windowsOfMonday('11:00'));
@@ -150,7 +151,7 @@ describe.each(BACKENDS)('SIGTERM with work in progress (%s backend)', (backend) 
       got.filter((a) => a.status === null).map((a) => a.error),
       'requests left without an answer',
     ).toEqual([]);
-    // Answered as at any time: the process goes on serving for SHUTDOWN_DRAIN_MS (1 s).
+    // Answered as at any time: the process goes on serving for SHUTDOWN_DRAIN_MS.
     expect(got.filter((a) => a.status !== 201)).toEqual([]);
     expectNothingLostOrDuplicated(await checkLedger(sql, mine), 40);
   });

@@ -64,6 +64,9 @@ describe('asap requests', () => {
     expect(seen.createdAt).toBe('2026-11-23T10:00:00+01:00');
     expect(seen.history.length).toBeGreaterThan(0);
     for (const entry of seen.history) expect(entry.at).toBe('2026-11-23T10:00:00+01:00');
+    // Kept as shown: a closure from 10:45 meets no part of this promise.
+    const row = await callbackRow(f.sql, res.json().reference);
+    expect(row?.window_end?.toISOString()).toBe('2026-11-23T09:45:00.000Z');
   });
 
   it('are refused when the centre is closed: Saturday, or Tuesday afternoon', async () => {

@@ -174,6 +174,7 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       // Below the millisecond luxon keeps: 11:00 and a tenth of a microsecond is no window start.
       ['2026-11-23T11:00:00.0000001+01:00', 'not_window_start'],
       ['2026-11-23T11:00:00.0001+01:00', 'not_window_start'],
+      ['2026-11-23t11:00:00.0000001+01:00', 'not_window_start'], // the schema takes a lowercase t
       ['2026-12-08T09:00:00+01:00', 'beyond_horizon'], // today + 15 days
     ];
     for (const [slotStart, reason] of cases) {

@@ -84,7 +84,6 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
               ]),
               redirectedTo: Type.Optional(
                 Type.String({
-                  minLength: 1,
                   maxLength: 300,
                   description:
                     'Vers qui le citoyen a été réorienté, avec « redirected » (facultatif) ; refusé avec un autre résultat',
