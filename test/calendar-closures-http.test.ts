@@ -201,7 +201,7 @@ describe('closures over HTTP', () => {
     ]);
   });
 
-  it('reports, and leaves in place, a booking that cannot move inside the horizon', async () => {
+  it('moves a booking on the last day of the horizon past it, where its next windows are', async () => {
     const last = await t.app.inject({
       method: 'POST',
       url: '/v1/callbacks',
@@ -210,9 +210,38 @@ describe('closures over HTTP', () => {
     expect(last.statusCode).toBe(201);
     const res = await postClosure(t.app, { date: '2026-12-07', reason: 'Grève', moveBookings: true });
     expect(res.statusCode).toBe(201);
-    expect(res.json().notMoved).toEqual([last.json().reference]);
+    expect(res.json().notMoved).toEqual([]);
     const view = (await t.app.inject({ url: `/v1/callbacks/${last.json().reference}`, headers: ops })).json();
-    expect(view.status).toBe('scheduled');
-    expect(view.window.start).toBe('2026-12-07T18:00:00+01:00');
+    expect(view.window.start).toBe('2026-12-08T08:30:00+01:00');
+  });
+
+  it('reports, and leaves in place, a booking that cannot move', async () => {
+    const friday = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'logement', slotStart: '2026-12-04T13:00:00+01:00' }),
+    });
+    expect(friday.statusCode).toBe(201);
+    // Nobody takes logement calls any more: no window anywhere has a place.
+    const agents = (await t.app.inject({ url: '/v1/agents', headers: ops })).json() as {
+      id: string;
+      displayName: string;
+    }[];
+    const a = agents.find((x) => x.displayName === 'A')!;
+    const patch = (domains: string[]) =>
+      t.app.inject({ method: 'PATCH', url: `/v1/agents/${a.id}`, headers: ops, payload: { domains } });
+    expect((await patch(['travail'])).statusCode).toBe(200);
+    try {
+      const res = await postClosure(t.app, { date: '2026-12-04', reason: 'Grève', moveBookings: true });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().notMoved).toEqual([friday.json().reference]);
+      const view = (
+        await t.app.inject({ url: `/v1/callbacks/${friday.json().reference}`, headers: ops })
+      ).json();
+      expect(view.status).toBe('scheduled');
+      expect(view.window.start).toBe('2026-12-04T13:00:00+01:00');
+    } finally {
+      expect((await patch(['travail', 'logement'])).statusCode).toBe(200);
+    }
   });
 });

@@ -121,26 +121,46 @@ describe('a closure that shifts the windows of its day', () => {
     ]);
   });
 
-  it('takes a covering window, starting earlier, only when no later one is free inside the horizon', async () => {
-    // Today Wednesday 18 November: the horizon ends on Wednesday 2 December, whose last window
-    // after a 10:00–10:45 closure is 12:45–13:00, and whose cut from 08:30 ends 12:30–13:00.
-    t.clock.set(DateTime.fromISO('2026-11-18T08:00:00+01:00', { setZone: true }));
+  /** Today `today` (08:00), a 10:00–10:45 closure on `date` with a booking at 12:45, then deleted. */
+  async function lastWindowAfterDeletion(today: string, date: string, before?: () => Promise<void>) {
+    t.clock.set(DateTime.fromISO(`${today}T08:00:00+01:00`, { setZone: true }));
     try {
-      const closure = { date: '2026-12-02', start: '10:00', end: '10:45', reason: 'Exercice incendie' };
+      const closure = { date, start: '10:00', end: '10:45', reason: 'Exercice incendie' };
       const added = await postClosure(t.app, closure);
       expect(added.statusCode, added.body).toBe(201);
-      const last = await book('2026-12-02T12:45:00+01:00');
+      const last = await book(`${date}T12:45:00+01:00`);
       expect(last.statusCode, last.body).toBe(201);
-      // Left on 12:45, which no longer starts a window, it would not count against 12:30–13:00.
+      await before?.();
       expect((await deleteClosure(t.app, added.json().id as string)).statusCode).toBe(204);
-      expect(await windowOf(last.json().reference as string)).toEqual({
-        start: '2026-12-02T12:30:00+01:00',
-        end: '2026-12-02T13:00:00+01:00',
-      });
-      expect((await book('2026-12-02T12:30:00+01:00')).json().code).toBe('SLOT_FULL');
+      return await windowOf(last.json().reference as string);
     } finally {
       t.clock.set(DateTime.fromISO('2026-11-23T08:00:00+01:00', { setZone: true }));
     }
+  }
+
+  it('moves a booking on the last day of the horizon past it rather than earlier', async () => {
+    // Today Wednesday 18 November: the horizon ends on Wednesday 2 December, whose last window
+    // after a 10:00–10:45 closure is 12:45–13:00; cut from 08:30 again, the day ends 12:30–13:00.
+    expect((await lastWindowAfterDeletion('2026-11-18', '2026-12-02')).start).toBe(
+      '2026-12-03T08:30:00+01:00',
+    );
+  });
+
+  it('takes a covering window, starting earlier, only when no later one is free in the search', async () => {
+    // Today Wednesday 25 November, the horizon's last day Wednesday 9 December: moves look 28
+    // days further, to 6 January, all closed here. Left on 12:45, which no longer starts a
+    // window, the booking would not count against 12:30–13:00.
+    const window = await lastWindowAfterDeletion('2026-11-25', '2026-12-09', async () => {
+      for (let d = 1; d <= 28; d++) {
+        const date = DateTime.fromISO('2026-12-09').plus({ days: d }).toISODate()!;
+        const closed = await postClosure(t.app, { date, reason: 'Fermeture' });
+        expect(closed.statusCode, closed.body).toBe(201);
+      }
+    });
+    expect(window).toEqual({ start: '2026-12-09T12:30:00+01:00', end: '2026-12-09T13:00:00+01:00' });
+    t.clock.set(DateTime.fromISO('2026-11-25T08:00:00+01:00', { setZone: true }));
+    expect((await book('2026-12-09T12:30:00+01:00')).json().code).toBe('SLOT_FULL');
+    t.clock.set(DateTime.fromISO('2026-11-23T08:00:00+01:00', { setZone: true }));
   });
 
   it('leaves the bookings alone when the closure ends on a window start', async () => {

@@ -102,17 +102,25 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
     );
   }
 
-  /** Bookable windows of a domain with their remaining places, in time order (remaining > 0 only). */
+  /**
+   * Bookable windows of a domain with their remaining places, in time order (remaining > 0 only).
+   * `horizonDays` replaces BOOKING_HORIZON_DAYS for ops' moves, which are no citizen's booking.
+   */
   async function bookable(
     db: Db,
     domain: DomainCode,
     from: string,
     days: number,
     now: DateTime,
+    horizonDays = settings.bookingHorizonDays,
   ): Promise<BookableSlot[]> {
     const range = dateRange(from, days);
     const closures = await closuresBetween(db, range.from, range.to);
-    const windows = bookableWindows(range.from, range.days, now, settings, closures);
+    const rules =
+      horizonDays === settings.bookingHorizonDays
+        ? settings
+        : { ...settings, bookingHorizonDays: horizonDays };
+    const windows = bookableWindows(range.from, range.days, now, rules, closures);
     if (windows.length === 0) return [];
     const capacity = await capacityOf(db, domain);
     if (capacity === 0) return [];

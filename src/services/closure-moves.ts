@@ -66,27 +66,33 @@ async function recordMove(
   return enqueueOutbox(tx, callbackDueJob(callbackId, dueAt), now.toJSDate());
 }
 
+/**
+ * How far past BOOKING_HORIZON_DAYS a moved booking may go: the horizon limits what citizens
+ * book, and a booking on the horizon's last day would otherwise find no later window at all.
+ */
+const MOVE_PAST_HORIZON_DAYS = 28;
+
 export function createClosureMoves(core: Core, calendar: CalendarService) {
   /**
    * The next free window of the callback's domain from its start on (the contract's "next free
    * windows": never an earlier start, so the citizen is not called before the time they chose).
-   * Only when there is none inside the horizon, a window of the new cut covering the booked one
-   * (12:30–13:00 for 12:45–13:00 once a closure's cut is undone): a call up to a window early
-   * rather than a booking left on a start that no longer exists, which would no longer count
-   * against the windows overlapping it (an overbooking). Null if neither.
+   * The search goes MOVE_PAST_HORIZON_DAYS past the booking horizon. Only when it finds no free
+   * window, a window of the new cut covering the booked one (12:30–13:00 for 12:45–13:00 once a
+   * closure's cut is undone): a call up to a window early rather than a booking left on a start
+   * that no longer exists, which would no longer count against the windows overlapping it (an
+   * overbooking). Null if neither.
    */
   async function moveOne(tx: Transaction<DB>, c: CallbackRecord, closureId: string, now: DateTime) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
     const start = fromDate > today ? fromDate : today;
-    const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({
-      days: calendar.settings.bookingHorizonDays,
-    });
+    const horizonDays = calendar.settings.bookingHorizonDays + MOVE_PAST_HORIZON_DAYS;
+    const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({ days: horizonDays });
     const days = Math.max(
       1,
       Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
     );
-    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now);
+    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now, horizonDays);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     const booked = { start: c.windowStart.getTime(), end: c.windowEnd.getTime() };
     const later = candidates.filter((cand) => cand.window.start.toMillis() >= booked.start);
