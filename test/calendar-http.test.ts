@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import type { TestContext } from './support/runtime.js';
+import { createTestDatabase, NO_LIMITS, startTestApp, type TestContext } from './support/runtime.js';
 import { calendarApp } from './support/calendar.js';
-import { booking } from './support/api.js';
+import { booking, createAgent, postClosure } from './support/api.js';
 
 describe('calendar over HTTP: domains, opening hours, slots', () => {
   let t: TestContext;
@@ -166,5 +166,48 @@ describe('calendar over HTTP: domains, opening hours, slots', () => {
       ).statusCode,
     ).toBe(201);
     expect(await find()).toBeUndefined();
+  });
+});
+
+describe('the longest horizon (BOOKING_HORIZON_DAYS=366)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', { env: { ...NO_LIMITS, BOOKING_HORIZON_DAYS: '366' } });
+    await createAgent(t.app, ['travail']);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('lists slots to its end and moves bookings past it, though one query spans 366 days at most', async () => {
+    // Today 2026-11-23: the horizon's last day is 2027-11-24, 367 days from today included.
+    const slots = await t.app.inject('/v1/slots?domain=travail');
+    expect(slots.statusCode, slots.body).toBe(200);
+    expect(slots.json().slots.at(-1).start.slice(0, 10)).toBe('2027-11-23');
+    // A refusal offers its next windows, read over the same span.
+    const post = (slotStart: string, phone: string) =>
+      t.app.inject({ method: 'POST', url: '/v1/callbacks', payload: booking({ slotStart, phone }) });
+    expect((await post('2026-11-23T08:30:00+01:00', '06 11 22 33 44')).statusCode).toBe(201);
+    const full = await post('2026-11-23T08:30:00+01:00', '06 11 22 33 55');
+    expect(full.json()).toMatchObject({ code: 'SLOT_FULL' });
+    expect(full.json().nextSlots).toHaveLength(3);
+    const booked = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ slotStart: '2027-11-22T09:00:00+01:00' }),
+    });
+    expect(booked.statusCode, booked.body).toBe(201);
+    const moved = await postClosure(t.app, { date: '2027-11-22', reason: 'Grève', moveBookings: true });
+    expect(moved.statusCode, moved.body).toBe(201);
+    expect(moved.json().moved[0].to.start).toBe('2027-11-23T08:30:00+01:00');
+    // From today, the moves' search (the horizon and 28 days more) is cut to 366 days too.
+    expect((await post('2026-11-23T10:00:00+01:00', '06 11 22 33 66')).statusCode).toBe(201);
+    const today = { date: '2026-11-23', start: '10:00', end: '10:30', reason: 'Réunion', moveBookings: true };
+    const movedToday = await postClosure(t.app, today);
+    expect(movedToday.statusCode, movedToday.body).toBe(201);
+    expect(movedToday.json().moved[0].to.start).toBe('2026-11-23T10:30:00+01:00');
   });
 });

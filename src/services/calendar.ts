@@ -102,6 +102,9 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
     );
   }
 
+  /** Days from today to the horizon's last day, within what one query may span (366 at most). */
+  const horizonSpan = Math.min(MAX_DAYS, settings.bookingHorizonDays + 1);
+
   /**
    * Bookable windows of a domain with their remaining places, in time order (remaining > 0 only).
    * `horizonDays` replaces BOOKING_HORIZON_DAYS for ops' moves, which are no citizen's booking.
@@ -137,7 +140,7 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
 
   /** The bookable windows of a GET /v1/slots query (`from` defaults to today, `days` to the horizon). */
   function listed(domain: DomainCode, from: string | undefined, days: number | undefined, now: DateTime) {
-    return bookable(core.db, domain, from ?? todayIn(now), days ?? settings.bookingHorizonDays + 1, now);
+    return bookable(core.db, domain, from ?? todayIn(now), days ?? horizonSpan, now);
   }
 
   const viewOf = (s: BookableSlot): SlotView => ({
@@ -235,7 +238,7 @@ export function createCalendarService(core: Core, slotCache?: SlotCache) {
       limit = 3,
     ): Promise<{ start: string; end: string }[]> {
       const today = todayIn(now);
-      const slots = await bookable(db, domain, today, settings.bookingHorizonDays + 1, now);
+      const slots = await bookable(db, domain, today, horizonSpan, now);
       return slots
         .slice(0, limit)
         .map((s) => ({ start: isoParis(s.window.start), end: isoParis(s.window.end) }));

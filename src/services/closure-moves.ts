@@ -25,7 +25,7 @@ import { recordEvents } from '../repositories/callback-events.js';
 import { enqueueOutbox } from '../repositories/outbox.js';
 import { callbackDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
-import type { CalendarService } from './calendar.js';
+import { MAX_DAYS, type CalendarService } from './calendar.js';
 
 /**
  * What a closure change displaces, moved (closures.ts owns the transaction): bookings inside a
@@ -88,9 +88,9 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     const start = fromDate > today ? fromDate : today;
     const horizonDays = calendar.settings.bookingHorizonDays + MOVE_PAST_HORIZON_DAYS;
     const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({ days: horizonDays });
-    const days = Math.max(
-      1,
-      Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1,
+    const days = Math.min(
+      MAX_DAYS,
+      Math.max(1, Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1),
     );
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now, horizonDays);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
