@@ -182,8 +182,9 @@ describe('the longest horizon (BOOKING_HORIZON_DAYS=366)', () => {
     await db?.drop();
   });
 
-  it('lists slots to its end and moves bookings past it, though one query spans 366 days at most', async () => {
-    // Today 2026-11-23: the horizon's last day is 2027-11-24, 367 days from today included.
+  it('lists slots and moves bookings, one query spanning 366 days at most', async () => {
+    // Today 2026-11-23: the horizon's last day is 2027-11-24, 367 days from today included; the
+    // default listing shows 366 of them (to 2027-11-23), as `days` could at most.
     const slots = await t.app.inject('/v1/slots?domain=travail');
     expect(slots.statusCode, slots.body).toBe(200);
     expect(slots.json().slots.at(-1).start.slice(0, 10)).toBe('2027-11-23');
