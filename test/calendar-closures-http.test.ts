@@ -201,12 +201,15 @@ describe('closures over HTTP', () => {
     ]);
   });
 
-  it('moves a booking on the last day of the horizon past it, where its next windows are', async () => {
-    const last = await t.app.inject({
+  const bookLogement = (slotStart: string) =>
+    t.app.inject({
       method: 'POST',
       url: '/v1/callbacks',
-      payload: booking({ domain: 'logement', slotStart: '2026-12-07T18:00:00+01:00' }),
+      payload: booking({ domain: 'logement', slotStart }),
     });
+
+  it('moves a booking on the last day of the horizon past it, where its next windows are', async () => {
+    const last = await bookLogement('2026-12-07T18:00:00+01:00');
     expect(last.statusCode).toBe(201);
     const res = await postClosure(t.app, { date: '2026-12-07', reason: 'Grève', moveBookings: true });
     expect(res.statusCode).toBe(201);
@@ -216,11 +219,7 @@ describe('closures over HTTP', () => {
   });
 
   it('reports, and leaves in place, a booking that cannot move', async () => {
-    const friday = await t.app.inject({
-      method: 'POST',
-      url: '/v1/callbacks',
-      payload: booking({ domain: 'logement', slotStart: '2026-12-04T13:00:00+01:00' }),
-    });
+    const friday = await bookLogement('2026-12-04T13:00:00+01:00');
     expect(friday.statusCode).toBe(201);
     // Nobody takes logement calls any more: no window anywhere has a place.
     const agents = (await t.app.inject({ url: '/v1/agents', headers: ops })).json() as {
