@@ -128,11 +128,13 @@ export async function decideWindow(
     waitingCallbacks: await countWaiting(core.db, domain, waitingThatMatters(available, promise)),
     promiseMinutes: promise,
   });
-  // Kept in whole seconds, as shown (isoParis): the promise ends less than a second sooner.
+  // The end kept in whole seconds, as shown (isoParis): the promise ends less than a second
+  // sooner. The start stays the instant of acceptance: it is also when the callback became due,
+  // from which dispatch latency is measured (shown, it is cut to its second).
   if (decision.ok)
     return {
       status: 'queued',
-      windowStart: decision.window.start.startOf('second'),
+      windowStart: decision.window.start,
       windowEnd: decision.window.end.startOf('second'),
     };
   return {

@@ -64,9 +64,11 @@ describe('asap requests', () => {
     expect(seen.createdAt).toBe('2026-11-23T10:00:00+01:00');
     expect(seen.history.length).toBeGreaterThan(0);
     for (const entry of seen.history) expect(entry.at).toBe('2026-11-23T10:00:00+01:00');
-    // Kept as shown: a closure from 10:45 meets no part of this promise.
+    // The end kept as shown: a closure from 10:45 meets no part of this promise. The start, when
+    // it became due, stays the instant of acceptance (dispatch latency is counted from it).
     const row = await callbackRow(f.sql, res.json().reference);
     expect(row?.window_end?.toISOString()).toBe('2026-11-23T09:45:00.000Z');
+    expect(row?.due_at?.toISOString()).toBe('2026-11-23T09:00:00.250Z');
   });
 
   it('are refused when the centre is closed: Saturday, or Tuesday afternoon', async () => {
