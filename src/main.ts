@@ -103,7 +103,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
    */
   const drain = async () => {
     // Not a server that never listened (a stop during the start).
-    const server = (app as FastifyInstance | null)?.server;
+    const server = app?.server;
     if (!server?.listening || config.shutdownDrainMs === 0) return;
     lifecycle.draining = true;
     log.info({ drainMs: config.shutdownDrainMs }, 'draining');

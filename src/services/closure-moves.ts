@@ -86,13 +86,9 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     const fromDate = DateTime.fromJSDate(c.windowStart).setZone(PARIS).toISODate()!;
     const today = todayIn(now);
     const start = fromDate > today ? fromDate : today;
+    // As far as one query may span: the windows stop at the horizon given (bookableWindows).
     const horizonDays = calendar.settings.bookingHorizonDays + MOVE_PAST_HORIZON_DAYS;
-    const horizonEnd = DateTime.fromISO(today, { zone: PARIS }).plus({ days: horizonDays });
-    const days = Math.min(
-      MAX_DAYS,
-      Math.max(1, Math.round(horizonEnd.diff(DateTime.fromISO(start, { zone: PARIS }), 'days').days) + 1),
-    );
-    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, days, now, horizonDays);
+    const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, MAX_DAYS, now, horizonDays);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     const booked = { start: c.windowStart.getTime(), end: c.windowEnd.getTime() };
     const later = candidates.filter((cand) => cand.window.start.toMillis() >= booked.start);
@@ -191,16 +187,11 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
    * those that cannot, reported.
    */
   async function moveAll(tx: Transaction<DB>, bookings: CallbackRecord[], closureId: string, now: DateTime) {
-    const results = new Map<string, { move: BookingMove; outboxId: number }>();
-    for (const c of bookings) {
-      const r = await moveOne(tx, c, closureId, now);
-      if (r) results.set(c.id, r);
-    }
     const moved: BookingMove[] = [];
     const notMoved: string[] = [];
     const outboxIds: number[] = [];
     for (const c of bookings) {
-      const r = results.get(c.id);
+      const r = await moveOne(tx, c, closureId, now);
       if (r) {
         moved.push(r.move);
         outboxIds.push(r.outboxId);
