@@ -19,9 +19,15 @@ export interface DeskCallback {
 
 export const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
 
-/** A retry waiting for its next attempt (scheduled after a no-answer): when; else null. */
+/**
+ * A retry waiting for its next attempt (scheduled after a no-answer): when; else null. Shown on
+ * the second, rounded up: retries are set on whole seconds (domain/retry.ts), but rows written
+ * before that keep their milliseconds, and cutting them would show a time before the retry is due.
+ */
 export const nextAttemptAt = (c: CallbackRecord): string | null =>
-  c.status === 'scheduled' && c.attempts > 0 ? iso(c.dueAt) : null;
+  c.status === 'scheduled' && c.attempts > 0
+    ? iso(new Date(Math.ceil(c.dueAt.getTime() / 1000) * 1000))
+    : null;
 
 export function deskView(c: CallbackRecord): DeskCallback {
   return {
