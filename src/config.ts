@@ -41,6 +41,11 @@ export interface Config {
   readonly slotsCacheMs: number;
   /** Requests an API process works on at once; past it, 503 at once with Retry-After (0: no cap). */
   readonly maxInFlightRequests: number;
+  /**
+   * PostgreSQL cancels a service statement that runs or waits this long (statement_timeout) and
+   * rolls its transaction back; the request answers 503. Migrations are not bound by it.
+   */
+  readonly dbStatementTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -52,6 +57,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** Longest a service statement may run or wait on PostgreSQL (migrations excepted). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_CORS_ORIGINS = ['https://www.service-public.gouv.fr', 'https://service-public.gouv.fr'];
 
@@ -244,5 +252,6 @@ export function loadConfig(env: Env = process.env): Config {
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1_000, 600_000),
     slotsCacheMs: int(env, 'SLOTS_CACHE_MS', 1_000, 0, 3_600_000),
     maxInFlightRequests: int(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000),
+    dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000),
   });
 }

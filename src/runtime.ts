@@ -74,6 +74,9 @@ async function resolveOpsToken(config: Config, log: Logger): Promise<string> {
   return token;
 }
 
+/** Longest a rate-limit count waits for Redis before PostgreSQL counts it instead. */
+const RATE_LIMIT_REDIS_TIMEOUT_MS = 500;
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -109,7 +112,7 @@ export async function createRuntime(
       closers.push(() => db.stop());
     }
     const databaseUrl = config.databaseUrl ?? embedded!.url;
-    const pool = createPool(databaseUrl, log, { max: 10 });
+    const pool = createPool(databaseUrl, log, { max: 10, statementTimeoutMs: config.dbStatementTimeoutMs });
     closers.push(() => pool.end());
     if (!opts.skipMigrations) {
       const { applied } = await migrate(pool);
@@ -132,6 +135,11 @@ export async function createRuntime(
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         connectTimeout: 2_000,
+        // A Redis that keeps its connections but stops answering (stopped process, frozen host)
+        // sends no error: without a bound every booking waited on its count for ever, and the
+        // hung requests filled MAX_IN_FLIGHT_REQUESTS until even the desk answered 503. Timed
+        // out, the count goes to PostgreSQL like any Redis failure.
+        commandTimeout: RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
       redis.on('error', () => undefined); // the limiter logs its own fallbacks
       closers.push(async () => redis.disconnect());

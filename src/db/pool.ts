@@ -1,14 +1,20 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from '../config.js';
 
 // int8 (counts, bigserial ids) as numbers: our values stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 // dates stay 'YYYY-MM-DD' strings: a Paris calendar date must never go through a JS Date.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
+/** How much longer than the statement timeout the client waits for any answer at all. */
+const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** DB_STATEMENT_TIMEOUT_MS. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -16,13 +22,21 @@ export interface PoolOptions {
  * (a terminated backend emits 'error' on its client; unhandled, it would kill Node).
  */
 export function createPool(connectionString: string, log: Logger, opts: PoolOptions = {}): pg.Pool {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'rappel',
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
-    query_timeout: 15_000,
+    // PostgreSQL itself cancels a statement that runs (or waits for a lock) this long, and rolls
+    // its transaction back: the request answers 503 with nothing written. Without it, pg's
+    // client-side query_timeout alone gave up on the statement while the server went on, so a
+    // booking stuck behind a lock committed after its request had been answered with an error.
+    statement_timeout: statementTimeoutMs,
+    // Last resort for a server that does not answer at all (frozen host, partition): later than
+    // statement_timeout, so that a server that answers has cancelled the statement first.
+    query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
   });
   pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres idle client error'));
   // The pool listens for errors of idle clients only. A client checked out between two

@@ -66,9 +66,11 @@ export function isUnavailableError(err: unknown): boolean {
   const code = e.code ?? '';
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code))
     return true;
-  // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many connections
-  if (/^(08|57P0[1-3]|53300)/.test(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Stream isn't writeable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|did not answer within|Cannot use a pool after calling end|redis is (connecting|reconnecting|end|close|wait)/i.test(
+  // PostgreSQL: connection exceptions, admin shutdown, cannot connect now, too many connections;
+  // a statement cancelled (statement_timeout, 57014) or a lock not had in time (lock_timeout,
+  // 55P03), whose transaction PostgreSQL rolled back.
+  if (/^(08|57P0[1-3]|53300|57014|55P03)/.test(code)) return true;
+  return /Query read timeout|Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Stream isn't writeable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|did not answer within|Cannot use a pool after calling end|redis is (connecting|reconnecting|end|close|wait)/i.test(
     e.message,
   );
 }

@@ -18,6 +18,9 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** SIGTERM and wait: a clean shutdown (the AOF is already on disk). */
   stop(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing is answered (a frozen host); `thaw` is SIGCONT. */
+  freeze(): void;
+  thaw(): void;
   flushAll(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -63,9 +66,16 @@ export async function startPrivateRedis(opts: { aof?: boolean } = {}): Promise<P
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    freeze() {
+      proc?.kill('SIGSTOP');
+    },
+    thaw() {
+      proc?.kill('SIGCONT');
+    },
     async stop() {
       const p = proc;
       if (!p || p.exitCode !== null) return;
+      p.kill('SIGCONT'); // a frozen server handles SIGTERM only once it runs again
       const exited = new Promise((r) => p.once('exit', r));
       p.kill('SIGTERM');
       await exited;
