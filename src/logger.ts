@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 
-/** Paths whose values must never reach a log line: phone numbers, tokens, free-text subjects. */
+/** Paths whose values must never reach a log line: phone numbers, tokens, free text (subjects, notes, redirections). */
 export const REDACT_PATHS = [
   'phone',
   '*.phone',
@@ -10,6 +10,8 @@ export const REDACT_PATHS = [
   '*.*.subject',
   'note',
   '*.note',
+  'redirectedTo',
+  '*.redirectedTo',
   'token',
   '*.token',
   'cancelToken',

@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { DateTime } from 'luxon';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
-import { booking, createAgent, ops } from './support/api.js';
+import { NO_LIMITS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
+import { bookSlot, booking, createAgent, ops, opsView } from './support/api.js';
+import { outcome, pull } from './support/desk.js';
 
 describe('retention', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -53,5 +57,68 @@ describe('retention', () => {
     expect(rows.find((r) => r.reference === active.json().reference)!.phone).toMatch(/^\+33/);
     const view = await t.app.inject({ url: `/v1/callbacks/${reference}`, headers: ops });
     expect(view.json().phone).toBe('••');
+  });
+});
+
+describe('retention of what the informateur typed', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: TestContext;
+  let agent: { id: string; token: string };
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db.url, 'postgres', { env: { ...NO_LIMITS, RETENTION_DAYS: '90' } });
+    agent = await createAgent(t.app, ['travail']);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('erases the redirection with the note: both are free text typed during the call', async () => {
+    const ref = await bookSlot(t.app, 'travail', '2026-11-23T09:00:00+01:00');
+    t.clock.set(DateTime.fromISO('2026-11-23T09:00:00+01:00', { setZone: true }));
+    expect((await pull(t.app, agent.token))?.reference).toBe(ref);
+    const res = await outcome(t.app, agent.token, ref, {
+      outcome: 'redirected',
+      redirectedTo: 'Me Martin, avocate de M. Dupont, 06 12 34 56 78',
+      note: 'rappeler sa fille',
+    });
+    expect(res.statusCode, res.body).toBe(200);
+
+    t.clock.advance({ days: 91 });
+    expect(await t.rt.services.retention.run()).toBe(1);
+
+    const row = await t.rt.db
+      .selectFrom('callbacks')
+      .select(['phone', 'redirected_to', 'outcome'])
+      .where('reference', '=', ref)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ phone: null, redirected_to: null, outcome: 'redirected' });
+    const events = JSON.stringify(
+      await t.rt.db.selectFrom('callback_events').select('data').where('data', 'is not', null).execute(),
+    );
+    expect(events).not.toContain('rappeler sa fille');
+    expect(events).not.toContain('Dupont');
+    const view = await opsView(t.app, ref);
+    expect(JSON.stringify(view)).not.toContain('Dupont');
+  });
+
+  it('migration 0007 erases the redirections that callbacks anonymised before it kept', async () => {
+    // As the previous test's callback was left by the anonymisation before 0007.
+    await sql`UPDATE callbacks SET redirected_to = 'Me Martin' WHERE anonymised_at IS NOT NULL`.execute(
+      t.rt.db,
+    );
+    await sql`UPDATE callback_events SET data = data || '{"redirectedTo": "Me Martin"}' WHERE type = 'outcome'`.execute(
+      t.rt.db,
+    );
+    const migration = await readFile(
+      new URL('../migrations/0007_anonymise_redirections.sql', import.meta.url),
+      'utf8',
+    );
+    await sql.raw(migration).execute(t.rt.db);
+    const kept = await sql<{ n: number }>`
+      SELECT (SELECT count(*) FROM callbacks WHERE redirected_to IS NOT NULL)
+           + (SELECT count(*) FROM callback_events WHERE data ? 'redirectedTo') AS n`.execute(t.rt.db);
+    expect(kept.rows[0]!.n).toBe(0);
   });
 });
