@@ -89,6 +89,39 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     expect(nested.statusCode, nested.body).toBe(400);
   });
 
+  it('checks ids and cursors before PostgreSQL reads them: 404 and 400, never 500', async () => {
+    const zeros = `${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`;
+    // 36 characters of hex digits and dashes, which a looser check let through to the uuid cast.
+    for (const id of ['a'.repeat(36), '-'.repeat(36), `${'0'.repeat(34)}-0`]) {
+      for (const [method, url] of [
+        ['DELETE', `/v1/closures/${id}`],
+        ['PATCH', `/v1/agents/${id}`],
+      ] as const) {
+        const res = await t.app.inject({
+          method,
+          url,
+          headers: ops,
+          payload: method === 'PATCH' ? { displayName: 'x' } : undefined,
+        });
+        expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(404);
+        expect(res.json().code).toBe('NOT_FOUND');
+      }
+    }
+    for (const raw of [
+      `2026-11-23T08:00:00.000Z|${'a'.repeat(36)}`,
+      `-271821-04-20T00:00:00.000Z|${zeros}`, // a date JavaScript reads and timestamptz does not
+      `+275760-09-13T00:00:00.000Z|${zeros}`,
+    ]) {
+      const cursor = Buffer.from(raw).toString('base64url');
+      const res = await t.app.inject({ url: `/v1/callbacks?cursor=${cursor}`, headers: ops });
+      expect(res.statusCode, `${raw}: ${res.body}`).toBe(400);
+      expect(res.json().code).toBe('VALIDATION_ERROR');
+    }
+    // A cursor of this service's own making still pages.
+    const own = Buffer.from(`2026-11-23T08:00:00.000Z|${zeros}`).toString('base64url');
+    expect((await t.app.inject({ url: `/v1/callbacks?cursor=${own}`, headers: ops })).statusCode).toBe(200);
+  });
+
   it('answers the ops token on an informateur route with 403, and a malformed token with 401', async () => {
     for (const [method, url] of [
       ['POST', '/v1/agents/me/next'],

@@ -23,3 +23,14 @@ export function newId(nowMs: number): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whether `s` is a UUID as PostgreSQL reads one (in its canonical writing): an id from a path
+ * or a cursor is checked with this before it reaches a query, where a malformed one would be a
+ * 500 (invalid input syntax for type uuid) instead of a 404 or a 400.
+ */
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}

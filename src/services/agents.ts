@@ -13,7 +13,7 @@ import { isoParis, type Core } from './core.js';
 import { releaseDesk } from '../repositories/dispatch.js';
 import { recordEvents } from '../repositories/callback-events.js';
 import { newToken, sha256 } from './tokens.js';
-import { newId } from '../db/ids.js';
+import { isUuid, newId } from '../db/ids.js';
 import type { Db } from '../db/schema.js';
 import { retryingConflicts } from '../db/conflicts.js';
 
@@ -37,7 +37,6 @@ export function agentView(a: AgentRecord): AgentView {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = () => new AppError('NOT_FOUND', 'Aucun informateur ne porte cet identifiant.');
 const unique = (domains: string[]) => [...new Set(domains)].sort();
 
@@ -105,7 +104,7 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       id: string,
       patch: { displayName?: string; domains?: string[]; active?: boolean },
     ): Promise<AgentView> {
-      if (!UUID.test(id)) throw notFound();
+      if (!isUuid(id)) throw notFound();
       const a = await updateAgent(
         core.db,
         id,
@@ -128,7 +127,7 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       return agentView(a);
     },
     async rotateToken(id: string): Promise<AgentView & { token: string }> {
-      if (!UUID.test(id) || !(await findAgent(core.db, id))) throw notFound();
+      if (!isUuid(id) || !(await findAgent(core.db, id))) throw notFound();
       const token = newToken();
       const a = await updateAgent(core.db, id, { tokenHash: sha256(token) }, now());
       if (!a) throw notFound();

@@ -10,7 +10,7 @@ import {
   type ClosureRecord,
 } from '../repositories/closures.js';
 import type { Core } from './core.js';
-import { newId } from '../db/ids.js';
+import { isUuid, newId } from '../db/ids.js';
 import { FIRST_DATE, LAST_DATE, type CalendarService } from './calendar.js';
 import { createClosureMoves, type BookingMove, type RetryMove } from './closure-moves.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -167,7 +167,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * A closure wholly over is kept (409 INVALID_TRANSITION), as creating one is refused.
      */
     async remove(id: string): Promise<void> {
-      if (!/^[0-9a-f-]{36}$/i.test(id))
+      if (!isUuid(id))
         throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { isValidDate, PARIS } from '../domain/calendar/index.js';
+import { isUuid } from '../db/ids.js';
 import { maskPhone } from '../domain/phone.js';
 import { AppError } from '../http/errors.js';
 import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
@@ -15,7 +16,10 @@ function encodeCursor(createdAt: Date, id: string): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(createdAt.getTime())) {
+  // A cursor this service wrote holds a row's id and creation time: any other is refused here
+  // rather than by PostgreSQL (a 500), as is a time out of the years a callback can be created in.
+  const year = createdAt.getUTCFullYear();
+  if (!id || !isUuid(id) || Number.isNaN(year) || year < 2000 || year > 2200) {
     throw new AppError('VALIDATION_ERROR', 'Curseur de pagination non valide.');
   }
   return { createdAt, id };
