@@ -175,13 +175,18 @@ describe.each(BACKENDS)('real BullMQ workers on the %s backend', (backend) => {
     });
     const id = res.json().id as string;
     t.clock.set(at('2026-11-23T09:05:00+01:00'));
-    await t.rt.services.callbacks.markDue(id);
-    await t.rt.services.callbacks.markDue(id);
+    expect(await t.rt.services.callbacks.markDue(id)).toEqual(['travail']);
+    // Run again (as after a worker that died before its signal): its domain is still signalled,
+    // the callback waiting in the queue.
+    expect(await t.rt.services.callbacks.markDue(id)).toEqual(['travail']);
     const events = await t.rt.db
       .selectFrom('callback_events')
       .select(['type'])
       .where('callback_id', '=', id)
       .execute();
     expect(events.map((e) => e.type)).toEqual(['created', 'queued']);
+    // Once it has left the queue, nothing to signal.
+    await t.rt.db.updateTable('callbacks').set({ status: 'cancelled' }).where('id', '=', id).execute();
+    expect(await t.rt.services.callbacks.markDue(id)).toEqual([]);
   });
 });

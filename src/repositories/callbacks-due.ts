@@ -37,3 +37,14 @@ export async function queueIfDue(
     SELECT id, domain FROM moved`.execute(db);
   return res.rows;
 }
+
+/** The callback's domain if it is queued (waiting for an informateur), else null. */
+export async function queuedDomainOf(db: Db, id: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('callbacks')
+    .select('domain')
+    .where('id', '=', id)
+    .where('status', '=', 'queued')
+    .executeTakeFirst();
+  return row?.domain ?? null;
+}

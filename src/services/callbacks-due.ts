@@ -1,4 +1,4 @@
-import { QUEUE_DUE_BATCH, queueIfDue } from '../repositories/callbacks-due.js';
+import { QUEUE_DUE_BATCH, queueIfDue, queuedDomainOf } from '../repositories/callbacks-due.js';
 import type { Core } from './core.js';
 
 /** Moving scheduled callbacks to the queue when their time comes (job or reconciler). */
@@ -32,11 +32,19 @@ export function createDueService(core: Core) {
     return true;
   }
   return {
-    /** Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the callback changed. */
+    /**
+     * Handler of 'callback-due': idempotent, a no-op when the job fires twice or after the
+     * callback changed. Returns the domains to signal for a push: the callback's if it is queued,
+     * whether this run moved it or a run before did (a run that died between the move and its
+     * signal is run again, and would otherwise leave the push to the next sweep).
+     */
     markDue: async (callbackId: string, dueAtIso?: string): Promise<string[]> => {
-      const moved = await queueDue([callbackId]);
-      if (moved.length > 0 || dueAtIso === undefined || !(await waitUntilDue(dueAtIso))) return moved;
-      return queueDue([callbackId]);
+      let moved = await queueDue([callbackId]);
+      if (moved.length === 0 && dueAtIso !== undefined && (await waitUntilDue(dueAtIso)))
+        moved = await queueDue([callbackId]);
+      if (moved.length > 0) return moved;
+      const queued = await queuedDomainOf(core.db, callbackId);
+      return queued === null ? [] : [queued];
     },
     /**
      * Handler of 'window-due': the domain's due callbacks, the window's bookings among them
