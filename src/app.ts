@@ -97,6 +97,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
+  // An OPTIONS request that is not a CORS preflight (no Origin or no
+  // Access-Control-Request-Method) is a method no route has: 404 as for any other (README), where
+  // @fastify/cors answered 400 in plain text.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'OPTIONS' || (req.headers.origin && req.headers['access-control-request-method']))
+      return;
+    const path = req.url.split('?')[0];
+    return sendProblem(reply, problemOf('NOT_FOUND', `Aucune ressource à l'adresse OPTIONS ${path}.`));
+  });
+  // CORS headers come before the answers of the hooks below (stopping, overload): a page reads
+  // their 503 and its Retry-After only if the answer carries them.
+  await app.register(cors, {
+    origin: deps.config.corsOrigins,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'Idempotency-Key', 'X-Cancel-Token', 'Authorization', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
     const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');
@@ -139,14 +158,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         'VALIDATION_ERROR',
         'Un échappement \\uD800 à \\uDFFF sans sa paire ne désigne aucun caractère : texte refusé plutôt que stocké altéré.',
       );
-  });
-
-  await app.register(cors, {
-    origin: deps.config.corsOrigins,
-    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Content-Type', 'Idempotency-Key', 'X-Cancel-Token', 'Authorization', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
-    maxAge: 600,
   });
 
   await app.register(swagger, {

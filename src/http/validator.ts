@@ -69,7 +69,7 @@ type Validate = ReturnType<ReturnType<ValidatorFactory>>;
  * Ajv's coercion reads a query number with JavaScript's `Number`, which also takes `0x10`,
  * ` 1`, `0b11` or an empty string: `days=0x10` gave 16 days. A declared number or integer of
  * the query string must be written as a JSON number; anything else is refused as a type error,
- * the same 400 as `days=abc`.
+ * the same 400 as `days=abc`; so must a finite one.
  */
 function numbersAsJson(schema: unknown, validate: Validate): Validate {
   const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
@@ -81,7 +81,9 @@ function numbersAsJson(schema: unknown, validate: Validate): Validate {
     const query = data as Record<string, unknown> | null;
     for (const { name, type } of numeric) {
       const v = query?.[name];
-      if (typeof v === 'string' && !JSON_NUMBER.test(v)) {
+      // `1e400` is JSON's grammar but no finite number: Ajv reads it as Infinity and skips
+      // minimum and maximum for it, so `limit=1e400` reached PostgreSQL (a 500).
+      if (typeof v === 'string' && !(JSON_NUMBER.test(v) && Number.isFinite(Number(v)))) {
         checked.errors = [
           {
             instancePath: `/${name}`,

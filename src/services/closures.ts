@@ -96,7 +96,8 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
     async list(from: string | undefined): Promise<ClosureView[]> {
       const since = from ?? todayIn(core.clock.now());
       if (!isValidDate(since)) throw new AppError('VALIDATION_ERROR', `La date « ${since} » n'existe pas.`);
-      return (await listAllClosures(core.db, since)).map(view);
+      // No closure is before the calendar's first date; PostgreSQL has no year 0 (a 500 once).
+      return (await listAllClosures(core.db, since < FIRST_DATE ? FIRST_DATE : since)).map(view);
     },
 
     /**
@@ -167,8 +168,7 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      * A closure wholly over is kept (409 INVALID_TRANSITION), as creating one is refused.
      */
     async remove(id: string): Promise<void> {
-      if (!isUuid(id))
-        throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
+      if (!isUuid(id)) throw new AppError('NOT_FOUND', 'Aucune fermeture ne porte cet identifiant.');
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
         const now = core.clock.now(); // after the lock, which may have been waited for

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { authErrors, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
+import { authErrors, DomainCode, errors, InstantString, problemRef, OPS, AGENT } from '../schemas/common.js';
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
@@ -26,8 +26,6 @@ const AgentWithToken = Type.Object(
   { $id: 'AgentWithToken' },
 );
 const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
-const OPS = [{ opsToken: [] }];
-const AGENT = [{ agentToken: [] }];
 
 /** The informateur behind the request's bearer token: 401 otherwise, 403 for the ops token. */
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {
@@ -91,7 +89,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'listAgents',
           summary: 'Lister les informateurs',
           security: OPS,
-          response: { 200: Type.Array(Type.Ref('Agent')), ...authErrors },
+          response: { 200: Type.Array(Type.Ref('Agent')), ...authErrors, ...errors() },
         },
       },
       async () => agents.list(),

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DateString, DomainCode, errors, InstantString } from '../schemas/common.js';
+import { DateString, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
 import { ZONE } from '../../domain/calendar/index.js';
 
 /**
@@ -39,6 +39,9 @@ const SlotSchema = Type.Object(
   { $id: 'Slot' },
 );
 
+/** Days /v1/opening-hours shows without `days` (contract). Optional in the document too. */
+const OPENING_HOURS_DAYS = 7;
+
 export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
   const { calendar } = deps.services;
   return async (fastify) => {
@@ -54,7 +57,7 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['public'],
           operationId: 'listDomains',
           summary: 'Les domaines traités par les informateurs',
-          response: { 200: Type.Array(Type.Ref('Domain')) },
+          response: { 200: Type.Array(Type.Ref('Domain')), 503: problemRef },
         },
       },
       async () => [...calendar.domains()],
@@ -70,7 +73,7 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           querystring: Type.Object(
             {
               from: Type.Optional(DateString),
-              days: Type.Integer({ minimum: 1, maximum: 366, default: 7 }),
+              days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: OPENING_HOURS_DAYS })),
             },
             // Other parameters are ignored: a page's script may add its own (jQuery's
             // `cache: false` adds `_=<time>` to every GET).
@@ -85,7 +88,10 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           },
         },
       },
-      async (req) => ({ timezone: ZONE, days: await calendar.openingHours(req.query.from, req.query.days) }),
+      async (req) => ({
+        timezone: ZONE,
+        days: await calendar.openingHours(req.query.from, req.query.days ?? OPENING_HOURS_DAYS),
+      }),
     );
 
     app.get(

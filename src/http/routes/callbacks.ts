@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { authErrors, errors, problemRef } from '../schemas/common.js';
+import { authErrors, errors, OPS, problemRef } from '../schemas/common.js';
 import {
   CitizenCallbackView,
   CreateCallbackBody,
@@ -77,7 +77,11 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           summary:
             "État d'une demande (citoyen : X-Cancel-Token ; exploitation : jeton d'exploitation, avec l'historique)",
           params: ReferenceParams,
-          headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String({ maxLength: 512 })) }),
+          // No length limit: a token of any length that is not the callback's is wrong, 404 as the
+          // contract says (Node bounds the headers' size).
+          headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String()) }),
+          // Anonymous for citizens, or the ops token: declared, Swagger UI sends it after Authorize.
+          security: [{}, ...OPS],
           response: {
             200: Type.Ref('CallbackView'),
             ...authErrors,

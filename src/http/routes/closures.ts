@@ -9,8 +9,10 @@ import {
   InstantString,
   problemRef,
   WindowSchema,
+  OPS,
 } from '../schemas/common.js';
 import { opsGuard } from '../auth.js';
+import { emptyFiltersAreAbsent } from '../query.js';
 
 const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
 const ClosureSchema = Type.Object(
@@ -23,7 +25,6 @@ const ClosureSchema = Type.Object(
   },
   { $id: 'Closure' },
 );
-const OPS = [{ opsToken: [] }];
 
 export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
   const { closures } = deps.services;
@@ -36,6 +37,7 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
       '/v1/closures',
       {
         onRequest: ops,
+        preValidation: emptyFiltersAreAbsent,
         schema: {
           tags: ['ops'],
           operationId: 'listClosures',

@@ -9,6 +9,7 @@ import {
   InstantString,
   problemRef,
   WindowSchema,
+  AGENT,
 } from '../schemas/common.js';
 import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
 import { agentByToken } from '../auth.js';
@@ -30,7 +31,6 @@ const DeskCallbackSchema = Type.Object(
   },
   { $id: 'DeskCallback' },
 );
-const AGENT = [{ agentToken: [] }];
 
 export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
   const { dispatch } = deps.services;

@@ -8,12 +8,13 @@ import {
   DomainCode,
   errors,
   InstantString,
+  problemRef,
   WindowSchema,
+  OPS,
 } from '../schemas/common.js';
 import { CallbackStatusSchema } from '../schemas/callbacks.js';
 import { opsGuard } from '../auth.js';
-
-const OPS = [{ opsToken: [] }];
+import { emptyFiltersAreAbsent } from '../query.js';
 
 export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
   const { opsView } = deps.services;
@@ -49,6 +50,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
               ),
             }),
             ...authErrors,
+            ...errors(),
           },
         },
       },
@@ -59,6 +61,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
       '/v1/callbacks',
       {
         onRequest: ops,
+        preValidation: emptyFiltersAreAbsent,
         schema: {
           tags: ['ops'],
           operationId: 'listCallbacks',
@@ -106,7 +109,13 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['system'],
           operationId: 'metrics',
           summary: 'Métriques Prometheus',
-          produces: ['text/plain'],
+          response: {
+            200: {
+              description: 'Format texte de Prometheus (version 0.0.4)',
+              content: { 'text/plain': { schema: Type.String() } },
+            },
+            503: problemRef,
+          },
         },
       },
       async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await opsView.metrics()),

@@ -19,7 +19,8 @@ export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['system'],
           operationId: 'healthz',
           summary: 'Le processus est vivant',
-          response: { 200: Health },
+          // 503 only while the process stops (every route answers it then).
+          response: { 200: Health, 503: problemRef },
         },
       },
       async () => ({ status: 'ok' }),

@@ -25,6 +25,10 @@ export function errors(...statuses: number[]): Record<number, typeof problemRef>
 /** The answers of a route behind a bearer token: unknown token 401, wrong role 403. */
 export const authErrors = { 401: problemRef, 403: problemRef };
 
+/** OpenAPI security of a route (Swagger UI sends a token only to routes that declare it). */
+export const OPS = [{ opsToken: [] }];
+export const AGENT = [{ agentToken: [] }];
+
 export const DateString = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}$',
   description: 'Paris local date YYYY-MM-DD',
