@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import { isValidDate, PARIS } from '../domain/calendar/index.js';
 import { isUuid } from '../db/ids.js';
 import { maskPhone } from '../domain/phone.js';
-import { AppError } from '../http/errors.js';
+import { AppError, isUnavailableError } from '../http/errors.js';
 import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
 import { isoParis, type Core } from './core.js';
 import type { DispatchMetrics } from './metrics.js';
@@ -86,8 +86,20 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
       };
     },
 
+    /**
+     * Prometheus text. With PostgreSQL unreachable it still answers, with the process's own
+     * metrics and `rappel_database_up 0` instead of the queue's gauges: a scrape that failed
+     * whenever the database did would hide what happened during the outage.
+     */
     async metrics(): Promise<string> {
-      const rows = await queueSummary(core.db);
+      let rows: Awaited<ReturnType<typeof queueSummary>> = [];
+      let databaseUp = 1;
+      try {
+        rows = await queueSummary(core.db);
+      } catch (err) {
+        if (!isUnavailableError(err)) throw err;
+        databaseUp = 0;
+      }
       const now = core.clock.now().toMillis();
       const g = (name: string, help: string, value: (r: (typeof rows)[number]) => number) =>
         [
@@ -97,6 +109,11 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
         ].join('\n');
       return (
         [
+          [
+            '# HELP rappel_database_up Whether PostgreSQL answered this scrape (the gauges by domain need it).',
+            '# TYPE rappel_database_up gauge',
+            `rappel_database_up ${databaseUp}`,
+          ].join('\n'),
           g('rappel_callbacks_queued', 'Callbacks waiting for an informateur.', (r) => r.queued),
           g(
             'rappel_callbacks_scheduled',

@@ -121,9 +121,16 @@ describe.each(BACKENDS)('dependencies down and back (%s backend)', (backend) => 
       const duringOutage = ledger.requests.slice(down + 4).flatMap((r) => r.answers);
       expect(duringOutage.length).toBeGreaterThan(0);
       expect(duringOutage.every((a) => a.status === 503)).toBe(true);
+      // Prometheus still scrapes the process, and learns the database is down.
+      const scrape = await fetch(`${api.baseUrl}/metrics`);
+      expect(scrape.status).toBe(200);
+      const text = await scrape.text();
+      expect(text).toMatch(/^rappel_database_up 0$/m);
+      expect(text).toContain('rappel_dispatch');
 
       await pgServer.start();
       await readyzBecomes(api, 200, 20_000);
+      expect(await (await fetch(`${api.baseUrl}/metrics`)).text()).toMatch(/^rappel_database_up 1$/m);
       const up = ledger.requests.length;
       await waitFor('201 again after the restart', async () =>
         ledger.requests.slice(up + 4).some((r) => r.answers[0]?.status === 201) ? true : undefined,
