@@ -134,7 +134,7 @@ export async function explainHotStatements(pool: pg.Pool, x: ExplainInputs, file
     ],
     ['releaseExpiredLeases', (tx) => releaseExpiredLeases(tx, x.now)],
     ['push dispatch (assignHeadToIdlest)', (tx) => assignHeadToIdlest(tx, x.domain, x.now, 30)],
-    ['asap load estimate (countWaiting, capped at 50)', (tx) => countWaiting(tx, x.domain, 50)],
+    ['asap load estimate (countWaiting, capped at 50)', (tx) => countWaiting(tx, [x.domain], 50)],
   ];
   try {
     for (const [name, run] of cases) {

@@ -15,6 +15,15 @@ import type { DateTime } from 'luxon';
  * before both the end of the promise (now + promiseMinutes) and the closing time of the
  * current opening interval. Being pessimistic here costs a citizen a slot proposal; being
  * optimistic costs a broken promise, so the average call length errs long.
+ *
+ * Informateurs may cover several domains, and then take the calls of all of them. So that an
+ * informateur is not counted in full by each of their domains (8 informateurs of travail and
+ * logement accepted 40 asap requests in each, 100 minutes of calls for a 45-minute promise):
+ *  - an informateur of k domains counts as 1/k in each (`availableInformateurs` is that sum);
+ *  - and the estimate is also made over the pool: every callback waiting in any domain of the
+ *    domain's available informateurs, spread over every available informateur of those domains
+ *    (`pool`). The later of the two estimates is kept.
+ * With each informateur in one domain, both are the domain's own count.
  */
 export const AVERAGE_CALL_MINUTES = 10;
 
@@ -22,8 +31,11 @@ export interface AsapInput {
   now: DateTime;
   /** End of the opening interval containing now, or null when the centre is closed now. */
   closingAt: DateTime | null;
+  /** The domain's available informateurs, each of k domains counting 1/k. */
   availableInformateurs: number;
   waitingCallbacks: number;
+  /** The callbacks waiting in the domains of the domain's available informateurs, and every available informateur of those domains. */
+  pool?: { informateurs: number; waitingCallbacks: number };
   promiseMinutes: number;
   averageCallMinutes?: number;
 }
@@ -41,7 +53,12 @@ export function decideAsap(input: AsapInput): AsapDecision {
   if (closingAt === null || closingAt.toMillis() <= now.toMillis()) return { ok: false, reason: 'closed' };
   if (availableInformateurs <= 0) return { ok: false, reason: 'nobody_available' };
   const avg = input.averageCallMinutes ?? AVERAGE_CALL_MINUTES;
-  const rounds = Math.floor(Math.max(0, waitingCallbacks) / availableInformateurs);
+  const rounds = Math.max(
+    Math.floor(Math.max(0, waitingCallbacks) / availableInformateurs),
+    input.pool && input.pool.informateurs > 0
+      ? Math.floor(Math.max(0, input.pool.waitingCallbacks) / input.pool.informateurs)
+      : 0,
+  );
   const estimatedCallAt = now.plus({ minutes: rounds * avg });
   const promiseEnd = now.plus({ minutes: promiseMinutes });
   if (estimatedCallAt.toMillis() >= promiseEnd.toMillis())
@@ -61,5 +78,5 @@ export function waitingThatMatters(
   promiseMinutes: number,
   averageCallMinutes = AVERAGE_CALL_MINUTES,
 ): number {
-  return Math.max(1, availableInformateurs * Math.ceil(promiseMinutes / averageCallMinutes));
+  return Math.max(1, Math.ceil(availableInformateurs * Math.ceil(promiseMinutes / averageCallMinutes)));
 }

@@ -12,16 +12,35 @@ export async function countActiveInDomain(db: Db, domain: string): Promise<numbe
   return Number(row.n);
 }
 
-/** Informateurs of a domain who are available now (logged in and taking calls). */
-export async function countAvailableInDomain(db: Db, domain: string): Promise<number> {
-  const row = await db
-    .selectFrom('agents')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('active', '=', true)
-    .where('status', '=', 'available')
-    .where(sql<boolean>`domains @> ARRAY[${domain}]::text[]`)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+/** Who can take a domain's calls now, for the asap estimate (src/domain/asap.ts). */
+export interface AsapStaffing {
+  /** The domain's available informateurs, one of k domains counting 1/k. */
+  share: number;
+  /** Every domain of those informateurs (the domain itself included when any). */
+  poolDomains: string[];
+  /** Available informateurs of any of those domains. */
+  poolInformateurs: number;
+}
+
+/** The available (logged in, taking calls) informateurs of a domain, and the pool they share. */
+export async function availableStaffing(db: Db, domain: string): Promise<AsapStaffing> {
+  const res = await sql<{ share: number | string | null; pool_domains: string[] | null; pool_n: number }>`
+    WITH mine AS (
+      SELECT domains FROM agents
+      WHERE active AND status = 'available' AND domains @> ARRAY[${domain}]::text[]
+    ), pool AS (SELECT DISTINCT unnest(domains) AS d FROM mine)
+    SELECT (SELECT sum(1.0 / cardinality(domains)) FROM mine)::float8 AS share,
+           (SELECT array_agg(d ORDER BY d) FROM pool) AS pool_domains,
+           (SELECT count(*) FROM agents
+             WHERE active AND status = 'available' AND domains && (SELECT coalesce(array_agg(d), '{}') FROM pool))::int AS pool_n`.execute(
+    db,
+  );
+  const row = res.rows[0];
+  return {
+    share: Number(row?.share ?? 0),
+    poolDomains: row?.pool_domains ?? [],
+    poolInformateurs: row?.pool_n ?? 0,
+  };
 }
 
 export interface AgentRecord {

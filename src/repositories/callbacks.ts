@@ -126,14 +126,14 @@ export async function setStatus(
 }
 
 /**
- * Callbacks waiting or on a desk in a domain: the load the asap estimate spreads. Counted up
+ * Callbacks waiting or on a desk in some domains: the load the asap estimate spreads. Counted up
  * to `cap` only (each part reads at most `cap` index entries): past the cap the answer no
  * longer changes the decision, and a long queue must not make every asap request slow.
  */
-export async function countWaiting(db: Db, domain: string, cap: number): Promise<number> {
+export async function countWaiting(db: Db, domains: readonly string[], cap: number): Promise<number> {
   const res = await sql<{ n: number }>`
-    SELECT (SELECT count(*) FROM (SELECT 1 FROM callbacks WHERE status = 'queued' AND domain = ${domain} LIMIT ${cap}) q)::int
-         + (SELECT count(*) FROM (SELECT 1 FROM callbacks WHERE status = 'assigned' AND domain = ${domain} LIMIT ${cap}) a)::int AS n`.execute(
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM callbacks WHERE status = 'queued' AND domain = ANY(${domains}::text[]) LIMIT ${cap}) q)::int
+         + (SELECT count(*) FROM (SELECT 1 FROM callbacks WHERE status = 'assigned' AND domain = ANY(${domains}::text[]) LIMIT ${cap}) a)::int AS n`.execute(
     db,
   );
   return Math.min(cap, res.rows[0]?.n ?? 0);

@@ -8,7 +8,7 @@ import {
   type Closure,
 } from '../domain/calendar/index.js';
 import type { DomainCode } from '../domain/domains.js';
-import { countAvailableInDomain } from '../repositories/agents.js';
+import { availableStaffing } from '../repositories/agents.js';
 import { countWaiting } from '../repositories/callbacks.js';
 import { readIntakeContext, type IntakeContext } from '../repositories/intake.js';
 import type { Core } from './core.js';
@@ -120,12 +120,26 @@ export async function decideWindow(
   }
   const promise = core.config.asapPromiseMinutes;
   const interval = openIntervalAt(now, settings, closures);
-  const available = await countAvailableInDomain(core.db, domain);
+  const staffing = await availableStaffing(core.db, domain);
+  const shared = staffing.poolDomains.length > 1;
   const decision = decideAsap({
     now,
     closingAt: interval?.end ?? null,
-    availableInformateurs: available,
-    waitingCallbacks: await countWaiting(core.db, domain, waitingThatMatters(available, promise)),
+    availableInformateurs: staffing.share,
+    waitingCallbacks: await countWaiting(core.db, [domain], waitingThatMatters(staffing.share, promise)),
+    // With each informateur in this domain only, the pool is the domain: nothing more to read.
+    ...(shared
+      ? {
+          pool: {
+            informateurs: staffing.poolInformateurs,
+            waitingCallbacks: await countWaiting(
+              core.db,
+              staffing.poolDomains,
+              waitingThatMatters(staffing.poolInformateurs, promise),
+            ),
+          },
+        }
+      : {}),
     promiseMinutes: promise,
   });
   // The end kept in whole seconds, as shown (isoParis): the promise ends less than a second

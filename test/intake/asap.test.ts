@@ -121,6 +121,23 @@ describe('asap requests', () => {
     expect((await postCallback(t.app, asap({ domain: 'justice' }))).statusCode).toBe(201);
   });
 
+  it('count an informateur of several domains once across them, not in full in each', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
+    await availableAgent(t.app, ['travail', 'logement']);
+    // One informateur for both: as with one domain, 5 callbacks (the fifth at 40 min) and no
+    // more, whichever domains they come from. Counted in full by each domain, it took 10.
+    const accepted: string[] = [];
+    for (const domain of ['travail', 'logement', 'travail', 'logement', 'travail', 'logement', 'travail']) {
+      const res = await postCallback(t.app, asap({ domain }));
+      if (res.statusCode === 201) accepted.push(domain);
+      else expect(res.json()).toMatchObject({ code: 'ASAP_UNAVAILABLE', reason: 'promise_exceeded' });
+    }
+    expect(accepted).toEqual(['travail', 'logement', 'travail', 'logement', 'travail']);
+    // A second informateur, of logement only, takes a share of the pool's load.
+    await availableAgent(t.app, ['logement']);
+    expect((await postCallback(t.app, asap({ domain: 'logement' }))).statusCode).toBe(201);
+  });
+
   it('count callbacks on a desk (assigned) as waiting, and no longer count cancelled ones', async () => {
     const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
     const agent = await availableAgent(t.app);
