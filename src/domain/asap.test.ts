@@ -28,31 +28,28 @@ describe('decideAsap', () => {
     expect(minutes(decide(2, 5))).toBe(20);
   });
 
-  it('counts a share of an informateur of several domains: half of one is 20 minutes a waiting call', () => {
-    expect(minutes(decide(0.5, 2))).toBe(40);
-    expect(decide(0.5, 3)).toMatchObject({ ok: false, reason: 'promise_exceeded' });
+  it('refuses with nobody available', () => {
     expect(decide(0, 0)).toMatchObject({ ok: false, reason: 'nobody_available' });
   });
 
   it('keeps the later of the domain estimate and the pool estimate', () => {
     // The domain's own queue is short, the pool's long: the pool decides.
-    expect(decide(0.5, 0, { informateurs: 1, waitingCallbacks: 5 })).toMatchObject({
+    expect(decide(1, 0, { informateurs: 1, waitingCallbacks: 5 })).toMatchObject({
       ok: false,
       reason: 'promise_exceeded',
     });
-    expect(minutes(decide(0.5, 0, { informateurs: 1, waitingCallbacks: 4 }))).toBe(40);
-    // The pool is idle, the domain's share is busy: the domain decides.
-    expect(minutes(decide(1.5, 3, { informateurs: 4, waitingCallbacks: 3 }))).toBe(20);
+    expect(minutes(decide(1, 0, { informateurs: 1, waitingCallbacks: 4 }))).toBe(40);
+    // The pool is idle elsewhere, the domain busy: the domain decides (its 2 informateurs, not the pool's 4).
+    expect(minutes(decide(2, 6, { informateurs: 4, waitingCallbacks: 6 }))).toBe(30);
   });
 
   it('counts waiting callbacks only up to where they change the decision', () => {
     expect(waitingThatMatters(1, 45)).toBe(5);
-    expect(waitingThatMatters(0.5, 45)).toBe(3);
-    expect(waitingThatMatters(1.5, 45)).toBe(8);
-    // At the cap the promise is exceeded, below it not always.
-    for (const available of [0.5, 1, 1.5, 2.25, 3]) {
+    expect(waitingThatMatters(3, 45)).toBe(15);
+    for (const available of [1, 2, 3, 7]) {
       const cap = waitingThatMatters(available, 45);
       expect(decide(available, cap).ok, `${available} at ${cap}`).toBe(false);
+      expect(decide(available, cap - 1).ok, `${available} at ${cap - 1}`).toBe(true);
     }
   });
 });

@@ -16,14 +16,12 @@ import type { DateTime } from 'luxon';
  * current opening interval. Being pessimistic here costs a citizen a slot proposal; being
  * optimistic costs a broken promise, so the average call length errs long.
  *
- * Informateurs may cover several domains, and then take the calls of all of them. So that an
- * informateur is not counted in full by each of their domains (8 informateurs of travail and
- * logement accepted 40 asap requests in each, 100 minutes of calls for a 45-minute promise):
- *  - an informateur of k domains counts as 1/k in each (`availableInformateurs` is that sum);
- *  - and the estimate is also made over the pool: every callback waiting in any domain of the
- *    domain's available informateurs, spread over every available informateur of those domains
- *    (`pool`). The later of the two estimates is kept.
- * With each informateur in one domain, both are the domain's own count.
+ * Informateurs may cover several domains, and then take the calls of all of them: the
+ * estimate is also made over the pool, every callback waiting in any domain of the domain's
+ * available informateurs spread over every available informateur of those domains (`pool`), and
+ * the later of the two estimates is kept. Counted by each domain alone, 8 informateurs of travail
+ * and logement accepted 40 asap requests in each, 100 minutes of calls for a 45-minute promise.
+ * With each informateur in one domain, the pool is the domain.
  */
 export const AVERAGE_CALL_MINUTES = 10;
 
@@ -31,7 +29,7 @@ export interface AsapInput {
   now: DateTime;
   /** End of the opening interval containing now, or null when the centre is closed now. */
   closingAt: DateTime | null;
-  /** The domain's available informateurs, each of k domains counting 1/k. */
+  /** The domain's available informateurs. */
   availableInformateurs: number;
   waitingCallbacks: number;
   /** The callbacks waiting in the domains of the domain's available informateurs, and every available informateur of those domains. */
@@ -78,5 +76,5 @@ export function waitingThatMatters(
   promiseMinutes: number,
   averageCallMinutes = AVERAGE_CALL_MINUTES,
 ): number {
-  return Math.max(1, Math.ceil(availableInformateurs * Math.ceil(promiseMinutes / averageCallMinutes)));
+  return Math.max(1, availableInformateurs * Math.ceil(promiseMinutes / averageCallMinutes));
 }

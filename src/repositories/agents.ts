@@ -14,8 +14,8 @@ export async function countActiveInDomain(db: Db, domain: string): Promise<numbe
 
 /** Who can take a domain's calls now, for the asap estimate (src/domain/asap.ts). */
 export interface AsapStaffing {
-  /** The domain's available informateurs, one of k domains counting 1/k. */
-  share: number;
+  /** The domain's available informateurs. */
+  informateurs: number;
   /** Every domain of those informateurs (the domain itself included when any). */
   poolDomains: string[];
   /** Available informateurs of any of those domains. */
@@ -24,12 +24,12 @@ export interface AsapStaffing {
 
 /** The available (logged in, taking calls) informateurs of a domain, and the pool they share. */
 export async function availableStaffing(db: Db, domain: string): Promise<AsapStaffing> {
-  const res = await sql<{ share: number | string | null; pool_domains: string[] | null; pool_n: number }>`
+  const res = await sql<{ n: number; pool_domains: string[] | null; pool_n: number }>`
     WITH mine AS (
       SELECT domains FROM agents
       WHERE active AND status = 'available' AND domains @> ARRAY[${domain}]::text[]
     ), pool AS (SELECT DISTINCT unnest(domains) AS d FROM mine)
-    SELECT (SELECT sum(1.0 / cardinality(domains)) FROM mine)::float8 AS share,
+    SELECT (SELECT count(*) FROM mine)::int AS n,
            (SELECT array_agg(d ORDER BY d) FROM pool) AS pool_domains,
            (SELECT count(*) FROM agents
              WHERE active AND status = 'available' AND domains && (SELECT coalesce(array_agg(d), '{}') FROM pool))::int AS pool_n`.execute(
@@ -37,7 +37,7 @@ export async function availableStaffing(db: Db, domain: string): Promise<AsapSta
   );
   const row = res.rows[0];
   return {
-    share: Number(row?.share ?? 0),
+    informateurs: row?.n ?? 0,
     poolDomains: row?.pool_domains ?? [],
     poolInformateurs: row?.pool_n ?? 0,
   };

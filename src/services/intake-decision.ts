@@ -125,8 +125,12 @@ export async function decideWindow(
   const decision = decideAsap({
     now,
     closingAt: interval?.end ?? null,
-    availableInformateurs: staffing.share,
-    waitingCallbacks: await countWaiting(core.db, [domain], waitingThatMatters(staffing.share, promise)),
+    availableInformateurs: staffing.informateurs,
+    waitingCallbacks: await countWaiting(
+      core.db,
+      [domain],
+      waitingThatMatters(staffing.informateurs, promise),
+    ),
     // With each informateur in this domain only, the pool is the domain: nothing more to read.
     ...(shared
       ? {

@@ -138,6 +138,16 @@ describe('asap requests', () => {
     expect((await postCallback(t.app, asap({ domain: 'logement' }))).statusCode).toBe(201);
   });
 
+  it('give an informateur of several domains, whose other domains wait for nothing, wholly to the one that asks', async () => {
+    const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
+    await availableAgent(t.app, ['travail', 'logement', 'justice', 'interieur']);
+    for (let waiting = 0; waiting < 5; waiting += 1) {
+      const res = await postCallback(t.app, asap());
+      expect(res.statusCode, `with ${waiting} waiting`).toBe(201);
+    }
+    await refusedAsap(t.app);
+  });
+
   it('count callbacks on a desk (assigned) as waiting, and no longer count cancelled ones', async () => {
     const t = await f.start('postgres', { now: '2026-11-23T10:00:00+01:00' });
     const agent = await availableAgent(t.app);
