@@ -103,8 +103,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'OPTIONS' || (req.headers.origin && req.headers['access-control-request-method']))
       return;
-    const path = req.url.split('?')[0];
-    return sendProblem(reply, problemOf('NOT_FOUND', `Aucune ressource à l'adresse OPTIONS ${path}.`));
+    reply.callNotFound();
+    return reply;
   });
   // CORS headers come before the answers of the hooks below (stopping, overload): a page reads
   // their 503 and its Retry-After only if the answer carries them.

@@ -142,6 +142,12 @@ describe('HTTP surface', () => {
         headers: { 'x-cancel-token': token },
       });
       expectProblem(res, 404, 'NOT_FOUND');
+      const cancel = await t.app.inject({
+        method: 'POST',
+        url: `/v1/callbacks/${reference}/cancel`,
+        payload: { cancelToken: token },
+      });
+      expectProblem(cancel, 404, 'NOT_FOUND');
     }
   });
 

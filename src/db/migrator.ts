@@ -1,14 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { runMigrations as runBullmqMigrations } from 'bullmq';
 
 // Any constant shared by every Rappel process; distinct from BullMQ's own migration lock.
 export const MIGRATION_LOCK_KEY = 0x52415050; // 'RAPP'
-// A migration may rebuild an index of a million rows, and a process may wait for another's
-// migrations: neither is bound by the service's statement timeouts (src/db/pool.ts).
-const MIGRATION_QUERY_TIMEOUT_MS = 6 * 3600_000;
 
 async function migrationsDir(): Promise<string> {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,40 +38,40 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const dir = await migrationsDir();
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  const client = await pool.connect();
-  const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) =>
-    // pg reads query_timeout per query too (its types leave it out of QueryConfig).
-    client.query<R>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig);
+  // A client of its own, on the pool's connection settings but without the service's
+  // timeouts (a migration may rebuild an index of a million rows, or wait for another process's
+  // migrations, Rappel's or BullMQ's): a pooled client would keep its query_timeout for the
+  // statements BullMQ's migrations run on it.
+  const client = new pg.Client({ ...pool.options, statement_timeout: undefined, query_timeout: undefined });
+  client.on('error', () => undefined); // a broken session fails the statement under way instead
+  await client.connect();
   const applied: string[] = [];
   try {
-    await query('SET statement_timeout = 0');
-    await query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await query(
+    await client.query('SET statement_timeout = 0');
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
     );
     const done = new Set(
-      (await query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+      (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
     );
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(path.join(dir, file), 'utf8');
-      await query('BEGIN');
+      await client.query('BEGIN');
       try {
-        await query(sql);
-        await query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
-        await query('COMMIT');
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+        await client.query('COMMIT');
       } catch (err) {
-        await query('ROLLBACK');
+        await client.query('ROLLBACK');
         throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(file);
     }
     if (opts.bullmqSchema !== false) await runBullmqMigrations(client);
   } finally {
-    await query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    // The client goes back to the pool with the service's statement timeout again.
-    await query('RESET statement_timeout').catch(() => undefined);
-    client.release();
+    await client.end().catch(() => undefined); // ending the session releases its advisory lock
   }
   return { applied };
 }

@@ -24,8 +24,12 @@ export function decideRetry(
 ): RetryDecision {
   if (attemptsMade >= policy.maxAttempts) return { kind: 'give_up' };
   // In whole seconds, as every time the API shows, rounded up so that the delay is never short.
-  const earliest = now.plus({ minutes: policy.retryDelayMinutes });
-  const whole = earliest.millisecond === 0 ? earliest : earliest.startOf('second').plus({ seconds: 1 });
+  const whole = ceilToSecond(now.plus({ minutes: policy.retryDelayMinutes }));
   const at = firstOpenInstantAtOrAfter(whole, settings, closures);
   return at ? { kind: 'retry', at } : { kind: 'give_up' };
+}
+
+/** The instant on its second, or the next second when it has milliseconds: never earlier. */
+export function ceilToSecond(t: DateTime): DateTime {
+  return t.millisecond === 0 ? t : t.startOf('second').plus({ seconds: 1 });
 }

@@ -173,7 +173,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       );
     }
     if (isUnavailableError(err)) {
-      req.log.warn({ err: { message: err.message } }, 'dependency unavailable');
+      // A statement PostgreSQL cancelled for running too long may be a slow plan or a lock held
+      // too long, not only a database down: logged as an error, for someone to look at.
+      if ((err as { code?: string }).code === '57014')
+        req.log.error({ err: { message: err.message } }, 'statement cancelled (DB_STATEMENT_TIMEOUT_MS)');
+      else req.log.warn({ err: { message: err.message } }, 'dependency unavailable');
       return sendProblem(
         reply,
         problemOf(

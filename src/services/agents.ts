@@ -105,25 +105,30 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       patch: { displayName?: string; domains?: string[]; active?: boolean },
     ): Promise<AgentView> {
       if (!isUuid(id)) throw notFound();
-      const a = await updateAgent(
-        core.db,
-        id,
-        {
-          ...patch,
-          ...(patch.domains ? { domains: unique(patch.domains) } : {}),
-          ...(patch.displayName ? { displayName: patch.displayName.trim() } : {}),
-        },
-        now(),
+      // A deactivation hands the desk back to the queue now rather than when the lease runs
+      // out, in the same transaction (as going offline: deactivated first, so no dispatch gives
+      // them another callback meanwhile; retried if it loses a deadlock to an outcome). In two,
+      // a 503 on the second left the informateur deactivated with the callback still on the desk.
+      const { a, released } = await retryingConflicts(() =>
+        core.db.transaction().execute(async (tx) => {
+          const at = now();
+          const a = await updateAgent(
+            tx,
+            id,
+            {
+              ...patch,
+              ...(patch.domains ? { domains: unique(patch.domains) } : {}),
+              ...(patch.displayName ? { displayName: patch.displayName.trim() } : {}),
+            },
+            at,
+          );
+          const released =
+            a && patch.active === false ? await handBack(tx, id, 'ops', 'agent_deactivated', at) : [];
+          return { a, released };
+        }),
       );
       if (!a) throw notFound();
-      if (patch.active === false) {
-        // Deactivated first, so no dispatch can give them another callback meanwhile.
-        // Their desk goes back to the queue now rather than when the lease runs out.
-        const released = await core.db
-          .transaction()
-          .execute((tx) => handBack(tx, id, 'ops', 'agent_deactivated', now()));
-        if (released.length > 0) await onAvailable(released.map((r) => r.domain));
-      }
+      if (released.length > 0) await onAvailable(released.map((r) => r.domain));
       return agentView(a);
     },
     async rotateToken(id: string): Promise<AgentView & { token: string }> {

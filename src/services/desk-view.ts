@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import type { CallbackRecord } from '../repositories/callbacks.js';
+import { ceilToSecond } from '../domain/retry.js';
 import { isoParis } from './core.js';
 
 /** What an informateur sees of the callback on their desk: the full number, to call it. */
@@ -25,9 +26,7 @@ export const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
  * before that keep their milliseconds, and cutting them would show a time before the retry is due.
  */
 export const nextAttemptAt = (c: CallbackRecord): string | null =>
-  c.status === 'scheduled' && c.attempts > 0
-    ? iso(new Date(Math.ceil(c.dueAt.getTime() / 1000) * 1000))
-    : null;
+  c.status === 'scheduled' && c.attempts > 0 ? isoParis(ceilToSecond(DateTime.fromJSDate(c.dueAt))) : null;
 
 export function deskView(c: CallbackRecord): DeskCallback {
   return {

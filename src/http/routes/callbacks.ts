@@ -108,7 +108,8 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Annuler une demande de rappel',
           params: ReferenceParams,
           body: Type.Object(
-            { cancelToken: Type.String({ minLength: 1, maxLength: 512 }) },
+            // No length limit, as X-Cancel-Token: a token that is not the callback's is 404.
+            { cancelToken: Type.String({ minLength: 1 }) },
             { additionalProperties: false },
           ),
           response: { 200: Type.Ref('CallbackView'), 404: problemRef, ...errors(409) },
