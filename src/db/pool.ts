@@ -15,6 +15,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** DB_STATEMENT_TIMEOUT_MS. */
   statementTimeoutMs?: number;
+  /** How long the client waits for an answer (default: the statement timeout + 5 s). */
+  readTimeoutMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export function createPool(connectionString: string, log: Logger, opts: PoolOpti
     statement_timeout: statementTimeoutMs,
     // Last resort for a server that does not answer at all (frozen host, partition): later than
     // statement_timeout, so that a server that answers has cancelled the statement first.
-    query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+    query_timeout: opts.readTimeoutMs ?? statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
   });
   pool.on('error', (err) => log.warn({ err: { message: err.message } }, 'postgres idle client error'));
   // The pool listens for errors of idle clients only. A client checked out between two
@@ -45,6 +47,30 @@ export function createPool(connectionString: string, log: Logger, opts: PoolOpti
   // request answers 503) and the pool discards the broken client when it is released.
   pool.on('connect', (client) => {
     client.on('error', (err) => log.debug({ err: { message: err.message } }, 'postgres client error'));
+    endOnReadTimeout(client, log);
   });
   return pool;
+}
+
+/**
+ * A client whose statement got no answer in time is ended, never used again. pg gives up on
+ * the statement but keeps the session, where the statement may still run once the server (or
+ * the network) answers again: a BEGIN that did so left the session in a transaction that never
+ * ended, and the next requests on that pooled client (bookings answered 201) ran inside it,
+ * uncommitted, until a rollback threw them away. Ended, the pool drops the client at its
+ * release, and a statement the server reads afterwards dies with the session.
+ */
+function endOnReadTimeout(client: pg.PoolClient, log: Logger): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (!(result instanceof Promise)) return result; // callback forms: pg-pool's release(err) drops the client
+    return result.catch((err: unknown) => {
+      if (err instanceof Error && err.message === 'Query read timeout') {
+        log.warn('postgres: no answer in time, the session is closed');
+        client.end().catch(() => undefined);
+      }
+      throw err;
+    });
+  };
 }

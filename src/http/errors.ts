@@ -70,7 +70,7 @@ export function isUnavailableError(err: unknown): boolean {
   // a statement cancelled (statement_timeout, 57014) or a lock not had in time (lock_timeout,
   // 55P03), whose transaction PostgreSQL rolled back.
   if (/^(08|57P0[1-3]|53300|57014|55P03)/.test(code)) return true;
-  return /Query read timeout|Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Stream isn't writeable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|did not answer within|Cannot use a pool after calling end|redis is (connecting|reconnecting|end|close|wait)/i.test(
+  return /Query read timeout|Client was closed and is not queryable|Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Stream isn't writeable|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|did not answer within|Cannot use a pool after calling end|redis is (connecting|reconnecting|end|close|wait)/i.test(
     e.message,
   );
 }
