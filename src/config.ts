@@ -46,6 +46,8 @@ export interface Config {
    * rolls its transaction back; the request answers 503. Migrations are not bound by it.
    */
   readonly dbStatementTimeoutMs: number;
+  /** A worker process (APP_ROLE=worker) serves GET /metrics on this port (null: none). */
+  readonly metricsPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -253,5 +255,6 @@ export function loadConfig(env: Env = process.env): Config {
     slotsCacheMs: int(env, 'SLOTS_CACHE_MS', 1_000, 0, 3_600_000),
     maxInFlightRequests: int(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000),
     dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000),
+    metricsPort: str(env, 'METRICS_PORT') === undefined ? null : int(env, 'METRICS_PORT', 0, 0, 65535),
   });
 }

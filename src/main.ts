@@ -4,6 +4,7 @@ import { createLogger } from './logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { buildApp, type Lifecycle } from './app.js';
 import { startWorkers, type Workers } from './jobs/runner.js';
+import { startMetricsServer } from './metrics-server.js';
 
 /**
  * Process entry shared by server.ts and worker.ts: reads the config, builds what APP_ROLE asks
@@ -32,6 +33,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   let rt: Runtime | null = null;
   let app: FastifyInstance | null = null;
   let workers: Workers | null = null;
+  let metrics: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   let stopping = false;
   const lifecycle: Lifecycle = { draining: false };
 
@@ -40,6 +42,12 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     rt = await createRuntime(config, log);
     if (stopping) return;
     if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
+    if (stopping) return;
+    if (config.role === 'worker' && config.metricsPort !== null) {
+      const { opsView } = rt.services;
+      metrics = await startMetricsServer(() => opsView.metrics(), config.host, config.metricsPort, log);
+      log.info({ port: metrics.port }, 'worker metrics on GET /metrics');
+    }
     if (stopping) return;
     if (config.role === 'api' || config.role === 'all') {
       app = await buildApp({
@@ -64,6 +72,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   const closeAll = () =>
     (closing ??= (async () => {
       if (app) await app.close();
+      if (metrics) await metrics.close();
       if (workers) await workers.close();
       if (rt) await rt.close();
     })());

@@ -26,6 +26,7 @@ describe('pull next under concurrency, 2 API + 2 worker processes on Redis', () 
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let sql: pg.Pool;
   const apis: Child[] = [];
+  const workerMetrics: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -55,11 +56,17 @@ describe('pull next under concurrency, 2 API + 2 worker processes on Redis', () 
       apis.push(
         spawnRappel({ name: `api-${i}`, env: { ...env, APP_ROLE: 'api', PORT: String(await freePort()) } }),
       );
+    for (let i = 0; i < 2; i++) workerMetrics.push(`http://127.0.0.1:${await freePort()}/metrics`);
     const workers = [0, 1].map((i) =>
       spawnRappel({
         name: `worker-${i}`,
         entry: 'src/worker.ts',
-        env: { ...env, APP_ROLE: 'worker', LOG_LEVEL: 'info' },
+        env: {
+          ...env,
+          APP_ROLE: 'worker',
+          LOG_LEVEL: 'info',
+          METRICS_PORT: new URL(workerMetrics[i]!).port,
+        },
       }),
     );
     await Promise.all(apis.map((c) => waitReady(c, 60_000)));
@@ -134,6 +141,19 @@ describe('pull next under concurrency, 2 API + 2 worker processes on Redis', () 
       `SELECT count(*)::int AS n FROM (SELECT callback_id FROM callback_events WHERE type = 'assigned' GROUP BY callback_id HAVING count(*) <> 1) x`,
     );
     expect(assigned.rows[0]!.n).toBe(0);
+    // Every assignment is in the dispatch histogram of the process that made it: the APIs'
+    // pulls, and the workers' pushes, which the workers export on METRICS_PORT.
+    const counted = await Promise.all(
+      [...apis.map((a) => `${a.baseUrl}/metrics`), ...workerMetrics].map(async (url) => {
+        const text = await (await fetch(url)).text();
+        return Number(/^rappel_dispatch_latency_seconds_count (\d+)$/m.exec(text)?.[1]);
+      }),
+    );
+    expect(
+      counted.reduce((a, b) => a + b, 0),
+      JSON.stringify(counted),
+    ).toBe(CALLBACKS);
+    expect((await fetch(workerMetrics[0]!.replace('/metrics', '/v1/queue'))).status).toBe(404);
     // Per informateur, assignments and outcomes strictly alternate: never two callbacks on one desk.
     const seq = await sql.query<{ actor: string; types: string[] }>(
       `SELECT actor, array_agg(type ORDER BY id) AS types FROM callback_events WHERE type IN ('assigned','outcome') GROUP BY actor`,
