@@ -163,6 +163,42 @@ describe('a closure that shifts the windows of its day', () => {
     t.clock.set(DateTime.fromISO('2026-11-23T08:00:00+01:00', { setZone: true }));
   });
 
+  it('moves a booking whose window a closure cuts short to a later start, however full its window', async () => {
+    // Tuesday 2026-12-01 with two justice informateurs (two places per window), the only
+    // booking on 11:00–11:30, then 11:15–11:45 closed: the day's cut keeps 11:00, as 11:00–11:15.
+    // An outside test saw such a booking stay on 11:00 (cut to 15 minutes, recorded as a move)
+    // when its window had a spare place, and go to 11:45 when it was full: now always to 11:45.
+    await createAgent(t.app, ['justice'], 'Bea');
+    await createAgent(t.app, ['justice'], 'Chloé');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'justice', slotStart: '2026-12-01T11:00:00+01:00' }),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const added = await postClosure(t.app, {
+      date: '2026-12-01',
+      start: '11:15',
+      end: '11:45',
+      reason: 'Réunion',
+      moveBookings: true,
+    });
+    expect(added.statusCode, added.body).toBe(201);
+    expect(added.json().moved).toEqual([
+      {
+        reference: res.json().reference,
+        from: { start: '2026-12-01T11:00:00+01:00', end: '2026-12-01T11:30:00+01:00' },
+        to: { start: '2026-12-01T11:45:00+01:00', end: '2026-12-01T12:15:00+01:00' },
+      },
+    ]);
+    const slots = (await t.app.inject('/v1/slots?domain=justice&from=2026-12-01&days=1')).json().slots as {
+      start: string;
+      remaining: number;
+    }[];
+    expect(slots.find((s) => s.start === '2026-12-01T11:00:00+01:00')?.remaining).toBe(2);
+    expect(slots.find((s) => s.start === '2026-12-01T11:45:00+01:00')?.remaining).toBe(1);
+  });
+
   it('leaves the bookings alone when the closure ends on a window start', async () => {
     const z = await book('2026-11-23T15:00:00+01:00');
     expect(z.statusCode, z.body).toBe(201);

@@ -74,8 +74,11 @@ const MOVE_PAST_HORIZON_DAYS = 28;
 
 export function createClosureMoves(core: Core, calendar: CalendarService) {
   /**
-   * The next free window of the callback's domain from its start on (the contract's "next free
-   * windows": never an earlier start, so the citizen is not called before the time they chose).
+   * The next free window of the callback's domain after its start (the contract's "next free
+   * windows": never an earlier start, so the citizen is not called before the time they chose;
+   * nor its own start, which a part-day closure may leave as a shorter window, 11:00–11:15 under
+   * 11:15–11:45: taking it depended on whether the window had a spare place, since the new place
+   * is taken before the old one is given back, and its span could be a few minutes).
    * The search goes MOVE_PAST_HORIZON_DAYS past the booking horizon. Only when it finds no free
    * window, a window of the new cut covering the booked one (12:30–13:00 for 12:45–13:00 once a
    * closure's cut is undone): a call up to a window early rather than a booking left on a start
@@ -91,7 +94,7 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     const candidates = await calendar.bookable(tx, c.domain as DomainCode, start, MAX_DAYS, now, horizonDays);
     const capacity = await calendar.capacityOf(tx, c.domain as DomainCode);
     const booked = { start: c.windowStart.getTime(), end: c.windowEnd.getTime() };
-    const later = candidates.filter((cand) => cand.window.start.toMillis() >= booked.start);
+    const later = candidates.filter((cand) => cand.window.start.toMillis() > booked.start);
     const covering = candidates.filter(
       (cand) => cand.window.start.toMillis() < booked.start && cand.window.end.toMillis() >= booked.end,
     );
