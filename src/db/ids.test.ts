@@ -27,6 +27,17 @@ describe('newId', () => {
     expect(millisOf(newId(2 ** 50))).toBe(2 ** 48 - 1);
   });
 
+  it('sorts in the order made within one millisecond, up to 2,048 ids', () => {
+    const at = Date.UTC(2026, 10, 27, 16, 30);
+    const ids = Array.from({ length: 2_048 }, () => newId(at));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => millisOf(id) === at)).toBe(true);
+    // A new millisecond starts its own sequence, still after the last one's ids.
+    const next = newId(at + 1);
+    expect(next > ids.at(-1)!).toBe(true);
+  });
+
   it('differs within one millisecond', () => {
     const at = Date.now();
     const ids = new Set(Array.from({ length: 10_000 }, () => newId(at)));

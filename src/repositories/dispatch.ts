@@ -100,16 +100,16 @@ const pullStatement = hotStatement<PullOptions & { by: 'id' | 'token_hash' }, Pu
       CROSS JOIN LATERAL (
         SELECT id, carried_over, due_at, attempts FROM callbacks
         WHERE status = 'queued' AND domain = d.domain
-        ORDER BY carried_over DESC, due_at, attempts
+        ORDER BY carried_over DESC, due_at, attempts, id
         LIMIT ${sql.lit(CLAIM_CANDIDATES_PER_DOMAIN)}
       ) q
       WHERE CASE WHEN EXISTS (SELECT 1 FROM desk) THEN false ELSE NOT (SELECT found FROM overdue) END
     ), pick AS (
-      SELECT c.id FROM (SELECT * FROM cand ORDER BY carried_over DESC, due_at, attempts) s
+      SELECT c.id FROM (SELECT * FROM cand ORDER BY carried_over DESC, due_at, attempts, id) s
       JOIN callbacks c ON c.id = s.id
       WHERE c.status = 'queued'
         AND CASE WHEN NOT EXISTS (SELECT 1 FROM cand) THEN false ELSE EXISTS (SELECT 1 FROM locked) END
-      ORDER BY s.carried_over DESC, s.due_at, s.attempts
+      ORDER BY s.carried_over DESC, s.due_at, s.attempts, s.id
       LIMIT 1 FOR UPDATE OF c SKIP LOCKED
     ), claimed AS (
       UPDATE callbacks c SET status = 'assigned', assigned_agent_id = l.id, assigned_at = ${v.now},

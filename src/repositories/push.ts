@@ -57,7 +57,7 @@ export async function assignHeadToIdlest(
   }>`${PREPARED}
     WITH queued AS (
       SELECT (SELECT true FROM callbacks q WHERE q.status = 'queued' AND q.domain = ${domain}
-        ORDER BY q.carried_over DESC, q.due_at, q.attempts LIMIT 1) AS found
+        ORDER BY q.carried_over DESC, q.due_at, q.attempts, q.id LIMIT 1) AS found
     ), agent AS (
       SELECT a.id FROM agents a
       WHERE ${freeDesk(domain)}
@@ -67,7 +67,7 @@ export async function assignHeadToIdlest(
       LIMIT 1 FOR UPDATE SKIP LOCKED
     ), head AS (
       SELECT id FROM callbacks WHERE status = 'queued' AND domain = ${domain} AND EXISTS (SELECT 1 FROM agent)
-      ORDER BY carried_over DESC, due_at, attempts
+      ORDER BY carried_over DESC, due_at, attempts, id
       LIMIT 1 FOR UPDATE SKIP LOCKED
     ), assigned AS (
       UPDATE callbacks c SET status = 'assigned', assigned_agent_id = agent.id, assigned_at = ${now},
