@@ -3,8 +3,11 @@ import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 /** The Ajv instance @fastify/ajv-compiler hands to `onCreate`. */
 type Ajv = Parameters<NonNullable<NonNullable<Parameters<ValidatorFactory>[1]>['onCreate']>>[0];
 
-/** An instant written to the minute, as ISO 8601 allows (`2026-11-23T09:00+01:00`). */
-const TO_THE_MINUTE = /^(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d)([Zz]|[+-]\d\d:\d\d)$/;
+/**
+ * An instant written to the minute, as ISO 8601 allows (`2026-11-23T09:00+01:00`), its offset in
+ * any of the writings the seconds' form takes (`Z`, `+01:00`, `+0100`, `+01`).
+ */
+const TO_THE_MINUTE = /^(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d)([Zz]|[+-]\d\d(?::?\d\d)?)$/;
 
 /**
  * The `date-time` format of ajv-formats is RFC 3339's, which requires the seconds. The contract

@@ -27,7 +27,15 @@ const SLOT_STARTS_READ_MAX = 4_096;
 export function readSlotStart(slotStart: string | undefined): DateTime {
   const known = slotStart === undefined ? undefined : slotStartsRead.get(slotStart);
   if (known !== undefined) return known;
-  const start = slotStart === undefined ? null : DateTime.fromISO(slotStart, { setZone: true });
+  // Luxon reads at most 30 digits of a fraction; past the nanosecond they change nothing it
+  // keeps (hasSubMillisecondPart reads the text as written).
+  const start =
+    slotStart === undefined
+      ? null
+      : DateTime.fromISO(
+          slotStart.replace(SECONDS_FRACTION, (_, digits: string) => `.${digits.slice(0, 9)}`),
+          { setZone: true },
+        );
   const year = start?.setZone(PARIS).year;
   if (!start?.isValid || year === undefined || year < FIRST_CALENDAR_YEAR || year > 9999) {
     throw new AppError(

@@ -175,6 +175,9 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       ['2026-11-23T11:00:00.0000001+01:00', 'not_window_start'],
       ['2026-11-23T11:00:00.0001+01:00', 'not_window_start'],
       ['2026-11-23t11:00:00.0000001+01:00', 'not_window_start'], // the schema takes a lowercase t
+      // Past the 30 digits of a fraction luxon reads (a 400 before): read to the nanosecond, the
+      // digit past it still seen.
+      [`2026-11-23T11:00:00.${'0'.repeat(40)}1+01:00`, 'not_window_start'],
       ['2026-12-08T09:00:00+01:00', 'beyond_horizon'], // today + 15 days
     ];
     for (const [slotStart, reason] of cases) {
@@ -197,6 +200,21 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
     );
     expect(zeros.statusCode).toBe(201);
     expect(zeros.json().window.start).toBe('2026-11-23T09:30:00+01:00');
+    const manyZeros = await postCallback(
+      t.app,
+      booking({ slotStart: `2026-11-23T10:30:00.${'0'.repeat(40)}+01:00`, phone: '06 12 34 56 01' }),
+    );
+    expect(manyZeros.statusCode, manyZeros.body).toBe(201);
+    expect(manyZeros.json().window.start).toBe('2026-11-23T10:30:00+01:00');
+    // ISO 8601's other offset writings (basic, hours only) are the same instant.
+    for (const [slotStart, phone] of [
+      ['2026-11-23T11:00:00+0100', '06 12 34 56 02'],
+      ['2026-11-23T11:30+01', '06 12 34 56 03'],
+    ] as const) {
+      const other = await postCallback(t.app, booking({ slotStart, phone }));
+      expect(other.statusCode, `${slotStart} ${other.body}`).toBe(201);
+      expect(other.json().window.start).toBe(slotStart.slice(0, 16) + ':00+01:00');
+    }
   });
 
   it('the notice and the horizon are inclusive at their edge', async () => {
