@@ -163,10 +163,26 @@ describe('exceptional closures', () => {
     expect(hours(day)).toEqual(['08:30–18:15+01:00']);
   });
 
-  it('ignores an empty span but still shows its reason, and fails closed on a malformed time', () => {
+  it('names the day only for closures that take some of its hours', () => {
+    // Friday opens at 13:00: a morning closure changes nothing a citizen can see (an outside
+    // test saw Friday published with its usual hours and the label "Matin").
+    const friday = daySchedule('2026-11-27', CLOSED_ON_PENTECOST, [
+      closure('2026-11-27', '08:00', '12:00', 'Matin'),
+      closure('2026-11-27', '16:00', '17:30', 'Réunion'),
+    ]);
+    expect(friday).toMatchObject({ open: true, closedReason: null, label: 'Réunion' });
+    expect(hours(friday)).toEqual(['13:00–16:00+01:00']);
+    const evening = daySchedule('2026-11-23', CLOSED_ON_PENTECOST, [
+      closure('2026-11-23', '18:15', '20:00', 'Soir'),
+    ]);
+    expect(evening).toMatchObject({ open: true, label: null });
+    expect(hours(evening)).toEqual(['08:30–18:15+01:00']);
+  });
+
+  it('ignores an empty span, label included, and fails closed on a malformed time', () => {
     const empty = daySchedule('2026-11-23', CLOSED_ON_PENTECOST, [closure('2026-11-23', '14:00', '14:00')]);
     expect(hours(empty)).toEqual(['08:30–18:15+01:00']);
-    expect(empty.label).toBe('Formation');
+    expect(empty.label).toBeNull();
     const malformed = daySchedule('2026-11-23', CLOSED_ON_PENTECOST, [closure('2026-11-23', '9h', '10:00')]);
     expect(malformed).toMatchObject({ open: false, closedReason: 'closure' });
   });

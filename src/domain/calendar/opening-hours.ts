@@ -83,16 +83,22 @@ export function scheduleOf(
 ): DaySchedule {
   const parts = requireDate(date);
   const holiday = holidaysOfYear(parts.year, settings).get(date);
-  const closureLabel = closuresOfDay.length === 0 ? null : closuresOfDay.map((c) => c.reason).join(' ; ');
   const weekday = weekdayOf(parts);
   // A holiday names the day even on a weekend (26 December 2026 is a Saturday): its reason is
   // the holiday, as its label says. A weekend has no label: a closure set on it closes nothing.
   if (holiday !== undefined) return closed(date, 'holiday', holiday);
   if (weekday >= 6) return closed(date, 'weekend', null);
-  const label = closureLabel;
+  const weekly = WEEKLY_HOURS[weekday] ?? [];
+  // Only the closures that take some of the day's hours name it: one set on the hours the centre
+  // is closed anyway (Friday morning) leaves the day as published, label included.
+  const closing = closuresOfDay.filter((c) => {
+    const span = closureSpan(c);
+    return span.from < span.to && weekly.some(({ from, to }) => span.from < to && span.to > from);
+  });
+  const label = closing.length === 0 ? null : closing.map((c) => c.reason).join(' ; ');
 
-  let spans: MinuteSpan[] = [...(WEEKLY_HOURS[weekday] ?? [])];
-  for (const closure of closuresOfDay) spans = subtract(spans, closureSpan(closure));
+  let spans: MinuteSpan[] = [...weekly];
+  for (const closure of closing) spans = subtract(spans, closureSpan(closure));
   if (spans.length === 0) return closed(date, 'closure', label);
   return { date, open: true, intervals: spans.map((s) => toInterval(parts, s)), closedReason: null, label };
 }
