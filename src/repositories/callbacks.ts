@@ -164,6 +164,7 @@ export async function scheduledInPeriod(db: Db, from: Date, to: Date) {
     .where('attempts', '=', 0)
     .orderBy('window_start')
     .orderBy('created_at')
+    .orderBy('id') // booking order within one millisecond (src/db/ids.ts)
     .forUpdate()
     .execute();
   return rows.map((r) => toCallback(r as Row));
@@ -219,11 +220,24 @@ export async function moveRetry(db: Db, id: string, dueAt: Date, now: Date): Pro
 }
 
 export async function moveWindow(db: Db, id: string, start: Date, end: Date, now: Date): Promise<boolean> {
-  const res = await db
-    .updateTable('callbacks')
-    .set({ window_start: start, window_end: end, due_at: start, updated_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'scheduled')
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+  return (await moveWindows(db, [{ id, start, end }], now)).length === 1;
+}
+
+/** Moves scheduled callbacks to new windows (due at their start), in one statement: the ids moved. */
+export async function moveWindows(
+  db: Db,
+  moves: readonly { id: string; start: Date; end: Date }[],
+  now: Date,
+): Promise<string[]> {
+  if (moves.length === 0) return [];
+  const res = await sql<{ id: string }>`
+    UPDATE callbacks c SET window_start = m.s, window_end = m.e, due_at = m.s, updated_at = ${now}
+    FROM unnest(
+      ${moves.map((m) => m.id)}::uuid[],
+      ${moves.map((m) => m.start.toISOString())}::timestamptz[],
+      ${moves.map((m) => m.end.toISOString())}::timestamptz[]
+    ) AS m(id, s, e)
+    WHERE c.id = m.id AND c.status = 'scheduled'
+    RETURNING c.id`.execute(db);
+  return res.rows.map((r) => r.id);
 }

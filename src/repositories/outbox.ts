@@ -9,18 +9,31 @@ export interface OutboxRow {
 }
 
 export async function enqueueOutbox(db: Db, row: Omit<OutboxRow, 'id'>, createdAt: Date): Promise<number> {
-  const r = await db
+  const [id] = await enqueueOutboxRows(db, [row], createdAt);
+  return id!;
+}
+
+/** Several outbox rows in one statement: their ids (for relayNow). */
+export async function enqueueOutboxRows(
+  db: Db,
+  rows: readonly Omit<OutboxRow, 'id'>[],
+  createdAt: Date,
+): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const inserted = await db
     .insertInto('outbox')
-    .values({
-      job_name: row.jobName,
-      job_id: row.jobId,
-      payload: JSON.stringify(row.payload),
-      run_at: row.runAt,
-      created_at: createdAt,
-    })
+    .values(
+      rows.map((row) => ({
+        job_name: row.jobName,
+        job_id: row.jobId,
+        payload: JSON.stringify(row.payload),
+        run_at: row.runAt,
+        created_at: createdAt,
+      })),
+    )
     .returning('id')
-    .executeTakeFirstOrThrow();
-  return r.id;
+    .execute();
+  return inserted.map((r) => r.id);
 }
 
 const toRow = (r: {

@@ -19,32 +19,41 @@ export async function bookedInRange(
 }
 
 /**
- * Takes one place in a window if fewer than `capacity` are booked: one guarded statement,
- * so concurrent bookings can never exceed the capacity. Returns false when the window is full.
+ * Takes `count` places in a window if `capacity` still holds them all: one guarded statement,
+ * so concurrent bookings can never exceed the capacity. Returns false, taking none, when the
+ * window has fewer places left.
  */
 export async function takePlace(
   db: Db,
   domain: string,
   windowStart: Date,
   capacity: number,
+  count = 1,
 ): Promise<boolean> {
-  if (capacity <= 0) return false;
+  if (count < 1 || count > capacity) return false;
   const res = await sql<{ booked: number }>`
-    INSERT INTO window_load AS w (domain, window_start, booked) VALUES (${domain}, ${windowStart}, 1)
-    ON CONFLICT (domain, window_start) DO UPDATE SET booked = w.booked + 1 WHERE w.booked < ${capacity}
+    INSERT INTO window_load AS w (domain, window_start, booked) VALUES (${domain}, ${windowStart}, ${count})
+    ON CONFLICT (domain, window_start) DO UPDATE SET booked = w.booked + ${count}
+    WHERE w.booked + ${count} <= ${capacity}
     RETURNING booked`.execute(db);
   return res.rows.length === 1;
 }
 
 /** Gives a place back (cancel, move). Never goes below zero. */
 export async function releasePlace(db: Db, domain: string, windowStart: Date): Promise<void> {
-  await db
-    .updateTable('window_load')
-    .set((eb) => ({ booked: eb('booked', '-', 1) }))
-    .where('domain', '=', domain)
-    .where('window_start', '=', windowStart)
-    .where('booked', '>', 0)
-    .execute();
+  await releasePlaces(db, domain, [windowStart]);
+}
+
+/** Gives back one place per entry of `windowStarts` (a window may repeat), in one statement. */
+export async function releasePlaces(db: Db, domain: string, windowStarts: readonly Date[]): Promise<void> {
+  if (windowStarts.length === 0) return;
+  await sql`
+    UPDATE window_load w SET booked = greatest(w.booked - r.n, 0)
+    FROM (
+      SELECT s, count(*)::int AS n FROM unnest(${windowStarts.map((d) => d.toISOString())}::timestamptz[]) AS s
+      GROUP BY s
+    ) r
+    WHERE w.domain = ${domain} AND w.window_start = r.s AND w.booked > 0`.execute(db);
 }
 
 /**

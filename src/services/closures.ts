@@ -109,15 +109,21 @@ export function createClosureService(core: Core, calendar: CalendarService, outb
      */
     async create(input: ClosureInput): Promise<CreatedClosure> {
       const period = periodOf(input);
-      const now = core.clock.now();
-      // A closure wholly in the past would rewrite the published hours of days already served.
-      if (period.to.toMillis() <= now.toMillis())
-        throw new AppError(
-          'VALIDATION_ERROR',
-          'Cette fermeture est entièrement passée : une fermeture doit finir après maintenant.',
-        );
+      const whollyPast = (now: DateTime) => {
+        // A closure wholly in the past would rewrite the published hours of days already served.
+        if (period.to.toMillis() <= now.toMillis())
+          throw new AppError(
+            'VALIDATION_ERROR',
+            'Cette fermeture est entièrement passée : une fermeture doit finir après maintenant.',
+          );
+      };
+      whollyPast(core.clock.now()); // before waiting for the lock, when it is plain already
       const result = await core.db.transaction().execute(async (tx) => {
         await lockCalendarExclusive(tx);
+        // After the lock, which may have been waited for (another closure's moves): the minimum
+        // notice of the windows a move may take is counted from this instant.
+        const now = core.clock.now();
+        whollyPast(now);
         const closure = await insertClosure(
           tx,
           {
