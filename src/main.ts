@@ -39,7 +39,9 @@ export async function main(defaultRole: Config['role']): Promise<void> {
 
   /** Starts what APP_ROLE asks for; a stop asked meanwhile ends it at the next step. */
   const start = async () => {
-    rt = await createRuntime(config, log);
+    // Its embedded database gone (stopped by hand, killed), a process would stay up answering
+    // 503 to everything, and a supervisor would never restart it: it stops, exit code 1.
+    rt = await createRuntime(config, log, { onDatabaseLost: () => void shutdown('database lost', 1) });
     if (stopping) return;
     if (config.role === 'worker' || config.role === 'all') workers = await startWorkers(rt);
     if (stopping) return;
@@ -119,7 +121,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
   };
 
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
@@ -136,7 +138,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
       await closeAll();
       log.info('stopped');
       clearTimeout(timer);
-      exit(0, signal);
+      exit(code, signal);
     } catch (err) {
       log.error({ err }, 'error during shutdown');
       exit(1);

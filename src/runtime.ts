@@ -53,6 +53,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Skip migrations (tests start from an already migrated template database). */
   skipMigrations?: boolean;
+  /** Called if the embedded database stops by itself: the process cannot serve anything then. */
+  onDatabaseLost?: () => void;
 }
 
 async function resolveOpsToken(config: Config, log: Logger): Promise<string> {
@@ -107,7 +109,7 @@ export async function createRuntime(
   };
   try {
     if (config.databaseUrl === null) {
-      embedded = await startEmbeddedPostgres(config.dataDir, log);
+      embedded = await startEmbeddedPostgres(config.dataDir, log, opts.onDatabaseLost);
       const db = embedded;
       closers.push(() => db.stop());
     }

@@ -31,17 +31,66 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** A postmaster left behind by a process killed with -9 still holds the data directory: stop it. */
-async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+};
+
+/**
+ * Whether `pid` is a live Node.js process: where /proc tells (Linux), a pid reused by another
+ * program since the owner died is not one; elsewhere a live pid is taken as the owner.
+ */
+async function liveNode(pid: number): Promise<boolean> {
+  if (!alive(pid)) return false;
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return path.basename(cmdline.split('\0')[0] ?? '').includes('node');
+  } catch {
+    return true;
+  }
+}
+
+/** Which process started the postmaster of a data directory (written once it is ready). */
+type Owner = { pid: number; postgresPid: number };
+const ownerFile = (root: string) => path.join(root, 'pg-owner.json');
+
+async function readOwner(root: string): Promise<Owner | null> {
+  try {
+    const o = JSON.parse(await readFile(ownerFile(root), 'utf8')) as Partial<Owner>;
+    return Number.isInteger(o.pid) && Number.isInteger(o.postgresPid) ? (o as Owner) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The embedded database's data directory is in use by another live service process. */
+export class DataDirInUseError extends Error {
+  constructor(databaseDir: string, ownerPid: number) {
+    super(
+      `the embedded PostgreSQL of ${databaseDir} is in use by process ${ownerPid} (another Rappel with the same DATA_DIR): stop it, or give this one its own DATA_DIR or a DATABASE_URL`,
+    );
+  }
+}
+
+/**
+ * A postmaster left behind by a process killed with -9 still holds the data directory: stop it.
+ * One whose service process is still running is not left behind: a second `npm start` in the
+ * same folder stopped the first one's database, which then answered 503 to everything (outside
+ * test helper-49). That start is refused instead.
+ */
+async function stopOrphan(root: string, dataDir: string, log: Logger): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!(await exists(pidFile))) return;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return; // stale pid file: postgres removes it itself on start
-  }
+  if (!alive(pid)) return; // stale pid file: postgres removes it itself on start
+  const owner = await readOwner(root);
+  if (owner !== null && owner.postgresPid === pid && owner.pid !== process.pid && (await liveNode(owner.pid)))
+    throw new DataDirInUseError(dataDir, owner.pid);
   log.warn({ postgresPid: pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100; i++) {
@@ -185,7 +234,11 @@ async function stopPostmaster(child: ChildProcess): Promise<void> {
  * group. The caller stops it last. (The package's own class is not used: it starts its
  * processes in our process group, and hooks SIGTERM to exit the process at once.)
  */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: Logger,
+  onUnexpectedExit: () => void = () => {},
+): Promise<EmbeddedDatabase> {
   const root = path.resolve(dataDir);
   const databaseDir = path.join(root, 'pg');
   const secretFile = path.join(root, 'pg-password');
@@ -205,7 +258,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     log.info({ databaseDir }, 'initialising embedded PostgreSQL');
     await initialiseCluster(databaseDir, password, ids, pgLog);
   } else {
-    await stopOrphan(databaseDir, log);
+    await stopOrphan(root, databaseDir, log);
   }
   let child: ChildProcess;
   try {
@@ -221,9 +274,12 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   log.info({ port, databaseDir, postgresPid: child.pid }, 'embedded PostgreSQL started');
+  await writeFile(ownerFile(root), JSON.stringify({ pid: process.pid, postgresPid: child.pid }) + '\n');
   let stopping = false;
   child.once('exit', (code, signal) => {
-    if (!stopping) log.error({ code, signal }, 'embedded PostgreSQL exited on its own');
+    if (stopping) return;
+    log.error({ code, signal }, 'embedded PostgreSQL exited on its own');
+    onUnexpectedExit();
   });
   // A process that exits without stopping it (the stop timed out, a fatal error) asks it for a
   // fast shutdown on its way out: out of our process group, nothing else would.

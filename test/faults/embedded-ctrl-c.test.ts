@@ -119,6 +119,45 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     expect(existsSync(pidFile), 'embedded PostgreSQL left running').toBe(false);
   });
 
+  const postmasterPid = () =>
+    Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+  it('a second start on the same DATA_DIR is refused while the first runs, which goes on serving', async () => {
+    // It used to stop the first one's database as "left running by an earlier process": the
+    // first then answered 503 to everything, for good (outside test helper-49).
+    const first = await start();
+    const second = await start({ waitReady: false });
+    expect(await second.exited, second.output()).toBe(1);
+    expect(second.output()).toContain(`in use by process ${first.pid}`);
+    expect(second.output()).not.toContain('stopping an embedded PostgreSQL');
+    expect((await fetch(`${first.baseUrl}/readyz`)).status).toBe(200);
+    process.kill(first.pid, 'SIGTERM');
+    expect(await first.exited, first.output()).toBe(0);
+    stoppedCleanly(first.output());
+  });
+
+  it('a database left running by a service killed with -9 is stopped by the next start', async () => {
+    const killed = await start();
+    const orphan = postmasterPid();
+    process.kill(killed.pid, 'SIGKILL'); // the service only: the postmaster is out of its group
+    expect(await killed.exited).toBe('SIGKILL');
+    process.kill(orphan, 0); // still running
+    const next = await start();
+    expect(next.output()).toContain('stopping an embedded PostgreSQL left running by an earlier process');
+    expect(postmasterPid()).not.toBe(orphan);
+    process.kill(next.pid, 'SIGTERM');
+    expect(await next.exited, next.output()).toBe(0);
+    stoppedCleanly(next.output());
+  });
+
+  it('a service whose database stops under it stops too, exit code 1, rather than answer 503 for ever', async () => {
+    const child = await start();
+    process.kill(postmasterPid(), 'SIGINT'); // a fast shutdown, as by hand or another program
+    expect(await child.exited, child.output()).toBe(1);
+    expect(child.output()).toContain('"msg":"embedded PostgreSQL exited on its own"');
+    expect(child.output()).toMatch(/"signal":"database lost"[\s\S]*"msg":"stopped"/);
+  });
+
   it('Ctrl-C while the service is still starting stops the database it has started', async () => {
     const child = await start({ waitReady: false });
     await waitForLine(child, 'embedded PostgreSQL started');
