@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -218,7 +219,8 @@ function clientMessage(fe: FastifyError): string {
 /**
  * Fastify's clientErrorHandler: what Node's HTTP parser refuses before any route (headers or
  * request line too long, a malformed request, one too slow to arrive) gets a problem+json 400
- * VALIDATION_ERROR, then the connection is closed, as Node and fastify do. Nothing is written
+ * VALIDATION_ERROR, then the connection is closed, as Node and fastify do; so does a body the
+ * parser refuses while its request is under way (malformed chunked framing). Nothing is written
  * when a response to an earlier request on the connection is under way: the 400 would land
  * inside it, or be read as its answer.
  */
@@ -226,8 +228,11 @@ export function clientErrorAnswer(log: Logger) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     log.debug({ err: { code: err.code, message: err.message } }, 'client error');
-    const inFlight = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
-    if (socket.writable && !inFlight) {
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    // The response of the request whose body the parser refused (malformed chunked framing):
+    // that request is not complete, nothing is written yet, so the 400 is its answer.
+    const ownBody = inFlight !== undefined && !inFlight.headersSent && inFlight.req?.complete === false;
+    if (socket.writable && (!inFlight || ownBody)) {
       const detail =
         err.code === 'HPE_HEADER_OVERFLOW'
           ? 'La ligne de requête ou les en-têtes sont trop longs.'
