@@ -135,7 +135,13 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
       const basic = await t.app.inject({ method, url, headers: { authorization: 'Basic abc' }, payload });
       expect(basic.statusCode).toBe(401);
       expect(basic.json().detail).toContain('mal formé');
+      expect(basic.headers['www-authenticate']).toBe('Bearer realm="rappel"');
     }
+    const none = await t.app.inject({ url: '/v1/queue' });
+    expect([none.statusCode, none.headers['www-authenticate']]).toEqual([401, 'Bearer realm="rappel"']);
+    expect(
+      (await t.app.inject({ url: '/v1/queue', headers: ops })).headers['www-authenticate'],
+    ).toBeUndefined();
   });
 
   it('answers what the HTTP parser refuses (headers too long) as problem+json', async () => {

@@ -5,8 +5,17 @@ import type { Logger } from 'pino';
 import { AppError, isUnavailableError, problemOf, type Problem } from './errors.js';
 import { isTransientConflict } from '../db/conflicts.js';
 
+/**
+ * A problem+json answer. A 401 names the scheme its routes take (`WWW-Authenticate: Bearer`, as
+ * HTTP requires of a 401 and RFC 6750 writes it for bearer tokens).
+ */
 export function sendProblem(reply: FastifyReply, problem: Problem, headers: Record<string, string> = {}) {
-  return reply.code(problem.status).headers(headers).type('application/problem+json').send(problem);
+  const challenge = problem.status === 401 ? { 'www-authenticate': 'Bearer realm="rappel"' } : {};
+  return reply
+    .code(problem.status)
+    .headers({ ...challenge, ...headers })
+    .type('application/problem+json')
+    .send(problem);
 }
 
 interface AjvError {
