@@ -11,7 +11,7 @@ import {
   WindowSchema,
   AGENT,
 } from '../schemas/common.js';
-import { ReferenceParams, CallbackStatusSchema } from '../schemas/callbacks.js';
+import { ReferenceParams, CallbackStatusSchema, StoredOutcome } from '../schemas/callbacks.js';
 import { agentByToken } from '../auth.js';
 import { agentErrorHandler } from './agents.js';
 
@@ -25,7 +25,7 @@ const DeskCallbackSchema = Type.Object(
     subject: Type.Union([Type.String(), Type.Null()]),
     window: WindowSchema,
     attempts: Type.Integer(),
-    outcome: Type.Union([Type.String(), Type.Null()]),
+    outcome: StoredOutcome,
     redirectedTo: Type.Union([Type.String(), Type.Null()]),
     nextAttemptAt: Type.Union([InstantString, Type.Null()]),
   },

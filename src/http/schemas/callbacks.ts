@@ -1,6 +1,25 @@
 import { Type } from 'typebox';
 import { DomainCode, InstantString, WindowSchema } from './common.js';
 
+/**
+ * The last outcome a callback recorded: one of the four an informateur reports, or
+ * `unreachable` once the last attempt went unanswered (`MAX_ATTEMPTS`) and it failed.
+ */
+export const StoredOutcome = Type.Union(
+  [
+    Type.Literal('reached'),
+    Type.Literal('no_answer'),
+    Type.Literal('wrong_number'),
+    Type.Literal('redirected'),
+    Type.Literal('unreachable'),
+    Type.Null(),
+  ],
+  {
+    description:
+      "Dernier résultat : celui signalé par l'informateur, ou « unreachable » après la dernière tentative sans réponse (MAX_ATTEMPTS)",
+  },
+);
+
 export const CreateCallbackBody = Type.Object(
   {
     domain: DomainCode,
@@ -56,7 +75,7 @@ export const CitizenCallbackView = Type.Object(
     attempts: Type.Optional(Type.Integer()),
     ficheId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     carriedOver: Type.Optional(Type.Boolean()),
-    outcome: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    outcome: Type.Optional(StoredOutcome),
     redirectedTo: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     createdAt: Type.Optional(InstantString),
     updatedAt: Type.Optional(InstantString),
