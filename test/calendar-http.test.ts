@@ -82,7 +82,6 @@ describe('calendar over HTTP: domains, opening hours, slots', () => {
     ['days=0x10', 'hexadecimal'],
     ['days=%201', 'leading space'],
     ['days=1%20', 'trailing space'],
-    ['days=', 'empty'],
     ['days=0b11', 'binary'],
     ['days=+3', 'plus sign'],
   ])('refuses opening-hours?%s with VALIDATION_ERROR (%s)', async (query) => {
@@ -113,6 +112,20 @@ describe('calendar over HTTP: domains, opening hours, slots', () => {
       expect(busted.statusCode, busted.body).toBe(200);
       expect(busted.json()).toEqual((await t.app.inject(url)).json());
     }
+  });
+
+  it('takes an empty from or days as absent (today, the default span); an empty domain is missing', async () => {
+    for (const [empty, plain] of [
+      ['/v1/opening-hours?from=&days=', '/v1/opening-hours'],
+      ['/v1/slots?domain=travail&from=', '/v1/slots?domain=travail'],
+      ['/v1/slots?domain=travail&from=&days=', '/v1/slots?domain=travail'],
+    ]) {
+      const res = await t.app.inject(empty!);
+      expect(res.statusCode, `${empty} ${res.body}`).toBe(200);
+      expect(res.json()).toEqual((await t.app.inject(plain!)).json());
+    }
+    const noDomain = await t.app.inject('/v1/slots?domain=&from=');
+    expect([noDomain.statusCode, noDomain.json().code]).toEqual([400, 'VALIDATION_ERROR']);
   });
 
   it('offers only bookable windows, with the capacity of the domain', async () => {

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import { DateString, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
+import { emptyFiltersAreAbsent } from '../query.js';
 import { ZONE } from '../../domain/calendar/index.js';
 
 /**
@@ -66,6 +67,7 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
     app.get(
       '/v1/opening-hours',
       {
+        preValidation: emptyFiltersAreAbsent,
         schema: {
           tags: ['public'],
           operationId: 'getOpeningHours',
@@ -97,6 +99,7 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
     app.get(
       '/v1/slots',
       {
+        preValidation: emptyFiltersAreAbsent,
         schema: {
           tags: ['public'],
           operationId: 'listSlots',
