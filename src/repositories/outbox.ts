@@ -50,16 +50,14 @@ const toRow = (r: {
   runAt: r.run_at,
 });
 
-/** Locks up to `limit` unsent rows (skipping rows another relay holds). Call inside a transaction. */
-export async function lockUnsent(db: Db, limit: number): Promise<OutboxRow[]> {
+/** The oldest `limit` unsent rows, without locking them (a concurrent sweep may send them too). */
+export async function oldestUnsent(db: Db, limit: number): Promise<OutboxRow[]> {
   const rows = await db
     .selectFrom('outbox')
     .select(['id', 'job_name', 'job_id', 'payload', 'run_at'])
     .where('sent_at', 'is', null)
     .orderBy('id')
     .limit(limit)
-    .forUpdate()
-    .skipLocked()
     .execute();
   return rows.map(toRow);
 }

@@ -1,5 +1,5 @@
 import type { QueueHandle } from '../queue/connection.js';
-import { lockUnsent, markSent, purgeSent, readUnsent, type OutboxRow } from '../repositories/outbox.js';
+import { markSent, oldestUnsent, purgeSent, readUnsent, type OutboxRow } from '../repositories/outbox.js';
 import type { Core } from './core.js';
 import { remember } from '../domain/bounded-cache.js';
 
@@ -29,8 +29,8 @@ const SHARED_JOB_MEMORY_MAX = 10_000;
  * only re-sends the row later, and BullMQ (same jobId) or the idempotent handler absorbs it.
  *
  * Two paths:
- *  - `relay()` (reconciler, start-up sweep): locks unsent rows, adds their jobs, marks them
- *    sent, in one transaction, 500 at a time.
+ *  - `relay()` (reconciler, start-up sweep): reads unsent rows, adds their jobs, marks them
+ *    sent, 500 at a time, with no transaction held over the queue's round trip.
  *  - `sendNow()` / `relayNow()` right after the commit that wrote the rows: the jobs are added
  *    at once (rows of concurrent requests together, in one addBulk), and the rows are marked
  *    sent in a batch a few milliseconds later, outside any request's transaction. Until the mark lands, a sweep may add the same job again: same
@@ -102,22 +102,26 @@ export function createOutboxRelay(
     }
   }
 
+  /**
+   * Sends every unsent row, 500 at a time: read, added to the queue, marked sent, each its own
+   * statement. No transaction spans the queue's round trip: one that locked the rows held a
+   * pooled connection (shared with the API's requests) idle in its transaction for as long as a
+   * slow queue took to answer, up to 13 s, and the API's sent marks waited on its row locks.
+   * Two sweeps at once may send the same rows: same job ids, so nothing happens twice.
+   */
   async function relay(): Promise<number> {
     let total = 0;
     for (;;) {
-      const sent = await core.db.transaction().execute(async (tx) => {
-        const rows = await lockUnsent(tx, 500);
-        if (rows.length === 0) return 0;
-        await addJobs(rows);
-        await markSent(
-          tx,
-          rows.map((r) => r.id),
-          core.clock.now().toJSDate(),
-        );
-        return rows.length;
-      });
-      total += sent;
-      if (sent < 500) return total;
+      const rows = await oldestUnsent(core.db, 500);
+      if (rows.length === 0) return total;
+      await addJobs(rows);
+      await markSent(
+        core.db,
+        rows.map((r) => r.id),
+        core.clock.now().toJSDate(),
+      );
+      total += rows.length;
+      if (rows.length < 500) return total;
     }
   }
 
