@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
@@ -173,6 +173,36 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
       expect(raw).toContain('application/problem+json');
       expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'VALIDATION_ERROR' });
     }
+  });
+
+  it('survives a parser error after a finished response on the same connection', async () => {
+    // An outside review crashed the process (an uncaught TypeError in the clientError handler)
+    // with both: garbage on a kept-alive connection after a 200, and a client closing its side
+    // after an early answer (401) to a request whose body had not all arrived.
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = Number(new URL(address).port);
+    const converse = (first: string, then: (socket: Socket) => void) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(first));
+        let data = '';
+        socket.once('data', () => setTimeout(() => then(socket), 50));
+        socket.on('data', (d) => (data += d.toString()));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+        setTimeout(() => socket.destroy(), 3_000);
+      });
+    const keptAlive = await converse('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', (s) =>
+      s.write('BLAH / HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
+    expect(keptAlive).toMatch(/^HTTP\/1\.1 200 /);
+    expect(keptAlive).toContain('HTTP/1.1 400 '); // the garbage answered, the connection closed
+    const early = await converse(
+      'POST /v1/agents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{',
+      (s) => s.end(),
+    );
+    expect(early).toMatch(/^HTTP\/1\.1 401 /);
+    // Still serving.
+    expect((await fetch(`${address}/healthz`)).status).toBe(200);
   });
 
   it('relays an outbox row into a real job and the job runs', async () => {

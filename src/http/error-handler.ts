@@ -234,14 +234,15 @@ function clientMessage(fe: FastifyError): string {
  * inside it, or be read as its answer.
  */
 export function clientErrorAnswer(log: Logger) {
-  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+  const answer = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     log.debug({ err: { code: err.code, message: err.message } }, 'client error');
-    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    // Undefined on a new connection, null once a response on it has finished (Node's own).
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
     // The response of the request whose body the parser refused (malformed chunked framing):
     // that request is not complete, nothing is written yet, so the 400 is its answer.
-    const ownBody = inFlight !== undefined && !inFlight.headersSent && inFlight.req?.complete === false;
-    if (socket.writable && (!inFlight || ownBody)) {
+    const ownBody = inFlight !== null && !inFlight.headersSent && inFlight.req?.complete === false;
+    if (socket.writable && (inFlight === null || ownBody)) {
       const detail =
         err.code === 'HPE_HEADER_OVERFLOW'
           ? 'La ligne de requête ou les en-têtes sont trop longs.'
@@ -254,5 +255,16 @@ export function clientErrorAnswer(log: Logger) {
       );
     }
     socket.destroy(err);
+  };
+  // Run inside the server's 'clientError' event: anything thrown here is uncaught and ends the
+  // process (an outside review crashed the API with a keep-alive request followed by garbage,
+  // when this read a property of the null that Node leaves once a response has finished).
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    try {
+      answer(err, socket);
+    } catch (e) {
+      log.error({ err: e }, 'client error handler failed');
+      socket.destroy();
+    }
   };
 }
