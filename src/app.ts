@@ -40,6 +40,7 @@ export interface Lifecycle {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Builds the HTTP application; never listens (server.ts does, tests use inject). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -70,6 +71,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       void sendProblem(reply as FastifyReply, problem);
     },
     forceCloseConnections: 'idle',
+    // A request must have arrived whole (headers and body, at most 16 kB) within this: fastify's
+    // default (0) turned off Node's own limit, so a client sending a byte now and then held its
+    // request open for ever. Node checks every 30 s: one is cut 15 to 45 s after it began.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     // What Node's HTTP parser refuses before any route is answered as problem+json too.
     clientErrorHandler: clientErrorAnswer(deps.log),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -124,11 +129,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Overload: past MAX_IN_FLIGHT_REQUESTS, answer 503 at once rather than queue requests in
   // memory until they time out (they would raise memory and every caller's wait alike). Health
-  // checks are never refused: an overloaded process is alive and still ready.
+  // checks are never refused: an overloaded process is alive and still ready. A request counts
+  // once its body has arrived (preValidation): counted from its headers on, 260 clients sending
+  // their bodies a byte every 20 s held every place, and the whole API answered 503 (outside
+  // review helper-53); such a request now waits outside the count until REQUEST_TIMEOUT_MS.
   const maxInFlight = deps.config.maxInFlightRequests;
   if (maxInFlight > 0) {
     let inFlight = 0;
-    app.addHook('onRequest', async (req, reply) => {
+    app.addHook('preValidation', async (req, reply) => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
       if (inFlight >= maxInFlight) {
         const problem = problemOf(

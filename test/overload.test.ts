@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALENDAR_LOCK } from '../src/repositories/closures.js';
@@ -19,6 +20,7 @@ describe('overload: in-flight request cap', () => {
     holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
   });
+  const address = () => `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
   afterAll(async () => {
     await holder?.end();
     await t?.close();
@@ -67,5 +69,27 @@ describe('overload: in-flight request cap', () => {
     await new Promise((r) => setTimeout(r, 500));
     const again = await Promise.all([fetch(`${address}/v1/domains`), fetch(`${address}/v1/domains`)]);
     expect(again.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('does not count requests whose body is still arriving', async () => {
+    // An outside review held every place with bodies sent a byte at a time: the API answered
+    // 503 to everyone for as long as they trickled.
+    const port = (t.app.server.address() as AddressInfo).port;
+    const slow = Array.from({ length: 4 }, () => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(
+          'POST /v1/callbacks/RAP-ABCDEF/cancel HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+        ),
+      );
+      socket.on('error', () => undefined);
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const served = await Promise.all([fetch(`${address()}/v1/domains`), fetch(`${address()}/v1/domains`)]);
+      expect(served.map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      for (const s of slow) s.destroy();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
@@ -179,8 +179,10 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     // An outside review crashed the process (an uncaught TypeError in the clientError handler)
     // with both: garbage on a kept-alive connection after a 200, and a client closing its side
     // after an early answer (401) to a request whose body had not all arrived.
-    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const port = Number(new URL(address).port);
+    const port = t.app.server.listening
+      ? (t.app.server.address() as AddressInfo).port
+      : Number(new URL(await t.app.listen({ port: 0, host: '127.0.0.1' })).port);
+    const address = `http://127.0.0.1:${port}`;
     const converse = (first: string, then: (socket: Socket) => void) =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(port, '127.0.0.1', () => socket.write(first));
