@@ -169,7 +169,10 @@ export async function createRuntime(
       await listener.start();
       slotCache = cache;
     }
-    const services = createServices({ config, clock, log, db, queue }, { limiter, slotCache });
+    const services = createServices(
+      { config, clock, log, db, queue },
+      { limiter, slotCache, bucketSecret: opsToken },
+    );
     // Sent marks still batched go out before the pool closes (else the next sweep re-sends them).
     closers.push(() => services.outbox.flush());
     // Slot changes not yet announced go too (else other processes hold stale lists until TTL).

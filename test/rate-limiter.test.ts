@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import pino from 'pino';
 import { Redis } from 'ioredis';
@@ -9,6 +9,7 @@ import { createKysely } from '../src/db/kysely.js';
 import {
   createPostgresRateLimiter,
   createRedisRateLimiter,
+  phoneBucket,
   type RateLimiter,
 } from '../src/services/rate-limiter.js';
 import { createTestDatabase } from './support/runtime.js';
@@ -162,5 +163,24 @@ describe('rate limiter refunds', () => {
     await redis.del(stored[0]!); // as if it had expired
     await hit.refund();
     expect(await redis.exists(stored[0]!)).toBe(0);
+  });
+});
+
+describe('phoneBucket', () => {
+  it('is keyed by the deployment secret: without it, a bucket cannot be matched to a number', () => {
+    const e164 = '+33612345678';
+    const bucket = phoneBucket(e164, 'secret-a');
+    expect(bucket).toMatch(/^[0-9a-f]{24}$/);
+    expect(phoneBucket(e164, 'secret-a')).toBe(bucket); // every process of a deployment agrees
+    expect(phoneBucket(e164, 'secret-b')).not.toBe(bucket);
+    expect(phoneBucket('+33612345679', 'secret-a')).not.toBe(bucket);
+    // Not the unkeyed hash it used to be, which anyone could compute for every mobile number.
+    const unkeyed = createHash('sha256')
+      .update(`rappel-phone:${e164}`)
+      .digest()
+      .subarray(0, 12)
+      .toString('hex');
+    expect(bucket).not.toBe(unkeyed);
+    expect(phoneBucket(e164)).not.toBe(unkeyed);
   });
 });

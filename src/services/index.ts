@@ -21,6 +21,11 @@ export interface ServiceOptions {
   limiter?: RateLimiter;
   /** The API process's slot listings (runtime.ts); none in workers or when SLOTS_CACHE_MS=0. */
   slotCache?: SlotCache;
+  /**
+   * The secret the per-phone limit's buckets are keyed with (runtime.ts: the ops token, which
+   * every process of a deployment shares), so that a bucket cannot be turned back into its number.
+   */
+  bucketSecret?: string;
 }
 
 /**
@@ -62,7 +67,7 @@ export function createServices(core: Core, opts: ServiceOptions = {}) {
   const opsView = createOpsViewService(core, metrics);
   const agents = createAgentService(core, dispatch.signalDispatch);
   const slotAnnouncer = createSlotAnnouncer(core.db, core.log);
-  const intake = createIntakeService(core, calendar, outbox, limiter, slotAnnouncer);
+  const intake = createIntakeService(core, calendar, outbox, limiter, slotAnnouncer, opts.bucketSecret);
   const callbackAccess = createCallbackAccessService(core);
   const closures = createClosureService(core, calendar, outbox);
   // The writes of this process that change what GET /v1/slots lists (see droppingSlots).

@@ -46,6 +46,7 @@ export function createIntakeService(
   outbox: OutboxRelay,
   limiter: RateLimiter,
   slotAnnouncer: SlotAnnouncer,
+  bucketSecret?: string,
 ) {
   const { config } = core;
   const contextOf = createContextMemory(core);
@@ -124,7 +125,12 @@ export function createIntakeService(
    */
   async function countDemand(e164: string, demand: string | undefined): Promise<LimitResult | null> {
     if (config.rateLimitPerPhonePerDay <= 0) return null;
-    const r = await limiter.hit(`phone:${phoneBucket(e164)}`, config.rateLimitPerPhonePerDay, 86_400, demand);
+    const r = await limiter.hit(
+      `phone:${phoneBucket(e164, bucketSecret)}`,
+      config.rateLimitPerPhonePerDay,
+      86_400,
+      demand,
+    );
     if (r.allowed) return r;
     throw new AppError(
       'RATE_LIMITED',
