@@ -207,7 +207,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return document.openapiObject;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+  // Ops paste their token into this page: it is never framed by another site (clickjacking),
+  // nor its files read as another type. (A script-src policy would have to follow swagger-ui's
+  // own inline code: left to its authors' staticCSP, not set here.)
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true },
+    uiHooks: {
+      onRequest: (_req, reply, done) => {
+        void reply.headers({
+          'content-security-policy': "frame-ancestors 'none'",
+          'x-frame-options': 'DENY',
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+        });
+        done();
+      },
+    },
+  });
 
   await app.register(systemRoutes(deps));
   await app.register(calendarRoutes(deps));

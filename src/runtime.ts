@@ -97,6 +97,12 @@ export async function createRuntime(
 ): Promise<Runtime> {
   const clock = opts.clock ?? (config.appNow ? offsetClock(config.appNow) : systemClock());
   if (config.appNow) log.warn({ appNow: config.appNow.toISO() }, 'APP_NOW set: business time is shifted');
+  // `true` trusts whatever a client writes first in X-Forwarded-For: the per-IP limit is then
+  // the client's to choose (an outside review booked a domain's whole horizon from one host).
+  if (config.trustProxy === true)
+    log.warn(
+      'TRUST_PROXY=true: the client address is the first X-Forwarded-For entry, which any client can write; list the proxies instead',
+    );
 
   let embedded: EmbeddedDatabase | null = null;
   const closers: (() => Promise<void>)[] = [];

@@ -35,6 +35,12 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     const ui = await t.app.inject('/docs/');
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toContain('text/html');
+    // The page ops paste their token into is never framed by another site.
+    expect(ui.headers).toMatchObject({
+      'content-security-policy': "frame-ancestors 'none'",
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+    });
   });
 
   it('answers unknown routes with a problem+json 404', async () => {
