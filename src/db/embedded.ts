@@ -54,6 +54,22 @@ async function liveNode(pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * Whether `pid` is a PostgreSQL server of this data directory, where /proc tells (Linux: its
+ * command line, `postgres -D <dataDir> …`, as spawnPostmaster starts it); elsewhere a live pid
+ * named by the pid file is taken as one.
+ */
+async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
+  let cmdline: string;
+  try {
+    cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true;
+  }
+  const argv = cmdline.split('\0');
+  return path.basename(argv[0] ?? '').includes('postgres') && argv.includes(dataDir);
+}
+
 /** Which process started the postmaster of a data directory (written once it is ready). */
 type Owner = { pid: number; postgresPid: number };
 const ownerFile = (root: string) => path.join(root, 'pg-owner.json');
@@ -88,6 +104,17 @@ async function stopOrphan(root: string, dataDir: string, log: Logger): Promise<v
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
   if (!alive(pid)) return; // stale pid file: postgres removes it itself on start
+  if (!(await isPostmasterOf(pid, dataDir))) {
+    // The pid was given to another program since (a reboot, a power cut): the file is stale,
+    // and the program must not be signalled (an outside test saw one killed by this start).
+    // PostgreSQL itself would refuse to start while the pid it names is alive: removed.
+    log.warn(
+      { pid },
+      'stale postmaster.pid of the embedded PostgreSQL (its pid is another program now): removed',
+    );
+    await rm(pidFile, { force: true });
+    return;
+  }
   const owner = await readOwner(root);
   if (owner !== null && owner.postgresPid === pid && owner.pid !== process.pid && (await liveNode(owner.pid)))
     throw new DataDirInUseError(dataDir, owner.pid);

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,28 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     process.kill(next.pid, 'SIGTERM');
     expect(await next.exited, next.output()).toBe(0);
     stoppedCleanly(next.output());
+  });
+
+  it('a pid file naming a live program that is not its PostgreSQL (pid reused) is removed, the program left alone', async () => {
+    // After a power cut the pid in postmaster.pid may be another program's: an outside test saw
+    // this start send it SIGINT (and fail for good when it did not stop).
+    const first = await start();
+    process.kill(first.pid, 'SIGTERM');
+    expect(await first.exited, first.output()).toBe(0);
+    const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+      writeFileSync(pidFile, `${bystander.pid}\n${path.join(dataDir, 'pg')}\n`);
+      const next = await start();
+      expect(next.output()).toContain('stale postmaster.pid');
+      expect(next.output()).not.toContain('stopping an embedded PostgreSQL');
+      expect(bystander.exitCode === null && bystander.signalCode === null, 'bystander signalled').toBe(true);
+      process.kill(next.pid, 'SIGTERM');
+      expect(await next.exited, next.output()).toBe(0);
+      stoppedCleanly(next.output());
+    } finally {
+      bystander.kill('SIGKILL');
+    }
   });
 
   it('a service whose database stops under it stops too, exit code 1, rather than answer 503 for ever', async () => {
