@@ -73,11 +73,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // A request must have arrived whole (headers and body, at most 16 kB) within this: fastify's
     // default (0) turned off Node's own limit, so a client sending a byte now and then held its
-    // request open for ever. Node checks every 30 s: one is cut 15 to 45 s after it began.
+    // request open for ever. Node checks every 30 s: one is cut 15 to 45 s after it began (headersTimeout below).
     requestTimeout: REQUEST_TIMEOUT_MS,
     // What Node's HTTP parser refuses before any route is answered as problem+json too.
     clientErrorHandler: clientErrorAnswer(deps.log),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Node cuts a request whose body is still arriving by headersTimeout (60 s by default) rather
+  // than by requestTimeout when fastify sets only the latter (an outside check saw slow bodies
+  // cut after 77–79 s); it must not exceed requestTimeout.
+  app.server.headersTimeout = REQUEST_TIMEOUT_MS;
 
   // Stopping (SIGTERM): a request still reaching the API gets the contract's 503, problem+json
   // with Retry-After, and every answer closes its connection (onSend below); requests already
@@ -210,21 +214,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Ops paste their token into this page: it is never framed by another site (clickjacking),
   // nor its files read as another type. (A script-src policy would have to follow swagger-ui's
   // own inline code: left to its authors' staticCSP, not set here.)
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiConfig: { deepLinking: true },
-    uiHooks: {
-      onRequest: (_req, reply, done) => {
-        void reply.headers({
-          'content-security-policy': "frame-ancestors 'none'",
-          'x-frame-options': 'DENY',
-          'x-content-type-options': 'nosniff',
-          'referrer-policy': 'no-referrer',
-        });
-        done();
-      },
-    },
+  // (Every path under /docs, its static pages and assets included: swagger-ui's own hooks do
+  // not reach the files it serves, such as oauth2-redirect.html.)
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url !== '/docs' && !req.url.startsWith('/docs/')) return;
+    void reply.headers({
+      'content-security-policy': "frame-ancestors 'none'",
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
   });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
   await app.register(systemRoutes(deps));
   await app.register(calendarRoutes(deps));
