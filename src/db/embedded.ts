@@ -5,6 +5,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { recordOwner, stopOrphan } from './embedded-owner.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -29,106 +30,6 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
-};
-
-/**
- * Whether `pid` is a live Node.js process: where /proc tells (Linux), a pid reused by another
- * program since the owner died is not one; elsewhere a live pid is taken as the owner.
- */
-async function liveNode(pid: number): Promise<boolean> {
-  if (!alive(pid)) return false;
-  try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return path.basename(cmdline.split('\0')[0] ?? '').includes('node');
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Whether `pid` is a PostgreSQL server of this data directory, where /proc tells (Linux: its
- * command line, `postgres -D <dataDir> …`, as spawnPostmaster starts it); elsewhere a live pid
- * named by the pid file is taken as one.
- */
-async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
-  let cmdline: string;
-  try {
-    cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return true;
-  }
-  const argv = cmdline.split('\0');
-  return path.basename(argv[0] ?? '').includes('postgres') && argv.includes(dataDir);
-}
-
-/** Which process started the postmaster of a data directory (written once it is ready). */
-type Owner = { pid: number; postgresPid: number };
-const ownerFile = (root: string) => path.join(root, 'pg-owner.json');
-
-async function readOwner(root: string): Promise<Owner | null> {
-  try {
-    const o = JSON.parse(await readFile(ownerFile(root), 'utf8')) as Partial<Owner>;
-    return Number.isInteger(o.pid) && Number.isInteger(o.postgresPid) ? (o as Owner) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The embedded database's data directory is in use by another live service process. */
-export class DataDirInUseError extends Error {
-  constructor(databaseDir: string, ownerPid: number) {
-    super(
-      `the embedded PostgreSQL of ${databaseDir} is in use by process ${ownerPid} (another Rappel with the same DATA_DIR): stop it, or give this one its own DATA_DIR or a DATABASE_URL`,
-    );
-  }
-}
-
-/**
- * A postmaster left behind by a process killed with -9 still holds the data directory: stop it.
- * One whose service process is still running is not left behind: a second `npm start` in the
- * same folder stopped the first one's database, which then answered 503 to everything (outside
- * test helper-49). That start is refused instead.
- */
-async function stopOrphan(root: string, dataDir: string, log: Logger): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (!(await exists(pidFile))) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  if (!alive(pid)) return; // stale pid file: postgres removes it itself on start
-  if (!(await isPostmasterOf(pid, dataDir))) {
-    // The pid was given to another program since (a reboot, a power cut): the file is stale,
-    // and the program must not be signalled (an outside test saw one killed by this start).
-    // PostgreSQL itself would refuse to start while the pid it names is alive: removed.
-    log.warn(
-      { pid },
-      'stale postmaster.pid of the embedded PostgreSQL (its pid is another program now): removed',
-    );
-    await rm(pidFile, { force: true });
-    return;
-  }
-  const owner = await readOwner(root);
-  if (owner !== null && owner.postgresPid === pid && owner.pid !== process.pid && (await liveNode(owner.pid)))
-    throw new DataDirInUseError(dataDir, owner.pid);
-  log.warn({ postgresPid: pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
-  process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-  }
-  throw new Error(`embedded PostgreSQL (pid ${pid}) did not stop`);
 }
 
 type Ids = { uid?: number; gid?: number };
@@ -301,7 +202,7 @@ export async function startEmbeddedPostgres(
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   log.info({ port, databaseDir, postgresPid: child.pid }, 'embedded PostgreSQL started');
-  await writeFile(ownerFile(root), JSON.stringify({ pid: process.pid, postgresPid: child.pid }) + '\n');
+  await recordOwner(root, child.pid!);
   let stopping = false;
   child.once('exit', (code, signal) => {
     if (stopping) return;
