@@ -219,10 +219,6 @@ export async function moveRetry(db: Db, id: string, dueAt: Date, now: Date): Pro
   return Number(res.numUpdatedRows) === 1;
 }
 
-export async function moveWindow(db: Db, id: string, start: Date, end: Date, now: Date): Promise<boolean> {
-  return (await moveWindows(db, [{ id, start, end }], now)).length === 1;
-}
-
 /** Moves scheduled callbacks to new windows (due at their start), in one statement: the ids moved. */
 export async function moveWindows(
   db: Db,

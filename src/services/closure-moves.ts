@@ -21,7 +21,7 @@ import {
   type CallbackRecord,
 } from '../repositories/callbacks.js';
 import { releasePlaces, takePlace } from '../repositories/window-load.js';
-import { recordEvents } from '../repositories/callback-events.js';
+import { recordEvents, type CallbackEvent } from '../repositories/callback-events.js';
 import { enqueueOutbox, enqueueOutboxRows } from '../repositories/outbox.js';
 import { callbackDueJob, windowDueJob } from '../queue/jobs.js';
 import { isoParis, type Core } from './core.js';
@@ -43,26 +43,31 @@ export type RetryMove = { reference: string; from: string; to: string };
 
 const iso = (d: Date) => isoParis(DateTime.fromJSDate(d));
 
-/** A scheduled callback a closure moved: its history, and its due job at its new time (outbox id). */
-async function recordMove(
-  tx: Transaction<DB>,
+/** The history entry of a scheduled callback a closure moved (a booking, or a retry). */
+const moveEvent = (
   callbackId: string,
   type: 'moved' | 'retry_moved',
+  data: Record<string, unknown>,
+  now: DateTime,
+): CallbackEvent => ({
+  callbackId,
+  type,
+  fromStatus: 'scheduled',
+  toStatus: 'scheduled',
+  actor: 'ops',
+  at: now.toJSDate(),
+  data,
+});
+
+/** A retry a closure moved: its history, and its due job at its new time (outbox id). */
+async function recordRetryMove(
+  tx: Transaction<DB>,
+  callbackId: string,
   data: Record<string, unknown>,
   dueAt: Date,
   now: DateTime,
 ): Promise<number> {
-  await recordEvents(tx, [
-    {
-      callbackId,
-      type,
-      fromStatus: 'scheduled',
-      toStatus: 'scheduled',
-      actor: 'ops',
-      at: now.toJSDate(),
-      data,
-    },
-  ]);
+  await recordEvents(tx, [moveEvent(callbackId, 'retry_moved', data, now)]);
   return enqueueOutbox(tx, callbackDueJob(callbackId, dueAt), now.toJSDate());
 }
 
@@ -153,7 +158,7 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
         continue;
       }
       const move = { from: iso(c.dueAt), to: iso(to) };
-      outboxIds.push(await recordMove(tx, c.id, 'retry_moved', { ...move, closureId: closure.id }, to, now));
+      outboxIds.push(await recordRetryMove(tx, c.id, { ...move, closureId: closure.id }, to, now));
       moved.push({ reference: c.reference, ...move });
     }
     return { moved, notMoved, outboxIds };
@@ -266,15 +271,9 @@ export function createClosureMoves(core: Core, calendar: CalendarService) {
     for (let i = 0; i < moves.length; i += EVENTS_PER_STATEMENT)
       await recordEvents(
         tx,
-        moves.slice(i, i + EVENTS_PER_STATEMENT).map(({ c, move }) => ({
-          callbackId: c.id,
-          type: 'moved' as const,
-          fromStatus: 'scheduled' as const,
-          toStatus: 'scheduled' as const,
-          actor: 'ops',
-          at: now.toJSDate(),
-          data: { ...move, closureId },
-        })),
+        moves
+          .slice(i, i + EVENTS_PER_STATEMENT)
+          .map(({ c, move }) => moveEvent(c.id, 'moved', { ...move, closureId }, now)),
       );
     // The due job of each window they go to, shared with the window's other bookings.
     const jobs = new Map(

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DateTime } from 'luxon';
 import { PARIS } from '../domain/calendar/index.js';
@@ -7,7 +8,6 @@ import type { Logger } from 'pino';
 import type { DB } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import { demandState, hit, markDemand, unhit, unmarkDemand } from '../repositories/rate-limits.js';
-import { createHmac } from 'node:crypto';
 
 export interface LimitResult {
   allowed: boolean;
