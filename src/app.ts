@@ -77,6 +77,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: REQUEST_TIMEOUT_MS,
     // What Node's HTTP parser refuses before any route is answered as problem+json too.
     clientErrorHandler: clientErrorAnswer(deps.log),
+    // HTTP/1.1 requires Host: Node refused a request without one with a bare 400 and no body;
+    // the onRequest hook below refuses it as problem+json instead.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Node cuts a request whose body is still arriving by headersTimeout (60 s by default) rather
   // than by requestTimeout when fastify sets only the latter (an outside check saw slow bodies
@@ -105,6 +108,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
     if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.raw.httpVersion !== '1.1' || req.headers.host !== undefined) return;
+    const problem = problemOf('VALIDATION_ERROR', "L'en-tête Host est obligatoire en HTTP/1.1.");
+    return sendProblem(reply, problem, { connection: 'close' });
   });
   // An OPTIONS request that is not a CORS preflight (no Origin or no
   // Access-Control-Request-Method) is a method no route has: 404 as for any other (README), where
