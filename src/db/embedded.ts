@@ -204,10 +204,22 @@ export async function startEmbeddedPostgres(
   log.info({ port, databaseDir, postgresPid: child.pid }, 'embedded PostgreSQL started');
   await recordOwner(root, child.pid!);
   let stopping = false;
-  child.once('exit', (code, signal) => {
-    if (stopping) return;
-    log.error({ code, signal }, 'embedded PostgreSQL exited on its own');
+  let lost = false;
+  const databaseLost = (msg: string, fields: object) => {
+    if (stopping || lost) return;
+    lost = true;
+    log.error(fields, msg);
     onUnexpectedExit();
+  };
+  child.once('exit', (code, signal) =>
+    databaseLost('embedded PostgreSQL exited on its own', { code, signal }),
+  );
+  // A smart shutdown (SIGTERM to the postmaster, by hand or another program) lets the open
+  // sessions run and refuses new ones: the service went on, mostly ready, until its pool opened
+  // a connection. It stops now, while its sessions still work to finish what is under way.
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (chunk.toString('utf8').includes('received smart shutdown request'))
+      databaseLost('embedded PostgreSQL is shutting down on its own', {});
   });
   // A process that exits without stopping it (the stop timed out, a fatal error) asks it for a
   // fast shutdown on its way out: out of our process group, nothing else would.

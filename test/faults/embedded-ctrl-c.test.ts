@@ -181,6 +181,15 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     expect(child.output()).toMatch(/"signal":"database lost"[\s\S]*"msg":"stopped"/);
   });
 
+  it('a smart shutdown of its database (SIGTERM to the postmaster) stops the service too, exit code 1', async () => {
+    const child = await start();
+    process.kill(postmasterPid(), 'SIGTERM'); // open sessions go on, new ones are refused
+    expect(await child.exited, child.output()).toBe(1);
+    expect(child.output()).toContain('"msg":"embedded PostgreSQL is shutting down on its own"');
+    expect(child.output()).toMatch(/"signal":"database lost"[\s\S]*"msg":"stopped"/);
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+
   it('Ctrl-C while the service is still starting stops the database it has started', async () => {
     const child = await start({ waitReady: false });
     await waitForLine(child, 'embedded PostgreSQL started');
