@@ -156,6 +156,25 @@ describe('JSON bodies carry the JSON types their schema declares (no coercion)',
     );
   });
 
+  it('says which format a value that does not match its pattern should have', async () => {
+    const details = await Promise.all(
+      [
+        closure({ start: '8h30', end: '10:00' }),
+        closure({ date: '23/11/2026' }),
+        closure({ reason: '   ' }),
+        callback({ ficheId: 'fiche-12' }),
+        { url: '/v1/callbacks?from=23/11/2026', headers: ops },
+      ].map(async (request) => (await t.app.inject(request)).json().detail as string),
+    );
+    expect(details).toEqual([
+      'Champ « start » non valide (corps de la requête) : heure au format HH:mm attendue (ex. 08:30).',
+      'Champ « date » non valide (corps de la requête) : date au format AAAA-MM-JJ attendue (ex. 2026-11-23).',
+      'Champ « reason » non valide (corps de la requête) : au moins un caractère autre qu’une espace.',
+      'Champ « ficheId » non valide (corps de la requête) : identifiant de fiche service-public attendu : F, N ou R suivi de 1 à 6 chiffres (ex. F2258).',
+      "Champ « from » non valide (paramètres de l'adresse) : date au format AAAA-MM-JJ attendue (ex. 2026-11-23).",
+    ]);
+  });
+
   it('still coerces query strings: days=14 and limit=1 are numbers', async () => {
     const hours = await t.app.inject('/v1/opening-hours?from=2026-11-23&days=14');
     expect(hours.statusCode, hours.body).toBe(200);

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Logger } from 'pino';
 import { AppError, isUnavailableError, problemOf, type Problem } from './errors.js';
 import { isTransientConflict } from '../db/conflicts.js';
+import { patternHint } from './schemas/common.js';
 
 /**
  * A problem+json answer. A 401 names the scheme its routes take (`WWW-Authenticate: Bearer`, as
@@ -104,7 +105,7 @@ function explain(e: AjvError, errors: AjvError[]): string {
         ? 'date et heure ISO 8601 avec décalage attendues (ex. 2026-11-23T09:00:00+01:00)'
         : `format ${String(p.format)} attendu`;
     case 'pattern':
-      return 'format non respecté';
+      return patternHint(p.pattern);
     case 'minLength':
       return `au moins ${plural(p.limit, 'caractère')}`;
     case 'maxLength':

@@ -2,7 +2,16 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { authErrors, DomainCode, errors, InstantString, problemRef, OPS, AGENT } from '../schemas/common.js';
+import {
+  authErrors,
+  DomainCode,
+  errors,
+  InstantString,
+  problemRef,
+  OPS,
+  AGENT,
+  PATTERNS,
+} from '../schemas/common.js';
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
@@ -25,7 +34,7 @@ const AgentWithToken = Type.Object(
   { ...AgentSchema.properties, token: Type.String({ description: 'Affiché une seule fois' }) },
   { $id: 'AgentWithToken' },
 );
-const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank.pattern });
 
 /** The informateur behind the request's bearer token: 401 otherwise, 403 for the ops token. */
 export async function requireAgent(req: FastifyRequest, deps: AppDeps): Promise<AgentRecord> {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { authErrors, errors, OPS, problemRef } from '../schemas/common.js';
+import { authErrors, errors, OPS, PATTERNS, problemRef } from '../schemas/common.js';
 import {
   CitizenCallbackView,
   CreateCallbackBody,
@@ -15,7 +15,7 @@ import { ipBucket } from '../../services/rate-limiter.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' }),
+    Type.String({ minLength: 1, maxLength: 255, pattern: PATTERNS.visibleAscii.pattern }),
   ),
 });
 

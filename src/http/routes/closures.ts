@@ -10,11 +10,12 @@ import {
   problemRef,
   WindowSchema,
   OPS,
+  PATTERNS,
 } from '../schemas/common.js';
 import { opsGuard } from '../auth.js';
 import { emptyFiltersAreAbsent } from '../query.js';
 
-const HHmm = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['12:00'] });
+const HHmm = Type.String({ pattern: PATTERNS.time.pattern, description: 'Heure locale HH:mm' });
 const ClosureSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -64,9 +65,14 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           body: Type.Object(
             {
               date: DateString,
-              reason: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
-              start: Type.Optional(HHmm),
-              end: Type.Optional(HHmm),
+              reason: Type.String({
+                minLength: 1,
+                maxLength: 200,
+                pattern: PATTERNS.notBlank.pattern,
+                examples: ['Formation des informateurs'],
+              }),
+              start: Type.Optional({ ...HHmm, examples: ['12:00'] }),
+              end: Type.Optional({ ...HHmm, examples: ['14:00'] }),
               moveBookings: Type.Optional(Type.Boolean()),
             },
             { additionalProperties: false },

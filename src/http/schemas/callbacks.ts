@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { DomainCode, InstantString, WindowSchema } from './common.js';
+import { DomainCode, InstantString, PATTERNS, WindowSchema } from './common.js';
 
 /**
  * The last outcome a callback recorded: one of the four an informateur reports, or
@@ -33,7 +33,7 @@ export const CreateCallbackBody = Type.Object(
     slotStart: Type.Optional(InstantString),
     ficheId: Type.Optional(
       Type.String({
-        pattern: '^[FNR][0-9]{1,6}$',
+        pattern: PATTERNS.ficheId.pattern,
         description: 'Fiche service-public (F1234, N19806, R42946)',
       }),
     ),

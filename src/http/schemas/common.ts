@@ -29,14 +29,37 @@ export const authErrors = { 401: problemRef, 403: problemRef };
 export const OPS = [{ opsToken: [] }];
 export const AGENT = [{ agentToken: [] }];
 
+/**
+ * The patterns of the API's schemas, each with what a refusal says is expected (the validation
+ * error of a pattern names only the pattern; ops read « format non respecté » for `23/11/2026`).
+ */
+export const PATTERNS = {
+  date: { pattern: '^\\d{4}-\\d{2}-\\d{2}$', hint: 'date au format AAAA-MM-JJ attendue (ex. 2026-11-23)' },
+  time: { pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', hint: 'heure au format HH:mm attendue (ex. 08:30)' },
+  ficheId: {
+    pattern: '^[FNR][0-9]{1,6}$',
+    hint: 'identifiant de fiche service-public attendu : F, N ou R suivi de 1 à 6 chiffres (ex. F2258)',
+  },
+  visibleAscii: {
+    pattern: '^[\\x21-\\x7E]+$',
+    hint: 'caractères ASCII visibles seulement, sans espace (ex. 9f2c1e7a-demande-42)',
+  },
+  notBlank: { pattern: '\\S', hint: 'au moins un caractère autre qu’une espace' },
+} as const;
+
+/** What a refusal says of a value that does not match `pattern`. */
+export function patternHint(pattern: unknown): string {
+  return Object.values(PATTERNS).find((p) => p.pattern === pattern)?.hint ?? 'format non respecté';
+}
+
 export const DateString = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}$',
-  description: 'Paris local date YYYY-MM-DD',
+  pattern: PATTERNS.date.pattern,
+  description: 'Date locale (Europe/Paris) au format AAAA-MM-JJ',
   examples: ['2026-11-23'],
 });
 export const InstantString = Type.String({
   format: 'date-time',
-  description: 'ISO 8601 instant with offset, Europe/Paris',
+  description: 'Date et heure ISO 8601 avec décalage, heure de Paris',
   examples: ['2026-11-23T09:00:00+01:00'],
 });
 export const DomainCode = Type.Union(
