@@ -32,6 +32,25 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
     const created = doc.json().paths['/v1/callbacks'].post.responses;
     expect(Object.keys(created['201'].content)).toEqual(['application/json']);
     expect(Object.keys(created['409'].content)).toEqual(['application/problem+json']);
+    // Each error answer names the contract's codes it may carry; waits are declared.
+    const codes = (status: string) =>
+      [...(created[status].description as string).matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]);
+    expect(codes('409')).toEqual([
+      'SLOT_FULL',
+      'ASAP_UNAVAILABLE',
+      'DUPLICATE_REQUEST',
+      'IDEMPOTENCY_KEY_IN_USE',
+    ]);
+    expect(codes('422')).toEqual([
+      'INVALID_PHONE',
+      'CENTRE_CLOSED',
+      'OUTSIDE_OPENING_HOURS',
+      'SLOT_NOT_AVAILABLE',
+      'IDEMPOTENCY_KEY_REUSED',
+    ]);
+    expect(Object.keys(created['429'].headers)).toEqual(['retry-after']);
+    expect(Object.keys(created['503'].headers)).toEqual(['retry-after']);
+    expect(doc.json().components.schemas.Problem.properties.code.enum).toContain('CLOSURE_HAS_BOOKINGS');
     const ui = await t.app.inject('/docs/');
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toContain('text/html');

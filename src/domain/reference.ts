@@ -18,9 +18,13 @@ export function makeReference(randomBytes: (n: number) => Uint8Array): string {
   return `RAP-${out.join('')}`;
 }
 
-/** Accepts what a citizen may type: lower case, spaces, a missing dash. */
+/**
+ * Accepts what a citizen may read out or type: lower case, spaces, a missing dash, the six
+ * characters without `RAP`.
+ */
 export function normaliseReference(input: string): string | null {
-  const compact = input.trim().toUpperCase().replace(/[\s-]/g, '');
-  const ref = compact.startsWith('RAP') ? `RAP-${compact.slice(3)}` : null;
-  return ref && REFERENCE_PATTERN.test(ref) ? ref : null;
+  const compact = input.toUpperCase().replace(/[\s-]/g, '');
+  const code = compact.length === 9 && compact.startsWith('RAP') ? compact.slice(3) : compact;
+  const ref = `RAP-${code}`;
+  return REFERENCE_PATTERN.test(ref) ? ref : null;
 }

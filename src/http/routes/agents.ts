@@ -2,16 +2,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import {
-  authErrors,
-  DomainCode,
-  errors,
-  InstantString,
-  problemRef,
-  OPS,
-  AGENT,
-  PATTERNS,
-} from '../schemas/common.js';
+import { AUTH, DomainCode, errors, InstantString, OPS, AGENT, PATTERNS } from '../schemas/common.js';
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
@@ -83,7 +74,12 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Créer un informateur (son jeton est affiché une seule fois)',
           security: OPS,
           body: Type.Object({ displayName: DisplayName, domains: Domains }, { additionalProperties: false }),
-          response: { 201: Type.Ref('AgentWithToken'), ...authErrors, ...errors() },
+          response: {
+            201: Type.Ref('AgentWithToken', {
+              description: 'Informateur créé, avec son jeton (affiché une seule fois)',
+            }),
+            ...errors(AUTH),
+          },
         },
       },
       async (req, reply) => reply.code(201).send(await agents.create(req.body.displayName, req.body.domains)),
@@ -98,7 +94,10 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'listAgents',
           summary: 'Lister les informateurs',
           security: OPS,
-          response: { 200: Type.Array(Type.Ref('Agent')), ...authErrors, ...errors() },
+          response: {
+            200: Type.Array(Type.Ref('Agent'), { description: 'Les informateurs' }),
+            ...errors(AUTH),
+          },
         },
       },
       async () => agents.list(),
@@ -113,7 +112,12 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'updateAgent',
           summary: 'Modifier, désactiver ou réactiver un informateur',
           security: OPS,
-          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          params: Type.Object({
+            id: Type.String({
+              maxLength: 64,
+              description: 'Identifiant de l’informateur (id de GET /v1/agents)',
+            }),
+          }),
           body: Type.Object(
             {
               displayName: Type.Optional(DisplayName),
@@ -122,7 +126,10 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
             },
             { additionalProperties: false, minProperties: 1 },
           ),
-          response: { 200: Type.Ref('Agent'), ...authErrors, 404: problemRef, ...errors() },
+          response: {
+            200: Type.Ref('Agent', { description: 'L’informateur modifié' }),
+            ...errors(AUTH, 'NOT_FOUND'),
+          },
         },
       },
       async (req) => agents.update(req.params.id, req.body),
@@ -137,8 +144,18 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'rotateAgentToken',
           summary: "Renouveler le jeton d'un informateur (l'ancien cesse de fonctionner)",
           security: OPS,
-          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 200: Type.Ref('AgentWithToken'), ...authErrors, 404: problemRef, ...errors() },
+          params: Type.Object({
+            id: Type.String({
+              maxLength: 64,
+              description: 'Identifiant de l’informateur (id de GET /v1/agents)',
+            }),
+          }),
+          response: {
+            200: Type.Ref('AgentWithToken', {
+              description: 'L’informateur et son nouveau jeton (l’ancien est révoqué)',
+            }),
+            ...errors(AUTH, 'NOT_FOUND'),
+          },
         },
       },
       async (req) => agents.rotateToken(req.params.id),
@@ -154,7 +171,10 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
             'Se déclarer disponible, en pause ou hors ligne (hors ligne : le rappel en cours retourne à la file)',
           security: AGENT,
           body: Type.Object({ status: AgentStatus }, { additionalProperties: false }),
-          response: { 200: Type.Ref('Agent'), ...authErrors, ...errors() },
+          response: {
+            200: Type.Ref('Agent', { description: 'L’informateur, avec son nouveau statut' }),
+            ...errors(AUTH),
+          },
         },
         errorHandler: agentErrorHandler(deps),
       },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { DateString, DomainCode, errors, InstantString, problemRef } from '../schemas/common.js';
+import { DateString, DomainCode, errors, InstantString, problems, described } from '../schemas/common.js';
 import { emptyFiltersAreAbsent } from '../query.js';
 import { ZONE } from '../../domain/calendar/index.js';
 
@@ -58,7 +58,10 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['public'],
           operationId: 'listDomains',
           summary: 'Les domaines traités par les informateurs',
-          response: { 200: Type.Array(Type.Ref('Domain')), 503: problemRef },
+          response: {
+            200: Type.Array(Type.Ref('Domain'), { description: 'Les quatre domaines' }),
+            ...problems('SERVICE_UNAVAILABLE'),
+          },
         },
       },
       async () => [...calendar.domains()],
@@ -75,17 +78,27 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           querystring: Type.Object(
             {
               from: Type.Optional(DateString),
-              days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: OPENING_HOURS_DAYS })),
+              days: Type.Optional(
+                Type.Integer({
+                  minimum: 1,
+                  maximum: 366,
+                  default: OPENING_HOURS_DAYS,
+                  description: 'Nombre de jours à partir de « from »',
+                }),
+              ),
             },
             // Other parameters are ignored: a page's script may add its own (jQuery's
             // `cache: false` adds `_=<time>` to every GET).
             { additionalProperties: true },
           ),
           response: {
-            200: Type.Object({
-              timezone: Type.String({ examples: [ZONE] }),
-              days: Type.Array(Type.Ref('OpeningDay')),
-            }),
+            200: described(
+              'Jours demandés, avec leurs heures d’ouverture',
+              Type.Object({
+                timezone: Type.String({ examples: [ZONE] }),
+                days: Type.Array(Type.Ref('OpeningDay')),
+              }),
+            ),
             ...errors(),
           },
         },
@@ -108,18 +121,28 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
             {
               domain: DomainCode,
               from: Type.Optional(DateString),
-              days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366 })),
+              days: Type.Optional(
+                Type.Integer({
+                  minimum: 1,
+                  maximum: 366,
+                  description:
+                    'Nombre de jours à partir de « from » (par défaut : jusqu’à l’horizon de réservation)',
+                }),
+              ),
             },
             // Other parameters are ignored: a page's script may add its own (jQuery's
             // `cache: false` adds `_=<time>` to every GET).
             { additionalProperties: true },
           ),
           response: {
-            200: Type.Object({
-              domain: DomainCode,
-              timezone: Type.String({ examples: [ZONE] }),
-              slots: Type.Array(Type.Ref('Slot')),
-            }),
+            200: described(
+              'Créneaux réservables, dans l’ordre du temps',
+              Type.Object({
+                domain: DomainCode,
+                timezone: Type.String({ examples: [ZONE] }),
+                slots: Type.Array(Type.Ref('Slot')),
+              }),
+            ),
             ...errors(),
           },
         },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { authErrors, errors, OPS, PATTERNS, problemRef } from '../schemas/common.js';
+import { AUTH, errors, OPS, PATTERNS } from '../schemas/common.js';
 import {
   CitizenCallbackView,
   CreateCallbackBody,
@@ -15,7 +15,13 @@ import { ipBucket } from '../../services/rate-limiter.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: PATTERNS.visibleAscii.pattern }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: PATTERNS.visibleAscii.pattern,
+      description:
+        'Facultative : la même clé avec le même corps rejoue la première réponse pendant 24 h (réessai sans doublon)',
+    }),
   ),
 });
 
@@ -39,8 +45,19 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           headers: IdempotencyHeaders,
           body: Type.Ref('CallbackRequest'),
           response: {
-            201: Type.Ref('CreatedCallback'),
-            ...errors(409, 422, 429, 503),
+            201: Type.Ref('CreatedCallback', { description: 'Demande enregistrée' }),
+            ...errors(
+              'INVALID_PHONE',
+              'CENTRE_CLOSED',
+              'OUTSIDE_OPENING_HOURS',
+              'SLOT_NOT_AVAILABLE',
+              'IDEMPOTENCY_KEY_REUSED',
+              'SLOT_FULL',
+              'ASAP_UNAVAILABLE',
+              'DUPLICATE_REQUEST',
+              'IDEMPOTENCY_KEY_IN_USE',
+              'RATE_LIMITED',
+            ),
           },
         },
         // Counted before anything else, so floods of malformed requests are limited too.
@@ -79,14 +96,16 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           params: ReferenceParams,
           // No length limit: a token of any length that is not the callback's is wrong, 404 as the
           // contract says (Node bounds the headers' size).
-          headers: Type.Object({ 'x-cancel-token': Type.Optional(Type.String()) }),
+          headers: Type.Object({
+            'x-cancel-token': Type.Optional(
+              Type.String({ description: 'Jeton d’annulation remis au citoyen à la création (cancelToken)' }),
+            ),
+          }),
           // Anonymous for citizens, or the ops token: declared, Swagger UI sends it after Authorize.
           security: [{}, ...OPS],
           response: {
-            200: Type.Ref('CallbackView'),
-            ...authErrors,
-            404: problemRef,
-            ...errors(),
+            200: Type.Ref('CallbackView', { description: 'La demande (téléphone masqué)' }),
+            ...errors(AUTH, 'NOT_FOUND'),
           },
         },
       },
@@ -112,7 +131,10 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
             { cancelToken: Type.String({ minLength: 1 }) },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Ref('CallbackView'), 404: problemRef, ...errors(409) },
+          response: {
+            200: Type.Ref('CallbackView', { description: 'La demande, annulée' }),
+            ...errors('NOT_FOUND', 'INVALID_TRANSITION'),
+          },
         },
       },
       async (req) => callbackAccess.cancel(req.params.reference, req.body.cancelToken),

@@ -3,14 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import {
-  authErrors,
+  AUTH,
   DateString,
   errors,
   InstantString,
-  problemRef,
   WindowSchema,
   OPS,
   PATTERNS,
+  described,
 } from '../schemas/common.js';
 import { opsGuard } from '../auth.js';
 import { emptyFiltersAreAbsent } from '../query.js';
@@ -45,7 +45,10 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Fermetures exceptionnelles à venir (ou depuis « from »)',
           security: OPS,
           querystring: Type.Object({ from: Type.Optional(DateString) }, { additionalProperties: false }),
-          response: { 200: Type.Array(Type.Ref('Closure')), ...authErrors, ...errors() },
+          response: {
+            200: Type.Array(Type.Ref('Closure'), { description: 'Les fermetures, par date' }),
+            ...errors(AUTH),
+          },
         },
       },
       async (req) => closures.list(req.query.from),
@@ -78,29 +81,31 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
             { additionalProperties: false },
           ),
           response: {
-            201: Type.Object({
-              ...ClosureSchema.properties,
-              moved: Type.Array(
-                Type.Object({ reference: Type.String(), from: WindowSchema, to: WindowSchema }),
-              ),
-              notMoved: Type.Array(Type.String(), {
-                description:
-                  'Rappels non déplaçables (créneau : pas de place dans l’horizon ; nouvelle tentative : aucune ouverture) : laissés en place',
-              }),
-              retriesMoved: Type.Array(
-                Type.Object({ reference: Type.String(), from: InstantString, to: InstantString }),
-                {
+            201: described(
+              'Fermeture créée ; moved, notMoved, retriesMoved et asapWaiting disent ce qu’elle a fait des rappels prévus',
+              Type.Object({
+                ...ClosureSchema.properties,
+                moved: Type.Array(
+                  Type.Object({ reference: Type.String(), from: WindowSchema, to: WindowSchema }),
+                ),
+                notMoved: Type.Array(Type.String(), {
                   description:
-                    'Nouvelles tentatives (après un appel sans réponse) prévues pendant la fermeture : reportées à la réouverture',
-                },
-              ),
-              asapWaiting: Type.Array(Type.String(), {
-                description:
-                  'Rappels « dès que possible » en file dont la promesse (fenêtre) croise la fermeture : ni déplacés ni annulés, ils restent en tête de file, mais leur promesse risque de ne pas être tenue',
+                    'Rappels non déplaçables (créneau : pas de place dans l’horizon ; nouvelle tentative : aucune ouverture) : laissés en place',
+                }),
+                retriesMoved: Type.Array(
+                  Type.Object({ reference: Type.String(), from: InstantString, to: InstantString }),
+                  {
+                    description:
+                      'Nouvelles tentatives (après un appel sans réponse) prévues pendant la fermeture : reportées à la réouverture',
+                  },
+                ),
+                asapWaiting: Type.Array(Type.String(), {
+                  description:
+                    'Rappels « dès que possible » en file dont la promesse (fenêtre) croise la fermeture : ni déplacés ni annulés, ils restent en tête de file, mais leur promesse risque de ne pas être tenue',
+                }),
               }),
-            }),
-            ...authErrors,
-            ...errors(409),
+            ),
+            ...errors(AUTH, 'CLOSURE_HAS_BOOKINGS'),
           },
         },
       },
@@ -118,8 +123,16 @@ export function closureRoutes(deps: AppDeps): FastifyPluginAsync {
           security: OPS,
           description:
             'Les créneaux du jour sont recoupés sans elle : les rappels pris sur des créneaux qu’elle avait décalés (fermeture finissant entre deux débuts de créneau) sont déplacés vers les créneaux libres suivants (historique de chaque rappel). Une fermeture entièrement passée est conservée (409 INVALID_TRANSITION) : elle fait partie des horaires publiés des jours concernés. Une fermeture en cours est supprimée entière : le centre rouvre aussitôt, et sa partie déjà écoulée est aussi publiée comme ouverte.',
-          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 204: Type.Null(), ...authErrors, 404: problemRef, ...errors(409) },
+          params: Type.Object({
+            id: Type.String({
+              maxLength: 64,
+              description: 'Identifiant de la fermeture (id de GET /v1/closures)',
+            }),
+          }),
+          response: {
+            204: Type.Null({ description: 'Fermeture supprimée' }),
+            ...errors(AUTH, 'NOT_FOUND', 'INVALID_TRANSITION'),
+          },
         },
       },
       async (req, reply) => {

@@ -2,15 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import {
-  authErrors,
-  DomainCode,
-  errors,
-  InstantString,
-  problemRef,
-  WindowSchema,
-  AGENT,
-} from '../schemas/common.js';
+import { AUTH, DomainCode, errors, InstantString, WindowSchema, AGENT } from '../schemas/common.js';
 import { ReferenceParams, CallbackStatusSchema, StoredOutcome } from '../schemas/callbacks.js';
 import { agentByToken } from '../auth.js';
 import { agentErrorHandler } from './agents.js';
@@ -47,10 +39,9 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: 'Prendre le rappel suivant (ou retrouver celui en cours) ; 204 si rien n’est dû',
           security: AGENT,
           response: {
-            200: Type.Ref('DeskCallback'),
-            204: Type.Null(),
-            ...authErrors,
-            ...errors(),
+            200: Type.Ref('DeskCallback', { description: 'Le rappel attribué à cet informateur' }),
+            204: Type.Null({ description: 'Rien à rappeler maintenant dans ses domaines' }),
+            ...errors(AUTH),
           },
         },
         errorHandler: agentErrorHandler(deps),
@@ -94,10 +85,8 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Ref('DeskCallback'),
-            ...authErrors,
-            404: problemRef,
-            ...errors(409),
+            200: Type.Ref('DeskCallback', { description: 'Le rappel après le résultat' }),
+            ...errors(AUTH, 'NOT_FOUND', 'INVALID_TRANSITION'),
           },
         },
         errorHandler: agentErrorHandler(deps),

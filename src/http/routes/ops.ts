@@ -3,14 +3,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
 import {
-  authErrors,
+  AUTH,
+  problems,
   DateString,
   DomainCode,
   errors,
   InstantString,
-  problemRef,
   WindowSchema,
   OPS,
+  described,
 } from '../schemas/common.js';
 import { CallbackStatusSchema } from '../schemas/callbacks.js';
 import { opsGuard } from '../auth.js';
@@ -32,25 +33,27 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
           summary: "File d'attente par domaine",
           security: OPS,
           response: {
-            200: Type.Object({
-              domains: Type.Array(
-                Type.Object({
-                  domain: DomainCode,
-                  scheduled: Type.Integer(),
-                  queued: Type.Integer(),
-                  assigned: Type.Integer(),
-                  oldestQueuedAt: Type.Union([InstantString, Type.Null()]),
-                  availableInformateurs: Type.Integer({
-                    description: 'Informateurs au statut « available », en cours de rappel ou non.',
+            200: described(
+              'File par domaine',
+              Type.Object({
+                domains: Type.Array(
+                  Type.Object({
+                    domain: DomainCode,
+                    scheduled: Type.Integer(),
+                    queued: Type.Integer(),
+                    assigned: Type.Integer(),
+                    oldestQueuedAt: Type.Union([InstantString, Type.Null()]),
+                    availableInformateurs: Type.Integer({
+                      description: 'Informateurs au statut « available », en cours de rappel ou non.',
+                    }),
+                    onCallInformateurs: Type.Integer({
+                      description: 'Informateurs en cours de rappel (un rappel assigné sur leur poste).',
+                    }),
                   }),
-                  onCallInformateurs: Type.Integer({
-                    description: 'Informateurs en cours de rappel (un rappel assigné sur leur poste).',
-                  }),
-                }),
-              ),
-            }),
-            ...authErrors,
-            ...errors(),
+                ),
+              }),
+            ),
+            ...errors(AUTH),
           },
         },
       },
@@ -69,33 +72,39 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
           security: OPS,
           querystring: Type.Object(
             {
-              status: Type.Optional(CallbackStatusSchema),
+              status: Type.Optional({ ...CallbackStatusSchema, description: 'État des demandes' }),
               domain: Type.Optional(DomainCode),
               from: Type.Optional(DateString),
               to: Type.Optional(DateString),
-              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-              cursor: Type.Optional(Type.String({ maxLength: 200 })),
+              limit: Type.Optional(
+                Type.Integer({ minimum: 1, maximum: 200, description: 'Taille de la page (50 par défaut)' }),
+              ),
+              cursor: Type.Optional(
+                Type.String({ maxLength: 200, description: 'nextCursor de la page précédente' }),
+              ),
             },
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Object({
-              items: Type.Array(
-                Type.Object({
-                  reference: Type.String(),
-                  status: CallbackStatusSchema,
-                  domain: DomainCode,
-                  mode: Type.String(),
-                  window: WindowSchema,
-                  attempts: Type.Integer(),
-                  phone: Type.String(),
-                  createdAt: InstantString,
-                }),
-              ),
-              nextCursor: Type.Union([Type.String(), Type.Null()]),
-            }),
-            ...authErrors,
-            ...errors(),
+            200: described(
+              'Une page de demandes ; nextCursor donne la suivante (null : dernière page)',
+              Type.Object({
+                items: Type.Array(
+                  Type.Object({
+                    reference: Type.String(),
+                    status: CallbackStatusSchema,
+                    domain: DomainCode,
+                    mode: Type.String(),
+                    window: WindowSchema,
+                    attempts: Type.Integer(),
+                    phone: Type.String(),
+                    createdAt: InstantString,
+                  }),
+                ),
+                nextCursor: Type.Union([Type.String(), Type.Null()]),
+              }),
+            ),
+            ...errors(AUTH),
           },
         },
       },
@@ -114,7 +123,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
               description: 'Format texte de Prometheus (version 0.0.4)',
               content: { 'text/plain': { schema: Type.String() } },
             },
-            503: problemRef,
+            ...problems('SERVICE_UNAVAILABLE'),
           },
         },
       },

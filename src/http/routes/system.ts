@@ -1,14 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { problemRef } from '../schemas/common.js';
+import { problems, described } from '../schemas/common.js';
 import { sendProblem } from '../error-handler.js';
 import { problemOf } from '../errors.js';
 
-const Health = Type.Object({
-  status: Type.String(),
-  checks: Type.Optional(Type.Record(Type.String(), Type.String())),
-});
+const Health = described(
+  'État du processus (et de ses dépendances pour /readyz)',
+  Type.Object({
+    status: Type.String(),
+    checks: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }),
+);
 
 export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
@@ -20,7 +23,7 @@ export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
           operationId: 'healthz',
           summary: 'Le processus est vivant',
           // 503 only while the process stops (every route answers it then).
-          response: { 200: Health, 503: problemRef },
+          response: { 200: Health, ...problems('SERVICE_UNAVAILABLE') },
         },
       },
       async () => ({ status: 'ok' }),
@@ -33,7 +36,7 @@ export function systemRoutes(deps: AppDeps): FastifyPluginAsync {
           tags: ['system'],
           operationId: 'readyz',
           summary: 'La base de données et la file de travaux répondent',
-          response: { 200: Health, 503: problemRef },
+          response: { 200: Health, ...problems('SERVICE_UNAVAILABLE') },
         },
       },
       async (_req, reply) => {

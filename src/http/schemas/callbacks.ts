@@ -98,4 +98,11 @@ export const CitizenCallbackView = Type.Object(
   },
 );
 
-export const ReferenceParams = Type.Object({ reference: Type.String({ maxLength: 64 }) });
+export const ReferenceParams = Type.Object({
+  reference: Type.String({
+    maxLength: 64,
+    description:
+      'Référence du rappel, telle que le citoyen la lit : majuscules ou minuscules, espaces et tiret facultatifs, « RAP » facultatif',
+    examples: ['RAP-7K3Q9D'],
+  }),
+});

@@ -1,29 +1,82 @@
 import { Type, type Static } from 'typebox';
+import { ERRORS, type ErrorCode } from '../errors.js';
+
+const CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String(),
+    type: Type.String({ description: 'URN du problème (urn:rappel:problem:…)' }),
+    title: Type.String({ description: 'Intitulé, en français' }),
+    status: Type.Integer({ description: 'Statut HTTP' }),
+    detail: Type.String({ description: 'Explication, en français' }),
+    code: Type.String({ enum: CODES, description: 'Code d’erreur du contrat' }),
+    reason: Type.Optional(
+      Type.String({
+        description: 'Précision du code (INVALID_PHONE, CENTRE_CLOSED, SLOT_NOT_AVAILABLE, ASAP_UNAVAILABLE)',
+      }),
+    ),
+    nextSlots: Type.Optional(
+      Type.Array(Type.Object({ start: Type.String(), end: Type.String() }), {
+        description: 'Refus d’un créneau : jusqu’à 3 créneaux réservables',
+      }),
+    ),
+    references: Type.Optional(
+      Type.Array(Type.String(), { description: 'CLOSURE_HAS_BOOKINGS : références des rappels concernés' }),
+    ),
+    callbackStatus: Type.Optional(Type.String({ description: 'INVALID_TRANSITION : état du rappel' })),
   },
   {
     $id: 'Problem',
     additionalProperties: true,
-    description: 'RFC 9457 problem details (application/problem+json)',
+    description: 'Problème (RFC 9457), en application/problem+json',
   },
 );
 
 export const problemRef = Type.Ref('Problem');
 
-/** Standard error responses of a route, for the OpenAPI document. */
-export function errors(...statuses: number[]): Record<number, typeof problemRef> {
-  return Object.fromEntries([400, 503, ...statuses].map((s) => [s, problemRef]));
+/** A response schema with the description OpenAPI shows for it (else « Default Response »). */
+export const described = <T extends object>(description: string, schema: T): T => ({
+  ...schema,
+  description,
+});
+
+/** The contract's error codes of a route behind a bearer token: unknown token, wrong role. */
+export const AUTH = ['UNAUTHORIZED', 'FORBIDDEN'] as const;
+
+/** Error answers by status, for a route's `response` (known keys: an index signature there mistyped the 200). */
+type ProblemResponses = Partial<
+  Record<400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503, typeof problemRef>
+>;
+
+const RETRY_AFTER = {
+  'retry-after': { type: 'integer', description: 'Secondes à attendre avant de réessayer' },
+};
+
+/**
+ * The error answers of a route for the OpenAPI document, by status, each naming the contract's
+ * codes it may carry and when; `problems` those given, `errors` also VALIDATION_ERROR and
+ * SERVICE_UNAVAILABLE, which every route with input may answer.
+ */
+export function problems(...codes: (ErrorCode | readonly ErrorCode[])[]): ProblemResponses {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes.flat()) {
+    const status = ERRORS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, list]) => [
+      status,
+      Type.Ref('Problem', {
+        description: list.map((c) => `\`${c}\` : ${ERRORS[c].when}.`).join('\n\n'),
+        ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
+      }),
+    ]),
+  );
 }
 
-/** The answers of a route behind a bearer token: unknown token 401, wrong role 403. */
-export const authErrors = { 401: problemRef, 403: problemRef };
+export function errors(...codes: (ErrorCode | readonly ErrorCode[])[]): ProblemResponses {
+  return problems('VALIDATION_ERROR', ...codes, 'SERVICE_UNAVAILABLE');
+}
 
 /** OpenAPI security of a route (Swagger UI sends a token only to routes that declare it). */
 export const OPS = [{ opsToken: [] }];
