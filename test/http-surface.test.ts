@@ -125,6 +125,12 @@ describe('HTTP surface', () => {
       400,
       'VALIDATION_ERROR',
     );
+    // Dates swapped: said, not an empty page; one day (from = to) is a range.
+    const swapped = await t.app.inject({ url: '/v1/callbacks?from=2026-11-30&to=2026-11-01', headers: ops });
+    expectProblem(swapped, 400, 'VALIDATION_ERROR');
+    expect(swapped.json().detail).toBe('« to » (2026-11-01) est avant « from » (2026-11-30).');
+    const oneDay = await t.app.inject({ url: '/v1/callbacks?from=2026-11-23&to=2026-11-23', headers: ops });
+    expect(oneDay.statusCode).toBe(200);
   });
 
   it('answers a cancel token of any length that is not the right one with 404, as any wrong token', async () => {

@@ -59,6 +59,9 @@ export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
       limit?: number;
     }) {
       const limit = q.limit ?? 50;
+      // Dates swapped by hand gave an empty page, read as "no callbacks".
+      if (q.from && q.to && isValidDate(q.from) && isValidDate(q.to) && q.to < q.from)
+        throw new AppError('VALIDATION_ERROR', `« to » (${q.to}) est avant « from » (${q.from}).`);
       const rows = await listCallbacks(core.db, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.domain ? { domain: q.domain } : {}),
