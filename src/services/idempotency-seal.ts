@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { pooledRandomBytes } from '../random.js';
 import { sha256 } from './tokens.js';
 
@@ -32,6 +32,15 @@ function sealingKey(idempotencyKey: string): Buffer {
   return createHmac('sha256', 'rappel/idempotency/v1/cancel-token').update(idempotencyKey, 'utf8').digest();
 }
 
+/**
+ * The key of the seals written before db8f57d (HKDF in full), under the same `sealed.v1.`
+ * prefix: replaying a key sealed by that code, after an upgrade within its 24 hours, failed the
+ * authentication of the new key and answered 500 (outside upgrade test helper-56).
+ */
+function legacySealingKey(idempotencyKey: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', idempotencyKey, 'rappel/idempotency/v1', 'cancel-token', 32));
+}
+
 /** The answer to store: its cancel token sealed with the Idempotency-Key. */
 export function sealAnswer<T extends { cancelToken: string }>(answer: T, idempotencyKey: string): T {
   const iv = pooledRandomBytes(IV_BYTES);
@@ -48,8 +57,17 @@ export function sealAnswer<T extends { cancelToken: string }>(answer: T, idempot
 export function openAnswer<T extends { cancelToken: string }>(stored: T, idempotencyKey: string): T {
   if (!stored.cancelToken.startsWith(SEALED)) return stored;
   const blob = Buffer.from(stored.cancelToken.slice(SEALED.length), 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', sealingKey(idempotencyKey), blob.subarray(0, IV_BYTES));
-  decipher.setAuthTag(blob.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-  const token = Buffer.concat([decipher.update(blob.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  const open = (key: Buffer) => {
+    const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(0, IV_BYTES));
+    decipher.setAuthTag(blob.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    return Buffer.concat([decipher.update(blob.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+  };
+  let token: Buffer;
+  try {
+    token = open(sealingKey(idempotencyKey));
+  } catch {
+    // GCM authenticates: a wrong key fails, it never opens to another token.
+    token = open(legacySealingKey(idempotencyKey));
+  }
   return { ...stored, cancelToken: token.toString('utf8') };
 }
