@@ -23,6 +23,16 @@ async function migrationsDir(): Promise<string> {
   throw new Error('migrations/ folder not found');
 }
 
+/** The database holds migrations this code does not have: it must not run on it. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly unknown: string[]) {
+    super(
+      `the database was migrated by a newer Rappel (migrations unknown to this version: ${unknown.join(', ')}): run that version or a later one`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
 export interface MigrationResult {
   applied: string[];
 }
@@ -55,6 +65,11 @@ export async function migrate(
     const done = new Set(
       (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
     );
+    // A database migrated by a newer Rappel: this code does not know what those migrations
+    // changed (an older process started on one ran its retention without 0007's erasures, and
+    // nothing re-ran them after).
+    const unknown = [...done].filter((name) => !files.includes(name)).sort();
+    if (unknown.length > 0) throw new SchemaTooNewError(unknown);
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(path.join(dir, file), 'utf8');
