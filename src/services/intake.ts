@@ -23,7 +23,7 @@ import {
   type CreatedCallback,
 } from './intake-booking.js';
 import { whileKeyLockHeld } from '../repositories/intake.js';
-import { readSlotStart, requestHash } from './intake-request.js';
+import { readSlotStart, requestFingerprint, type RequestFingerprint } from './intake-request.js';
 
 export interface IntakeResult {
   status: number;
@@ -64,8 +64,8 @@ export function createIntakeService(
   }
 
   /** The stored first answer again, if this is the same request; a reused key otherwise. */
-  function replayOf(stored: StoredResponse, hash: Buffer, idempotencyKey: string): IntakeResult {
-    if (!stored.requestHash.equals(hash)) {
+  function replayOf(stored: StoredResponse, fp: RequestFingerprint, idempotencyKey: string): IntakeResult {
+    if (!fp.matches(stored.requestHash)) {
       throw new AppError(
         'IDEMPOTENCY_KEY_REUSED',
         'Cette clé d’idempotence a déjà servi pour une autre demande.',
@@ -76,9 +76,9 @@ export function createIntakeService(
   }
 
   /** The live stored answer of this key, replayed (or refused as a reused key); null if none. */
-  async function earlierAnswer(idempotencyKey: string, hash: Buffer): Promise<IntakeResult | null> {
+  async function earlierAnswer(idempotencyKey: string, fp: RequestFingerprint): Promise<IntakeResult | null> {
     const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
-    return stored ? replayOf(stored, hash, idempotencyKey) : null;
+    return stored ? replayOf(stored, fp, idempotencyKey) : null;
   }
 
   /** Settlements of demands whose key was in use, still waiting for the key's holder. */
@@ -92,13 +92,13 @@ export function createIntakeService(
    * count stands for it; otherwise this hit is given back. If the wait fails, it stands (the
    * limit errs towards refusing).
    */
-  async function settleAfterCopy(idempotencyKey: string, hash: Buffer, counted: LimitResult) {
+  async function settleAfterCopy(idempotencyKey: string, fp: RequestFingerprint, counted: LimitResult) {
     try {
       // Read and given back while the key's lock is held: a copy booking after this finds the
       // demand unmarked and counts itself; one that booked before left its answer to be seen.
       await whileKeyLockHeld(core.db, keyLockOf(idempotencyKey), KEY_WAIT_MS, async () => {
         const stored = await findLiveKey(core.db, storedKey(idempotencyKey), core.clock.now().toJSDate());
-        if (!stored?.requestHash.equals(hash)) await counted.refund();
+        if (!stored || !fp.matches(stored.requestHash)) await counted.refund();
       });
     } catch (err) {
       core.log.warn(
@@ -145,7 +145,7 @@ export function createIntakeService(
     req: CallbackRequest,
     slotStart: DateTime | null,
     phone: { e164: string; region: string },
-    hash: Buffer,
+    fp: RequestFingerprint,
     idempotencyKey: string | undefined,
   ): Promise<IntakeResult> {
     let fresh = false;
@@ -154,7 +154,7 @@ export function createIntakeService(
       try {
         const now = core.clock.now();
         const ctx = await contextOf(req.domain, slotStart ?? now, fresh);
-        outcome = await decideAndBook(req, slotStart, phone, hash, idempotencyKey, ctx, now);
+        outcome = await decideAndBook(req, slotStart, phone, fp.hash, idempotencyKey, ctx, now);
       } catch (err) {
         // A key's first answer is replayed even if the same request would be refused now (its
         // slot has passed, or its own callback makes it a duplicate): rappel_book checks the
@@ -162,7 +162,7 @@ export function createIntakeService(
         const refused =
           err instanceof SlotRefusal || (err instanceof AppError && err.code === 'DUPLICATE_REQUEST');
         if (refused && idempotencyKey !== undefined) {
-          const earlier = await earlierAnswer(idempotencyKey, hash);
+          const earlier = await earlierAnswer(idempotencyKey, fp);
           if (earlier) return earlier;
         }
         // A SlotRefusal goes up as it is: create() gives the demand's count back first, then
@@ -198,7 +198,7 @@ export function createIntakeService(
         fresh = true;
         continue;
       }
-      if ('replay' in outcome) return replayOf(outcome.replay, hash, idempotencyKey!);
+      if ('replay' in outcome) return replayOf(outcome.replay, fp, idempotencyKey!);
       // Its window's new count, which its transaction left to announce (migrations/0004).
       if (req.mode === 'slot') slotAnnouncer.changed(req.domain);
       // Its job goes to the queue right after, without holding the answer: the outbox row
@@ -219,30 +219,30 @@ export function createIntakeService(
       if (!phone.ok) {
         throw new AppError('INVALID_PHONE', phoneDetail(phone.reason), { reason: phone.reason });
       }
-      const hash = requestHash(req);
+      const fp = requestFingerprint(req, idempotencyKey);
       const slotStart = req.mode === 'slot' ? readSlotStart(req.slotStart) : null;
       // A replay is the first answer again, not a new demand: it is not counted against the
       // phone's daily limit (rappel_book still settles races on the key, and answers replays
       // itself when the limit is off).
       if (idempotencyKey !== undefined && config.rateLimitPerPhonePerDay > 0) {
-        const earlier = await earlierAnswer(idempotencyKey, hash);
+        const earlier = await earlierAnswer(idempotencyKey, fp);
         if (earlier) return earlier;
       }
       const demand =
         idempotencyKey === undefined
           ? undefined
-          : sha256(`rappel-demand:${idempotencyKey}:${hash.toString('hex')}`)
+          : sha256(`rappel-demand:${idempotencyKey}:${fp.hash.toString('hex')}`)
               .subarray(0, 16)
               .toString('hex');
       const counted = await countDemand(phone.e164, demand);
       let result: IntakeResult;
       try {
-        result = await book(req, slotStart, phone, hash, idempotencyKey);
+        result = await book(req, slotStart, phone, fp, idempotencyKey);
       } catch (err) {
         // The key in use by a copy of this request, one demand with it: whether this hit stays
         // counted depends on what the copy does, settled once it is done (the answer does not wait).
         if (inUse(err) && counted && !counted.alreadyCounted && idempotencyKey !== undefined) {
-          const settling = settleAfterCopy(idempotencyKey, hash, counted);
+          const settling = settleAfterCopy(idempotencyKey, fp, counted);
           pending.add(settling);
           void settling.finally(() => pending.delete(settling));
         }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { booking, createAgent } from '../support/api.js';
@@ -204,6 +205,29 @@ describe.each(BACKENDS)('Idempotency-Key on the %s queue backend', (backend) => 
     const other = await postCallback(t.app, body, { 'idempotency-key': 'k-sealed-other' });
     expect(other.statusCode, other.body).toBe(201);
     expect(other.json().reference).not.toBe(first.reference);
+  });
+
+  it('keeps no plain hash of the body (the phone could be tried against it); a row hashed so before still replays', async () => {
+    const t = await f.start(backend);
+    await createAgent(t.app, ['travail']);
+    const body = booking();
+    const first = (await postCallback(t.app, body, { 'idempotency-key': 'k-hash' })).json();
+    const canonical = JSON.stringify(
+      Object.fromEntries(Object.entries(body).sort(([a], [b]) => a.localeCompare(b))),
+    );
+    const plain = createHash('sha256').update(canonical, 'utf8').digest();
+    const stored = async () =>
+      (await f.sql.query<{ h: Buffer }>('SELECT request_hash AS h FROM idempotency_keys')).rows[0]!.h;
+    expect((await stored()).equals(plain)).toBe(false);
+    // The row as the service wrote it before: the body's plain SHA-256.
+    await f.sql.query('UPDATE idempotency_keys SET request_hash = $1', [plain]);
+    const replay = await postCallback(t.app, body, { 'idempotency-key': 'k-hash' });
+    expect(replay.statusCode, replay.body).toBe(201);
+    expect(replay.json()).toEqual(first);
+    expectProblem(
+      await postCallback(t.app, { ...body, subject: 'autre chose' }, { 'idempotency-key': 'k-hash' }),
+      'IDEMPOTENCY_KEY_REUSED',
+    );
   });
 
   it('replays a key stored in clear before migration 0005, once that migration has converted it', async () => {
