@@ -17,6 +17,8 @@ import { retention } from './retention.js';
 
 /** How soon a worker notices that its queue lost the job schedulers. */
 const SCHEDULER_CHECK_MS = 5_000;
+/** How long the queue has to answer before the worker sweeps without it. */
+const QUEUE_PING_MS = 2_000;
 
 const HANDLERS: JobHandlers = {
   'callback-due': callbackDue,
@@ -112,12 +114,37 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       });
   }, SCHEDULER_CHECK_MS);
   schedulerTimer.unref();
+  // While the queue is unreachable its jobs, the repeatable sweep among them, do not run: expired
+  // leases stayed on their desks, and nothing was carried over or pushed, until it came back (an
+  // outside test saw a lease released 72 s late, and the wait has no bound). The sweep, from
+  // PostgreSQL, then runs from this timer; once the queue answers, the repeatable job again.
+  let sweepingAlone: Promise<void> | null = null;
+  const sweepWhileQueueDown = async () => {
+    try {
+      await rt.queue.ping(QUEUE_PING_MS);
+      return;
+    } catch {
+      // unreachable: sweep below
+    }
+    const report = await rt.services.reconciler.sweep();
+    rt.log.warn(report, 'queue unreachable: reconcile sweep run by the worker itself');
+  };
+  const fallbackTimer = setInterval(() => {
+    sweepingAlone ??= sweepWhileQueueDown()
+      .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'reconcile sweep failed'))
+      .finally(() => {
+        sweepingAlone = null;
+      });
+  }, RECONCILE_EVERY_MS);
+  fallbackTimer.unref();
   worker.run();
   rt.log.info({ queue: queueName, backend: rt.queueBackend.kind }, 'worker started');
   return {
     close: async () => {
       clearInterval(schedulerTimer);
+      clearInterval(fallbackTimer);
       await checking;
+      await sweepingAlone;
       await worker.close();
     },
   };

@@ -29,7 +29,17 @@ export function createReconciler(
 ) {
   return {
     async sweep(): Promise<SweepReport> {
-      const relayed = await relay.relay();
+      // The queue unreachable, its rows wait for a later sweep: the rest, PostgreSQL alone, still
+      // runs (the worker sweeps from its own timer while the queue is down, runner.ts).
+      let relayed = 0;
+      try {
+        relayed = await relay.relay();
+      } catch (err) {
+        core.log.warn(
+          { err: { message: (err as Error).message } },
+          'outbox relay deferred: queue unreachable',
+        );
+      }
       const requeued = (await due.queueOverdue()).length;
       const { leasesReleased, carriedOver } = await housekeeping();
       let dispatched = 0;
