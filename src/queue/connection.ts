@@ -58,7 +58,9 @@ const JOB_DEFAULTS = {
   attempts: 8,
   backoff: { type: 'exponential' as const, delay: 1_000 },
   removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  // Kept a week for diagnosis, and at most 10,000: a job failing for good in a loop (a bug, a
+  // dependency gone for days) would otherwise pile up in Redis for the whole week.
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
 };
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
