@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 
@@ -68,11 +70,41 @@ export async function recordOwner(root: string, postgresPid: number): Promise<vo
 
 /** The embedded database's data directory is in use by another live service process. */
 export class DataDirInUseError extends Error {
-  constructor(databaseDir: string, ownerPid: number) {
+  constructor(databaseDir: string, ownerPid: number | null) {
     super(
-      `the embedded PostgreSQL of ${databaseDir} is in use by process ${ownerPid} (another Rappel with the same DATA_DIR): stop it, or give this one its own DATA_DIR or a DATABASE_URL`,
+      `the embedded PostgreSQL of ${databaseDir} is in use by ${ownerPid === null ? 'another process' : `process ${ownerPid}`} (another Rappel with the same DATA_DIR): stop it, or give this one its own DATA_DIR or a DATABASE_URL`,
     );
   }
+}
+
+/**
+ * Holds the data directory for as long as this process lives (Linux): a socket in the abstract
+ * namespace named after the directory, which the kernel drops with the process, kill -9
+ * included, so that no stale lock is ever left. Two starts on one DATA_DIR within a moment both
+ * passed the checks below before either had recorded itself: each could take the other's
+ * starting postmaster for one left behind and stop it, or fail with PostgreSQL's own message.
+ * Elsewhere (no abstract sockets) null: the checks below alone.
+ */
+export async function holdDataDir(
+  root: string,
+  databaseDir: string,
+): Promise<{ release(): Promise<void> } | null> {
+  if (process.platform !== 'linux') return null;
+  const name = `\0rappel-embedded-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 40)}`;
+  const server = createServer((socket) => socket.destroy());
+  server.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(name, () => resolve());
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    const owner = await readOwner(root);
+    throw new DataDirInUseError(
+      databaseDir,
+      owner !== null && (await liveNode(owner.pid)) ? owner.pid : null,
+    );
+  });
+  return { release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /**

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { recordOwner, stopOrphan } from './embedded-owner.js';
+import { holdDataDir, recordOwner, stopOrphan } from './embedded-owner.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -171,6 +171,23 @@ export async function startEmbeddedPostgres(
   const databaseDir = path.join(root, 'pg');
   const secretFile = path.join(root, 'pg-password');
   await mkdir(root, { recursive: true });
+  const held = await holdDataDir(root, databaseDir);
+  try {
+    return await startHeld(root, databaseDir, secretFile, log, onUnexpectedExit, held);
+  } catch (err) {
+    await held?.release();
+    throw err;
+  }
+}
+
+async function startHeld(
+  root: string,
+  databaseDir: string,
+  secretFile: string,
+  log: Logger,
+  onUnexpectedExit: () => void,
+  held: { release(): Promise<void> } | null,
+): Promise<EmbeddedDatabase> {
   const initialised = await exists(path.join(databaseDir, 'PG_VERSION'));
   let password: string;
   if (initialised && (await exists(secretFile))) {
@@ -233,6 +250,7 @@ export async function startEmbeddedPostgres(
       stopping = true;
       process.removeListener('exit', onExit);
       await stopPostmaster(child);
+      await held?.release();
       log.info('embedded PostgreSQL stopped');
     },
   };

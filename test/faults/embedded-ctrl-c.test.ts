@@ -137,6 +137,22 @@ describe('Ctrl-C on a service running its embedded PostgreSQL', () => {
     stoppedCleanly(first.output());
   });
 
+  it('two starts on one DATA_DIR at the same moment: one serves, the other is refused as in use', async () => {
+    // Both passed the checks before either had recorded itself: the loser failed with
+    // PostgreSQL's own message, or took the winner's starting postmaster for one left behind.
+    const [a, b] = await Promise.all([start({ waitReady: false }), start({ waitReady: false })]);
+    const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)]);
+    const other = first === a ? b : a;
+    expect(await first.exited, first.output()).toBe(1);
+    expect(first.output()).toMatch(/is in use by (process \d+|another process)/);
+    expect(first.output()).not.toContain('stopping an embedded PostgreSQL');
+    await waitReady(other, 90_000);
+    expect((await fetch(`${other.baseUrl}/readyz`)).status).toBe(200);
+    process.kill(other.pid, 'SIGTERM');
+    expect(await other.exited, other.output()).toBe(0);
+    stoppedCleanly(other.output());
+  });
+
   it('a database left running by a service killed with -9 is stopped by the next start', async () => {
     const killed = await start();
     const orphan = postmasterPid();
