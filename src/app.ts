@@ -106,6 +106,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // or, idle, a reset). One hook, called back: it runs on every answer.
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
+    // Nothing is kept by a cache unless its route says so (the public calendar): a callback's
+    // status, its cancel token at creation, an informateur's callback carry personal data, and
+    // with no header at all a CDN or proxy may store a 200 and serve it to the next caller.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
@@ -128,8 +132,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cors, {
     origin: deps.config.corsOrigins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Content-Type', 'Idempotency-Key', 'X-Cancel-Token', 'Authorization', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    // Besides the API's own: what pages' libraries commonly add (cache busting, trace context),
+    // which a preflight refused, and the browser with it the whole request.
+    allowedHeaders: [
+      'Content-Type',
+      'Idempotency-Key',
+      'X-Cancel-Token',
+      'Authorization',
+      'X-Request-Id',
+      'Cache-Control',
+      'Pragma',
+      'Traceparent',
+      'Tracestate',
+    ],
+    exposedHeaders: ['Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'Location'],
     maxAge: 600,
   });
 

@@ -177,4 +177,49 @@ describe('HTTP surface', () => {
       await other.end();
     }
   });
+
+  it('lets caches keep only the public calendar: never a callback, its cancel token or an error', async () => {
+    await createAgent(t.app, ['logement']);
+    const cacheControl = async (url: string, headers: Record<string, string> = {}) =>
+      (await t.app.inject({ url, headers })).headers['cache-control'];
+    expect(await cacheControl('/v1/domains')).toBe('public, max-age=3600');
+    expect(await cacheControl('/v1/opening-hours')).toBe('public, max-age=60');
+    expect(await cacheControl('/v1/slots?domain=logement')).toBe('no-cache');
+    expect(await cacheControl('/v1/opening-hours?from=2026-02-30')).toBe('no-store'); // a 400
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/callbacks',
+      payload: booking({ domain: 'logement', slotStart: '2026-11-23T11:00:00+01:00' }),
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const { reference, cancelToken } = created.json();
+    expect(created.headers['cache-control']).toBe('no-store');
+    expect(created.headers.location).toBe(`/v1/callbacks/${reference}`);
+    expect(await cacheControl(`/v1/callbacks/${reference}`, { 'x-cancel-token': cancelToken })).toBe(
+      'no-store',
+    );
+    expect(await cacheControl('/v1/queue', ops)).toBe('no-store');
+  });
+
+  it('lets a page send what its libraries add and read what it needs of the answer', async () => {
+    const preflight = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/callbacks',
+      headers: {
+        origin: 'https://www.service-public.gouv.fr',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,idempotency-key,traceparent,cache-control,pragma',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    const allowed = String(preflight.headers['access-control-allow-headers']).toLowerCase();
+    for (const h of ['content-type', 'idempotency-key', 'traceparent', 'cache-control', 'pragma'])
+      expect(allowed).toContain(h);
+    const get = await t.app.inject({
+      url: '/v1/domains',
+      headers: { origin: 'https://www.service-public.gouv.fr' },
+    });
+    expect(String(get.headers['access-control-expose-headers'])).toMatch(/Idempotent-Replayed/);
+    expect(String(get.headers['access-control-expose-headers'])).toMatch(/Location/);
+  });
 });

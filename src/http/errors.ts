@@ -13,7 +13,7 @@ export const ERRORS = {
   CENTRE_CLOSED: {
     status: 422,
     title: 'Centre fermé',
-    when: 'le centre est fermé ce jour-là ou à cette heure (`reason` : weekend, holiday, closure)',
+    when: 'le centre est fermé ce jour-là ou à cette heure (`reason` : weekend, holiday, closure ; `label` : nom du jour férié ou motif de la fermeture)',
   },
   OUTSIDE_OPENING_HOURS: {
     status: 422,
@@ -48,7 +48,7 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_IN_USE: {
     status: 409,
     title: "Clé d'idempotence en cours d'utilisation",
-    when: 'même clé d’idempotence, la première requête est encore en cours',
+    when: 'même clé d’idempotence, la première requête est encore en cours ; réessayer après Retry-After secondes',
   },
   CLOSURE_HAS_BOOKINGS: {
     status: 409,
@@ -74,7 +74,7 @@ export const ERRORS = {
   RATE_LIMITED: {
     status: 429,
     title: 'Trop de demandes',
-    when: 'limite de demandes atteinte (par adresse IP ou par numéro) ; réessayer après Retry-After secondes',
+    when: 'limite de demandes atteinte (`reason` : ip, par adresse IP ; phone, par numéro et par jour) ; réessayer après Retry-After secondes',
   },
   SERVICE_UNAVAILABLE: {
     status: 503,

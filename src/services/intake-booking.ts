@@ -153,6 +153,8 @@ export function createBooking(core: Core, calendar: CalendarService) {
         throw new AppError(
           'IDEMPOTENCY_KEY_IN_USE',
           'Une requête avec cette clé d’idempotence est encore en cours.',
+          {},
+          { 'retry-after': '1' },
         );
       case 'duplicate':
         throw duplicateRequest();

@@ -94,7 +94,8 @@ export async function decideWindow(
           refusal: new SlotRefusal(
             'CENTRE_CLOSED',
             closedDetail(check.reason),
-            { reason: check.reason },
+            // The holiday's name or the closure's reason, as /v1/opening-hours gives it.
+            { reason: check.reason, ...(check.label !== null ? { label: check.label } : {}) },
             domain,
           ),
         };

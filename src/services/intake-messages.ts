@@ -18,7 +18,7 @@ export function slotDetail(reason: string): string {
     case 'past':
       return 'Ce créneau est déjà passé.';
     case 'too_soon':
-      return 'Ce créneau commence trop tôt pour être réservé.';
+      return 'Ce créneau commence trop tôt : il doit être réservé plus longtemps à l’avance.';
     default:
       return 'Ce créneau est trop lointain pour être réservé.';
   }

@@ -135,7 +135,7 @@ export function createIntakeService(
     throw new AppError(
       'RATE_LIMITED',
       'Trop de demandes pour ce numéro aujourd’hui. Réessayez demain ou appelez le 3939.',
-      {},
+      { reason: 'phone' },
       { 'retry-after': String(r.retryAfterSeconds) },
     );
   }

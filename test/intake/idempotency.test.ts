@@ -120,10 +120,9 @@ describe.each(BACKENDS)('Idempotency-Key on the %s queue backend', (backend) => 
       const running = postCallback(t.app, body, { 'idempotency-key': 'k-busy' });
       await someoneWaitsOnALock();
       const before = await rowCounts(f.sql);
-      expectProblem(
-        await postCallback(t.app, body, { 'idempotency-key': 'k-busy' }),
-        'IDEMPOTENCY_KEY_IN_USE',
-      );
+      const busy = await postCallback(t.app, body, { 'idempotency-key': 'k-busy' });
+      expectProblem(busy, 'IDEMPOTENCY_KEY_IN_USE');
+      expect(busy.headers['retry-after']).toBe('1');
       expect(await rowCounts(f.sql)).toEqual(before);
       await holder.query('COMMIT');
       const first = await running;

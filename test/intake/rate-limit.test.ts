@@ -39,7 +39,11 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
       booking({ phone: phones[2], slotStart: '2026-11-23T11:00:00+01:00' }),
       from,
     );
-    expectProblem(limited, 'RATE_LIMITED');
+    expect(expectProblem(limited, 'RATE_LIMITED')).toMatchObject({
+      reason: 'ip',
+      // The wait the detail says is Retry-After's (it said « dans une minute » for 30 s).
+      detail: 'Trop de demandes depuis cette adresse. Réessayez dans 30 secondes.',
+    });
     expect(retryAfter(limited)).toBe(30);
     expect(await rowCounts(f.sql)).toEqual(before);
 
@@ -78,7 +82,11 @@ describe.each(BACKENDS)('intake abuse limits on the %s backend', (backend) => {
     }
     // A new demand for that phone is still counted: the second of the day passes, the third not.
     expect((await postCallback(t.app, booking({ phone, domain: 'logement' }))).statusCode).toBe(201);
-    expectProblem(await postCallback(t.app, booking({ phone, domain: 'justice' })), 'RATE_LIMITED');
+    const third = expectProblem(
+      await postCallback(t.app, booking({ phone, domain: 'justice' })),
+      'RATE_LIMITED',
+    );
+    expect(third.reason).toBe('phone');
   });
 
   it('counts copies of one request sent at once as one demand: none is refused for the others', async () => {

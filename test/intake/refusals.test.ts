@@ -105,17 +105,20 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       'CENTRE_CLOSED',
     );
     expect(saturday.reason).toBe('weekend');
+    expect(saturday).not.toHaveProperty('label'); // a plain weekend has none
     await expectNextSlots(t.app, saturday);
 
     await addClosure(f.sql, '2026-11-25');
     const closed = await refused(t.app, booking({ slotStart: '2026-11-25T09:00:00+01:00' }), 'CENTRE_CLOSED');
     expect(closed.reason).toBe('closure');
+    expect(closed.label).toBe('Inventaire'); // the closure's reason, as /v1/opening-hours names it
     await expectNextSlots(t.app, closed);
 
     // A part-day closure closes only its span: 10:00 is refused, 11:00 is not.
     await addClosure(f.sql, '2026-11-26', { start: '10:00', end: '11:00' });
     const part = await refused(t.app, booking({ slotStart: '2026-11-26T10:00:00+01:00' }), 'CENTRE_CLOSED');
     expect(part.reason).toBe('closure');
+    expect(part.label).toBe('Inventaire');
     expect((await postCallback(t.app, booking({ slotStart: '2026-11-26T11:00:00+01:00' }))).statusCode).toBe(
       201,
     );
@@ -127,6 +130,7 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       'CENTRE_CLOSED',
     );
     expect(christmas.reason).toBe('holiday');
+    expect(christmas.label).toBe('Noël');
     // 26 December is a holiday in Moselle (a Saturday in 2026: take 2025's, a Friday).
     t.clock.set(paris('2025-12-22T08:00:00+01:00'));
     const stEtienne = await refused(
@@ -135,6 +139,7 @@ describe('POST /v1/callbacks refusals, one per contract code', () => {
       'CENTRE_CLOSED',
     );
     expect(stEtienne.reason).toBe('holiday');
+    expect(stEtienne.label).toBe('Saint-Étienne');
     t.clock.set(paris('2027-03-22T08:00:00+01:00'));
     const goodFriday = await refused(
       t.app,

@@ -58,16 +58,19 @@ describe('checkSlotStart', () => {
       ok: false,
       code: 'CENTRE_CLOSED',
       reason: 'weekend',
+      label: null,
     });
     expect(check('2026-12-25T13:00:00+01:00')).toEqual({
       ok: false,
       code: 'CENTRE_CLOSED',
       reason: 'holiday',
+      label: 'Noël',
     });
     expect(check('2026-11-25T09:00:00+01:00')).toEqual({
       ok: false,
       code: 'CENTRE_CLOSED',
       reason: 'closure',
+      label: 'Déménagement',
     });
   });
 
@@ -76,11 +79,13 @@ describe('checkSlotStart', () => {
       ok: false,
       code: 'CENTRE_CLOSED',
       reason: 'closure',
+      label: 'Formation',
     });
     expect(check('2026-11-26T13:59:00+01:00')).toEqual({
       ok: false,
       code: 'CENTRE_CLOSED',
       reason: 'closure',
+      label: 'Formation',
     });
     expect(check('2026-11-26T14:00:00+01:00').ok).toBe(true);
     expect(check('2026-11-26T11:30:00+01:00').ok).toBe(true);

@@ -42,14 +42,21 @@ export function checkSlotStart(
   const date = parisDateOf(local);
   const closuresOfDay = closures.filter((c) => c.date === date);
   const day = scheduleOf(date, settings, closuresOfDay);
-  if (!day.open) return { ok: false, code: 'CENTRE_CLOSED', reason: day.closedReason ?? 'closure' };
+  if (!day.open)
+    return { ok: false, code: 'CENTRE_CLOSED', reason: day.closedReason ?? 'closure', label: day.label };
 
   const wall = wallMinutesOf(local);
-  const inClosure = closuresOfDay.some((c) => {
+  const covering = closuresOfDay.filter((c) => {
     const { from, to } = closureSpan(c);
     return from <= wall && wall < to;
   });
-  if (inClosure) return { ok: false, code: 'CENTRE_CLOSED', reason: 'closure' };
+  if (covering.length > 0)
+    return {
+      ok: false,
+      code: 'CENTRE_CLOSED',
+      reason: 'closure',
+      label: covering.map((c) => c.reason).join(' ; '),
+    };
 
   const startMillis = local.toMillis();
   const interval = day.intervals.find(

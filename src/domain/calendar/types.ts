@@ -40,7 +40,7 @@ export interface DaySchedule {
 
 export type SlotCheck =
   | { ok: true; window: Interval }
-  | { ok: false; code: 'CENTRE_CLOSED'; reason: ClosedReason }
+  | { ok: false; code: 'CENTRE_CLOSED'; reason: ClosedReason; label: string | null }
   | { ok: false; code: 'OUTSIDE_OPENING_HOURS' }
   | {
       ok: false;

@@ -43,6 +43,19 @@ const SlotSchema = Type.Object(
 /** Days /v1/opening-hours shows without `days` (contract). Optional in the document too. */
 const OPENING_HOURS_DAYS = 7;
 
+/**
+ * What shared caches (a CDN, a proxy) and browsers may keep of the public calendar: the domains a
+ * day; the opening hours a minute (a closure set by ops shows within it); the slots must be
+ * asked again each time (their remaining places change with every booking). Every other answer
+ * is `no-store` (app.ts): a callback's status, read with its cancel token, must never be served
+ * to someone else by a cache.
+ */
+const CACHE = {
+  domains: 'public, max-age=3600',
+  openingHours: 'public, max-age=60',
+  slots: 'no-cache',
+} as const;
+
 export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
   const { calendar } = deps.services;
   return async (fastify) => {
@@ -64,7 +77,10 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           },
         },
       },
-      async () => [...calendar.domains()],
+      async (_req, reply) => {
+        reply.header('cache-control', CACHE.domains);
+        return [...calendar.domains()];
+      },
     );
 
     app.get(
@@ -103,10 +119,11 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
           },
         },
       },
-      async (req) => ({
-        timezone: ZONE,
-        days: await calendar.openingHours(req.query.from, req.query.days ?? OPENING_HOURS_DAYS),
-      }),
+      async (req, reply) => {
+        const days = await calendar.openingHours(req.query.from, req.query.days ?? OPENING_HOURS_DAYS);
+        reply.header('cache-control', CACHE.openingHours);
+        return { timezone: ZONE, days };
+      },
     );
 
     app.get(
@@ -149,6 +166,7 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const { domain, from, days } = req.query;
+        reply.header('cache-control', CACHE.slots);
         // From the process's cache: already the serialized body (same bytes as the schema's).
         const json = await calendar.slotsJson(domain, from, days);
         if (json !== null) return sendSerialized(reply, json);

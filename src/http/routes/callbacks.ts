@@ -65,10 +65,11 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           if (perIp <= 0) return;
           const r = await limiter.hit(`ip:${ipBucket(req.ip)}`, perIp, 60);
           if (!r.allowed) {
+            // The wait said in the detail is the one Retry-After gives (a page may show either).
             throw new AppError(
               'RATE_LIMITED',
-              'Trop de demandes depuis cette adresse. Réessayez dans une minute.',
-              {},
+              `Trop de demandes depuis cette adresse. Réessayez dans ${r.retryAfterSeconds} seconde${r.retryAfterSeconds > 1 ? 's' : ''}.`,
+              { reason: 'ip' },
               { 'retry-after': String(r.retryAfterSeconds) },
             );
           }
@@ -81,6 +82,8 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
         }
         const result = await intake.create(body, req.headers['idempotency-key']);
         if (result.replayed) reply.header('idempotent-replayed', 'true');
+        // Where the citizen's page reads the callback again (with its X-Cancel-Token).
+        reply.header('location', `/v1/callbacks/${result.body.reference}`);
         return reply.code(result.status as 201).send(result.body);
       },
     );

@@ -10,9 +10,13 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer({ description: 'Statut HTTP' }),
     detail: Type.String({ description: 'Explication, en français' }),
     code: Type.String({ enum: CODES, description: 'Code d’erreur du contrat' }),
+    label: Type.Optional(
+      Type.String({ description: 'CENTRE_CLOSED : nom du jour férié ou motif de la fermeture' }),
+    ),
     reason: Type.Optional(
       Type.String({
-        description: 'Précision du code (INVALID_PHONE, CENTRE_CLOSED, SLOT_NOT_AVAILABLE, ASAP_UNAVAILABLE)',
+        description:
+          'Précision du code (INVALID_PHONE, CENTRE_CLOSED, SLOT_NOT_AVAILABLE, ASAP_UNAVAILABLE, RATE_LIMITED)',
       }),
     ),
     nextSlots: Type.Optional(
