@@ -1,5 +1,24 @@
 import pino, { type Logger } from 'pino';
 
+/**
+ * A warning for errors that repeat (a queue retrying a Redis that is down, about twice a second):
+ * each message once per `everyMs`, with how many were left out since.
+ */
+export function repeatLimitedWarn(log: Logger, msg: string, everyMs = 30_000): (err: Error) => void {
+  const last = new Map<string, { at: number; skipped: number }>();
+  return (err) => {
+    const now = Date.now();
+    const seen = last.get(err.message);
+    if (seen && now - seen.at < everyMs) {
+      seen.skipped++;
+      return;
+    }
+    if (last.size > 100) last.clear();
+    last.set(err.message, { at: now, skipped: 0 });
+    log.warn({ err: { message: err.message }, ...(seen?.skipped ? { repeated: seen.skipped } : {}) }, msg);
+  };
+}
+
 /** Paths whose values must never reach a log line: phone numbers, tokens, free text (subjects, notes, redirections). */
 export const REDACT_PATHS = [
   'phone',
@@ -23,21 +42,49 @@ export const REDACT_PATHS = [
   'headers["x-cancel-token"]',
 ];
 
-/** Query parameters of the API's routes, whose values say nothing of a person. */
-const PLAIN_QUERY = new Set(['domain', 'from', 'to', 'days', 'status', 'limit', 'cursor']);
+/**
+ * Query parameters of the API's routes, by the shape their values must have: such a value says
+ * nothing of a person. Another value, of these or of any other parameter, is not logged.
+ */
+const PLAIN_QUERY: Record<string, RegExp> = {
+  domain: /^[a-z]{1,20}$/,
+  status: /^[a-z_]{1,20}$/,
+  from: /^\d{4}-\d{2}-\d{2}$/,
+  to: /^\d{4}-\d{2}-\d{2}$/,
+  days: /^\d{1,4}$/,
+  limit: /^\d{1,4}$/,
+  cursor: /^[A-Za-z0-9_-]{20,300}$/, // base64url of an instant and a uuid
+};
+
+/** Eight digits or more, with the separators a phone number is written with (encoded or not). */
+const DIGIT_RUN = /(?:\+|%2B)?\d(?:(?:%20|%2D|[\s.-])?\d){7,}/gi;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A path segment or a host with any phone-like run of digits replaced (uuids kept whole). */
+function withoutDigitRuns(text: string): string {
+  return UUID.test(text) ? text : text.replace(DIGIT_RUN, '[redacted]');
+}
 
 /**
- * A request's URL as logged: the path, and the query with the value of any parameter no route
- * takes (and its name) replaced. Routes ignore unknown parameters, so a page adding the
- * caller's phone to a URL (`?phone=06…`) put it verbatim in every access log line.
+ * A request's URL as logged: routes ignore unknown query parameters, so a page adding the
+ * caller's phone to a URL (`?phone=06…`) put it verbatim in every access log line; so did a
+ * known parameter given such a value, a path (`/v1/callbacks/0612…`, a 404) or a fragment. The
+ * path is kept with phone-like digit runs replaced, the query keeps the parameters routes take
+ * with values of their shape, a fragment is dropped.
  */
 export function loggableUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const parts = [...new URLSearchParams(url.slice(q + 1))].map(([name, value]) =>
-    PLAIN_QUERY.has(name) ? `${name}=${encodeURIComponent(value)}` : '[redacted]',
-  );
-  return `${url.slice(0, q)}?${parts.join('&')}`;
+  const hash = url.indexOf('#');
+  const base = hash < 0 ? url : url.slice(0, hash);
+  const fragment = hash < 0 ? '' : '#[redacted]';
+  const q = base.indexOf('?');
+  const path = (q < 0 ? base : base.slice(0, q)).split('/').map(withoutDigitRuns).join('/');
+  if (q < 0) return path + fragment;
+  const parts = [...new URLSearchParams(base.slice(q + 1))].map(([name, value]) => {
+    const shape = Object.hasOwn(PLAIN_QUERY, name) ? PLAIN_QUERY[name] : undefined;
+    if (shape === undefined) return '[redacted]';
+    return shape.test(value) ? `${name}=${encodeURIComponent(value)}` : `${name}=[redacted]`;
+  });
+  return `${path}?${parts.join('&')}${fragment}`;
 }
 
 interface LoggedRequest {
@@ -59,7 +106,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       req: (req: LoggedRequest) => ({
         method: req.method,
         url: loggableUrl(req.url),
-        host: req.host,
+        host: req.host === undefined ? undefined : withoutDigitRuns(req.host),
         remoteAddress: req.ip,
         remotePort: req.socket?.remotePort,
       }),

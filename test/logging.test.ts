@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger, loggableUrl } from '../src/logger.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
 import { booking, ops } from './support/api.js';
 
@@ -41,6 +41,12 @@ describe('access log', () => {
     await app.inject('/v1/nowhere?0647192835&tel=+33647192835');
     await app.inject({ url: '/v1/callbacks?status=queued&domain=justice', headers: ops });
     await app.inject({ method: 'POST', url: '/v1/callbacks', payload: booking({ phone: '06 47 19 28 35' }) });
+    // Known names with values not of their shape, a phone in the path, a fragment, the Host.
+    await app.inject('/v1/domains?domain=0647192835&days=0647192835&cursor=0647192835');
+    await app.inject('/v1/callbacks/06%2047%2019%2028%2035');
+    await app.inject('/v1/nowhere/+33647192835/RAP-7K3Q9D#phone=0647192835');
+    await app.inject({ url: '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', headers: ops });
+    await app.inject({ url: '/v1/domains', headers: { host: '0647192835' } });
     const urls = lines
       .split('\n')
       .filter(Boolean)
@@ -51,8 +57,15 @@ describe('access log', () => {
       '/v1/nowhere?[redacted]&[redacted]',
       '/v1/callbacks?status=queued&domain=justice',
       '/v1/callbacks',
+      '/v1/domains?domain=[redacted]&days=[redacted]&cursor=[redacted]',
+      '/v1/callbacks/[redacted]',
+      '/v1/nowhere/[redacted]/RAP-7K3Q9D',
+      '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', // a uuid is kept whole
+      '/v1/domains',
     ]);
-    expect(lines).not.toMatch(/47.?19.?28.?35/);
+    expect(lines).not.toMatch(/47.?19.?28.?35/); // the Host header included
+    // A fragment (a raw client's: light-my-request drops it before the route) is not logged.
+    expect(loggableUrl('/v1/domains?days=7#phone=0647192835')).toBe('/v1/domains?days=7#[redacted]');
     expect(lines).not.toContain(ops.authorization.slice('Bearer '.length));
   });
 });
