@@ -23,6 +23,7 @@ describe('callback references', () => {
 
   it('refuse what cannot be one', () => {
     // O, 0, 1, I, L, U, 5, S, 2, Z are not in the alphabet; wrong lengths; another prefix.
+    expect(normaliseReference('RAP-FF3467')).toBe('RAP-FF3467');
     for (const typed of [
       '',
       'RAP-',
@@ -33,6 +34,10 @@ describe('callback references', () => {
       'RAP-EX48NO',
       'XYZ-EX48NW',
       'RAPRAP-EX48NW',
+      // Non-ASCII that upper-cases or reads as ASCII: a ligature ('ﬀ' is 'FF'), Unicode spaces.
+      'RAP-\uFB003467',
+      'RAP\u00A0EX48NW',
+      'RAP-EX48\u2028NW',
     ])
       expect(normaliseReference(typed), typed).toBeNull();
   });

@@ -23,7 +23,13 @@ export function makeReference(randomBytes: (n: number) => Uint8Array): string {
  * characters without `RAP`.
  */
 export function normaliseReference(input: string): string | null {
-  const compact = input.toUpperCase().replace(/[\s-]/g, '');
+  // ASCII letters and digits only, before upper-casing: 'ﬀ'.toUpperCase() is 'FF'.
+  const compact = input.trim().replace(/[ -]/g, '');
+  if (!/^[A-Za-z0-9]+$/.test(compact)) return null;
+  return referenceOf(compact.toUpperCase());
+}
+
+function referenceOf(compact: string): string | null {
   const code = compact.length === 9 && compact.startsWith('RAP') ? compact.slice(3) : compact;
   const ref = `RAP-${code}`;
   return REFERENCE_PATTERN.test(ref) ? ref : null;
