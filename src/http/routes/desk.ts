@@ -82,7 +82,17 @@ export function deskRoutes(deps: AppDeps): FastifyPluginAsync {
               ),
               note: Type.Optional(Type.String({ maxLength: 2000 })),
             },
-            { additionalProperties: false },
+            {
+              additionalProperties: false,
+              // Swagger UI's generated body put redirectedTo beside « reached »: refused (400).
+              examples: [
+                { outcome: 'reached', note: 'Préavis de démission expliqué.' },
+                {
+                  outcome: 'redirected',
+                  redirectedTo: 'Agence départementale pour l’information sur le logement',
+                },
+              ],
+            },
           ),
           response: {
             200: Type.Ref('DeskCallback', { description: 'Le rappel après le résultat' }),
