@@ -10,6 +10,7 @@ import {
 import type { WorkerHandle } from '../queue/connection.js';
 import type { JobHandlers } from './registry.js';
 import { reconcile } from './reconcile.js';
+import { repeatLimitedWarn } from '../logger.js';
 import { callbackDue } from './callback-due.js';
 import { windowDue } from './window-due.js';
 import { dispatch } from './dispatch.js';
@@ -72,7 +73,7 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
   worker.on('failed', (job, err) =>
     rt.log.warn({ job: job?.name, jobId: job?.id, err: { message: err.message } }, 'job failed'),
   );
-  worker.on('error', (err) => rt.log.warn({ err: { message: err.message } }, 'worker error'));
+  worker.on('error', repeatLimitedWarn(rt.log, 'worker error'));
 
   // A start-up pass repairs at once what a lost queue forgot; then every 30 s.
   await rt.services.reconciler

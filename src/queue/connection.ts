@@ -2,6 +2,7 @@ import { Queue as RedisQueue, Worker as RedisWorker, createPostgresBackend, with
 import type { Job, Processor, WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { repeatLimitedWarn } from '../logger.js';
 
 /**
  * The queue backend seen by the rest of the code: BullMQ on Redis (REDIS_URL) or on its
@@ -184,9 +185,7 @@ export function createRedisBackend(url: string, prefix: string, log: Logger): Qu
     kind: 'redis',
     createQueue(name) {
       const q = new RedisQueue(name, { connection: producer, prefix }) as unknown as AnyQueue;
-      (q as unknown as RedisQueue).on('error', (err) =>
-        log.warn({ err: { message: err.message } }, 'queue error'),
-      );
+      (q as unknown as RedisQueue).on('error', repeatLimitedWarn(log, 'queue error'));
       queues.push(q);
       return wrapQueue(q, ping, whenReady);
     },
@@ -236,7 +235,7 @@ export function createPostgresQueueBackend(connectionString: string, log: Logger
     kind: 'postgres',
     createQueue(name) {
       const q = new Queue(name, { connection });
-      q.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'queue error'));
+      q.on('error', repeatLimitedWarn(log, 'queue error'));
       const handle = q as unknown as AnyQueue;
       queues.push(handle);
       return wrapQueue(handle, async (ms) => {
