@@ -46,38 +46,57 @@ export const REDACT_PATHS = [
  * Query parameters of the API's routes, by the shape their values must have: such a value says
  * nothing of a person. Another value, of these or of any other parameter, is not logged.
  */
-const PLAIN_QUERY: Record<string, RegExp> = {
+const PLAIN_QUERY: Record<string, { test(value: string): boolean }> = {
   domain: /^[a-z]{1,20}$/,
   status: /^[a-z_]{1,20}$/,
   from: /^\d{4}-\d{2}-\d{2}$/,
   to: /^\d{4}-\d{2}-\d{2}$/,
   days: /^\d{1,4}$/,
   limit: /^\d{1,4}$/,
-  cursor: /^[A-Za-z0-9_-]{20,300}$/, // base64url of an instant and a uuid
+  cursor: { test: isCursor },
 };
 
-/** Eight digits or more, with the separators a phone number is written with (encoded or not). */
-const DIGIT_RUN = /(?:\+|%2B)?\d(?:(?:%20|%2D|[\s.-])?\d){7,}/gi;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** An address as a Host names it: IPv4 with or without a port, or an IPv6 literal. */
+const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
-/** A path segment or a host with any phone-like run of digits replaced (uuids kept whole). */
-function withoutDigitRuns(text: string): string {
-  return UUID.test(text) ? text : text.replace(DIGIT_RUN, '[redacted]');
+/**
+ * A path segment or a Host, or `[redacted]` when it holds eight digits or more however they are
+ * written (spaces of any kind, dots, dashes, underscores, percent-encoded or not): a phone.
+ * Uuids and addresses are kept.
+ */
+function withoutPhone(text: string): string {
+  if (UUID.test(text) || ADDRESS.test(text)) return text;
+  let decoded = text;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch {
+    // malformed escapes: the raw text
+  }
+  return (decoded.match(/\d/g)?.length ?? 0) >= 8 ? '[redacted]' : text;
+}
+
+/** A pagination cursor as the ops list makes it: base64url of an instant and a uuid. */
+function isCursor(value: string): boolean {
+  return (
+    /^[A-Za-z0-9_-]{20,300}$/.test(value) &&
+    /^\d{4}-\d{2}-\d{2}T[\d:.]+Z\|[0-9a-f-]{36}$/.test(Buffer.from(value, 'base64url').toString('latin1'))
+  );
 }
 
 /**
  * A request's URL as logged: routes ignore unknown query parameters, so a page adding the
  * caller's phone to a URL (`?phone=06…`) put it verbatim in every access log line; so did a
  * known parameter given such a value, a path (`/v1/callbacks/0612…`, a 404) or a fragment. The
- * path is kept with phone-like digit runs replaced, the query keeps the parameters routes take
- * with values of their shape, a fragment is dropped.
+ * path is kept with a segment holding a phone replaced, the query keeps the parameters routes take
+ * with values of their shape, a fragment is logged as `#[redacted]`.
  */
 export function loggableUrl(url: string): string {
   const hash = url.indexOf('#');
   const base = hash < 0 ? url : url.slice(0, hash);
   const fragment = hash < 0 ? '' : '#[redacted]';
   const q = base.indexOf('?');
-  const path = (q < 0 ? base : base.slice(0, q)).split('/').map(withoutDigitRuns).join('/');
+  const path = (q < 0 ? base : base.slice(0, q)).split('/').map(withoutPhone).join('/');
   if (q < 0) return path + fragment;
   const parts = [...new URLSearchParams(base.slice(q + 1))].map(([name, value]) => {
     const shape = Object.hasOwn(PLAIN_QUERY, name) ? PLAIN_QUERY[name] : undefined;
@@ -106,7 +125,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       req: (req: LoggedRequest) => ({
         method: req.method,
         url: loggableUrl(req.url),
-        host: req.host === undefined ? undefined : withoutDigitRuns(req.host),
+        host: req.host === undefined ? undefined : withoutPhone(req.host),
         remoteAddress: req.ip,
         remotePort: req.socket?.remotePort,
       }),

@@ -186,6 +186,7 @@ describe('HTTP surface', () => {
     expect(await cacheControl('/v1/opening-hours')).toBe('public, max-age=60');
     expect(await cacheControl('/v1/slots?domain=logement')).toBe('no-cache');
     expect(await cacheControl('/v1/opening-hours?from=2026-02-30')).toBe('no-store'); // a 400
+    expect(await cacheControl('/v1/slots?domain=logement&from=2026-02-30')).toBe('no-store');
     const created = await t.app.inject({
       method: 'POST',
       url: '/v1/callbacks',

@@ -47,11 +47,18 @@ describe('access log', () => {
     await app.inject('/v1/nowhere/+33647192835/RAP-7K3Q9D#phone=0647192835');
     await app.inject({ url: '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', headers: ops });
     await app.inject({ url: '/v1/domains', headers: { host: '0647192835' } });
+    await app.inject({ url: '/v1/domains', headers: { host: '192.168.100.200:3000' } });
     const urls = lines
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { req?: { url: string } })
       .flatMap((l) => (l.req ? [l.req.url] : []));
+    const hosts = lines
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { req?: { host?: string } })
+      .flatMap((l) => (l.req ? [l.req.host] : []));
+    expect(hosts.slice(-2)).toEqual(['[redacted]', '192.168.100.200:3000']); // an address is kept
     expect(urls).toEqual([
       '/v1/slots?domain=travail&from=2026-11-23&[redacted]',
       '/v1/nowhere?[redacted]&[redacted]',
@@ -62,8 +69,34 @@ describe('access log', () => {
       '/v1/nowhere/[redacted]/RAP-7K3Q9D',
       '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', // a uuid is kept whole
       '/v1/domains',
+      '/v1/domains',
     ]);
     expect(lines).not.toMatch(/47.?19.?28.?35/); // the Host header included
+    // However the number is written; what is not a phone is kept (a real cursor, an address).
+    const cursor = Buffer.from('2026-11-23T08:00:00.000Z|0b0a2d1e-1c5f-4a7b-9e8d-123456789012').toString(
+      'base64url',
+    );
+    expect(
+      [
+        '/v1/callbacks/06%C2%A047%C2%A019%C2%A028%C2%A035',
+        '/v1/callbacks/06_47_19_28_35',
+        '/v1/callbacks/06%2E47%2E19%2E28%2E35',
+        '/v1/callbacks/06%E2%80%AF47%E2%80%AF19%E2%80%AF28%E2%80%AF35',
+        '/v1/callbacks?cursor=00000000000647192835',
+        `/v1/callbacks?cursor=${cursor}`,
+        '/v1/callbacks/RAP-7K3Q9D',
+        '/v1/callbacks/%E0%A4%A',
+      ].map(loggableUrl),
+    ).toEqual([
+      '/v1/callbacks/[redacted]',
+      '/v1/callbacks/[redacted]',
+      '/v1/callbacks/[redacted]',
+      '/v1/callbacks/[redacted]',
+      '/v1/callbacks?cursor=[redacted]',
+      `/v1/callbacks?cursor=${cursor}`,
+      '/v1/callbacks/RAP-7K3Q9D',
+      '/v1/callbacks/%E0%A4%A', // malformed escapes: read raw, never thrown
+    ]);
     // A fragment (a raw client's: light-my-request drops it before the route) is not logged.
     expect(loggableUrl('/v1/domains?days=7#phone=0647192835')).toBe('/v1/domains?days=7#[redacted]');
     expect(lines).not.toContain(ops.authorization.slice('Bearer '.length));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -83,28 +83,40 @@ export class DataDirInUseError extends Error {
  * included, so that no stale lock is ever left. Two starts on one DATA_DIR within a moment both
  * passed the checks below before either had recorded itself: each could take the other's
  * starting postmaster for one left behind and stop it, or fail with PostgreSQL's own message.
- * Elsewhere (no abstract sockets) null: the checks below alone.
+ * Elsewhere (no abstract sockets), or where one cannot be had (a sandbox refusing them), null:
+ * the checks below alone. Abstract sockets are per network namespace: two containers sharing
+ * one volume do not see each other's.
  */
 export async function holdDataDir(
   root: string,
   databaseDir: string,
+  log: Logger,
 ): Promise<{ release(): Promise<void> } | null> {
   if (process.platform !== 'linux') return null;
-  const name = `\0rappel-embedded-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 40)}`;
+  // The directory itself, whatever path (a symlink) leads to it.
+  const id = createHash('sha256')
+    .update(await realpath(root))
+    .digest('hex')
+    .slice(0, 40);
   const server = createServer((socket) => socket.destroy());
   server.unref();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(name, () => resolve());
-  }).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EADDRINUSE') throw err;
+  const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    server.once('error', resolve);
+    server.listen(`\0rappel-embedded-${id}`, () => resolve(null));
+  });
+  if (error === null) return { release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  if (error.code === 'EADDRINUSE') {
     const owner = await readOwner(root);
     throw new DataDirInUseError(
       databaseDir,
       owner !== null && (await liveNode(owner.pid)) ? owner.pid : null,
     );
-  });
-  return { release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  log.warn(
+    { err: { message: error.message } },
+    'could not hold the data directory (abstract socket): pid checks only',
+  );
+  return null;
 }
 
 /**

@@ -171,7 +171,7 @@ export async function startEmbeddedPostgres(
   const databaseDir = path.join(root, 'pg');
   const secretFile = path.join(root, 'pg-password');
   await mkdir(root, { recursive: true });
-  const held = await holdDataDir(root, databaseDir);
+  const held = await holdDataDir(root, databaseDir, log);
   try {
     return await startHeld(root, databaseDir, secretFile, log, onUnexpectedExit, held);
   } catch (err) {

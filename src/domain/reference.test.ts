@@ -17,6 +17,9 @@ describe('callback references', () => {
       'RAPEX48NW',
       'EX48NW',
       'ex 48 nw',
+      // Copied from a mail: no-break spaces, a Unicode dash.
+      'RAP\u00A0EX48\u202FNW',
+      'RAP\u2011EX48NW',
     ])
       expect(normaliseReference(typed), typed).toBe('RAP-EX48NW');
   });
@@ -34,10 +37,9 @@ describe('callback references', () => {
       'RAP-EX48NO',
       'XYZ-EX48NW',
       'RAPRAP-EX48NW',
-      // Non-ASCII that upper-cases or reads as ASCII: a ligature ('ﬀ' is 'FF'), Unicode spaces.
+      // Non-ASCII that upper-cases to ASCII: a ligature ('ﬀ' is 'FF'), a full-width letter.
       'RAP-\uFB003467',
-      'RAP\u00A0EX48NW',
-      'RAP-EX48\u2028NW',
+      'RAP-\uFF25X48NW',
     ])
       expect(normaliseReference(typed), typed).toBeNull();
   });

@@ -23,8 +23,9 @@ export function makeReference(randomBytes: (n: number) => Uint8Array): string {
  * characters without `RAP`.
  */
 export function normaliseReference(input: string): string | null {
-  // ASCII letters and digits only, before upper-casing: 'ﬀ'.toUpperCase() is 'FF'.
-  const compact = input.trim().replace(/[ -]/g, '');
+  // Spaces and dashes of any kind (copied from a mail) go; then ASCII letters and digits only,
+  // checked before upper-casing: 'ﬀ'.toUpperCase() is 'FF'.
+  const compact = input.replace(/[\s\u2010-\u2015-]/g, '');
   if (!/^[A-Za-z0-9]+$/.test(compact)) return null;
   return referenceOf(compact.toUpperCase());
 }

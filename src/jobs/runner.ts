@@ -94,6 +94,7 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       );
   }
   let checking: Promise<void> | null = null;
+  const schedulerCheckFailed = repeatLimitedWarn(rt.log, 'could not check the job schedulers');
   const checkSchedulers = async () => {
     let recreated = false;
     for (const [name, every] of schedules) {
@@ -107,9 +108,7 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
   };
   const schedulerTimer = setInterval(() => {
     checking ??= checkSchedulers()
-      .catch((err: Error) =>
-        rt.log.warn({ err: { message: err.message } }, 'could not check the job schedulers'),
-      )
+      .catch(schedulerCheckFailed)
       .finally(() => {
         checking = null;
       });
@@ -146,7 +145,15 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       clearInterval(fallbackTimer);
       await checking;
       await sweepingAlone;
-      await worker.close();
+      // The queue not answering (down, or frozen), BullMQ's close waited for its job loop, itself
+      // waiting for the queue: a worker stopped then spent the whole SHUTDOWN_TIMEOUT_MS and
+      // exited 1. No job can be finished without the queue anyway: those under way run again
+      // once their lock expires.
+      const reachable = await rt.queue.ping(QUEUE_PING_MS).then(
+        () => true,
+        () => false,
+      );
+      await worker.close(!reachable);
     },
   };
 }

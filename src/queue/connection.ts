@@ -198,11 +198,7 @@ export function createRedisBackend(url: string, prefix: string, log: Logger): Qu
         ...(opts.lockDuration ? { lockDuration: opts.lockDuration } : {}),
         ...(opts.stalledInterval ? { stalledInterval: opts.stalledInterval } : {}),
       } satisfies WorkerOptions);
-      const handle = wrapWorker(w);
-      // Redis unreachable, BullMQ's close waited for its job loop, itself waiting for Redis: a
-      // worker stopped then spent the whole SHUTDOWN_TIMEOUT_MS and exited 1. No job can be
-      // finished without Redis anyway: those under way run again once their lock expires.
-      return { ...handle, close: (force) => handle.close(force === true || workerConn.status !== 'ready') };
+      return wrapWorker(w);
     },
     async close() {
       await Promise.allSettled(queues.map((q) => q.close()));

@@ -4,6 +4,7 @@ import type { DispatchService } from './dispatch.js';
 import { DOMAIN_CODES } from '../domain/domains.js';
 import { purgeExpiredKeys } from '../repositories/idempotency.js';
 import { purgeExpired } from '../repositories/rate-limits.js';
+import { isUnavailableError } from '../http/errors.js';
 
 export interface SweepReport {
   relayed: number;
@@ -31,14 +32,18 @@ export function createReconciler(
     async sweep(): Promise<SweepReport> {
       // The queue unreachable, its rows wait for a later sweep: the rest, PostgreSQL alone, still
       // runs (the worker sweeps from its own timer while the queue is down, runner.ts).
+      // Another failure (PostgreSQL, a script error) fails the sweep, once the rest has run.
       let relayed = 0;
+      let relayError: unknown = null;
       try {
         relayed = await relay.relay();
       } catch (err) {
-        core.log.warn(
-          { err: { message: (err as Error).message } },
-          'outbox relay deferred: queue unreachable',
-        );
+        if (!isUnavailableError(err)) relayError = err;
+        else
+          core.log.warn(
+            { err: { message: (err as Error).message } },
+            'outbox relay deferred: queue unreachable',
+          );
       }
       const requeued = (await due.queueOverdue()).length;
       const { leasesReleased, carriedOver } = await housekeeping();
@@ -48,6 +53,7 @@ export function createReconciler(
       await relay.purge();
       await purgeExpiredKeys(core.db, now);
       await purgeExpired(core.db, now);
+      if (relayError !== null) throw relayError;
       return { relayed, requeued, leasesReleased, carriedOver, dispatched };
     },
   };

@@ -88,6 +88,15 @@ describe('checkSlotStart', () => {
       label: 'Formation',
     });
     expect(check('2026-11-26T14:00:00+01:00').ok).toBe(true);
+    // Two closures over one instant: both named, as the day's label names them.
+    const both = [
+      ...CLOSURES,
+      { id: 'q', date: '2026-11-26', start: '13:00', end: '15:00', reason: 'Panne' },
+    ];
+    expect(checkSlotStart(DateTime.fromISO('2026-11-26T13:30:00+01:00'), NOW, SETTINGS, both)).toMatchObject({
+      code: 'CENTRE_CLOSED',
+      label: 'Formation ; Panne',
+    });
     expect(check('2026-11-26T11:30:00+01:00').ok).toBe(true);
   });
 

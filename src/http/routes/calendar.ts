@@ -44,8 +44,8 @@ const SlotSchema = Type.Object(
 const OPENING_HOURS_DAYS = 7;
 
 /**
- * What shared caches (a CDN, a proxy) and browsers may keep of the public calendar: the domains a
- * day; the opening hours a minute (a closure set by ops shows within it); the slots must be
+ * What shared caches (a CDN, a proxy) and browsers may keep of the public calendar: the domains an
+ * hour; the opening hours a minute (a closure set by ops shows within it); the slots must be
  * asked again each time (their remaining places change with every booking). Every other answer
  * is `no-store` (app.ts): a callback's status, read with its cancel token, must never be served
  * to someone else by a cache.
@@ -166,11 +166,13 @@ export function calendarRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const { domain, from, days } = req.query;
-        reply.header('cache-control', CACHE.slots);
         // From the process's cache: already the serialized body (same bytes as the schema's).
         const json = await calendar.slotsJson(domain, from, days);
-        if (json !== null) return sendSerialized(reply, json);
-        return { domain, timezone: ZONE, slots: await calendar.slots(domain, from, days) };
+        // Set once the listing is had: a refusal (400, 503) stays no-store.
+        if (json !== null) return sendSerialized(reply.header('cache-control', CACHE.slots), json);
+        const slots = await calendar.slots(domain, from, days);
+        reply.header('cache-control', CACHE.slots);
+        return { domain, timezone: ZONE, slots };
       },
     );
   };

@@ -45,7 +45,17 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
           headers: IdempotencyHeaders,
           body: Type.Ref('CallbackRequest'),
           response: {
-            201: Type.Ref('CreatedCallback', { description: 'Demande enregistrée' }),
+            201: Type.Ref('CreatedCallback', {
+              description: 'Demande enregistrée',
+              headers: {
+                location: { type: 'string', description: 'Adresse de la demande (GET avec X-Cancel-Token)' },
+                'idempotent-replayed': {
+                  type: 'string',
+                  description:
+                    '« true » quand la réponse est celle, rejouée, d’une requête antérieure de même clé',
+                },
+              },
+            }),
             ...errors(
               'INVALID_PHONE',
               'CENTRE_CLOSED',

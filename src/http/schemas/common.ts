@@ -52,6 +52,9 @@ type ProblemResponses = Partial<
   Record<400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503, typeof problemRef>
 >;
 
+/** The codes whose answers say how long to wait (Retry-After). */
+const WAIT_CODES = new Set<ErrorCode>(['RATE_LIMITED', 'SERVICE_UNAVAILABLE', 'IDEMPOTENCY_KEY_IN_USE']);
+
 const RETRY_AFTER = {
   'retry-after': { type: 'integer', description: 'Secondes à attendre avant de réessayer' },
 };
@@ -59,7 +62,8 @@ const RETRY_AFTER = {
 /**
  * The error answers of a route for the OpenAPI document, by status, each naming the contract's
  * codes it may carry and when; `problems` those given, `errors` also VALIDATION_ERROR and
- * SERVICE_UNAVAILABLE, which every route with input may answer.
+ * SERVICE_UNAVAILABLE, which any route reading a request or the database may answer (a query
+ * string or a body it does not take is a 400 too).
  */
 export function problems(...codes: (ErrorCode | readonly ErrorCode[])[]): ProblemResponses {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -72,7 +76,7 @@ export function problems(...codes: (ErrorCode | readonly ErrorCode[])[]): Proble
       status,
       Type.Ref('Problem', {
         description: list.map((c) => `\`${c}\` : ${ERRORS[c].when}.`).join('\n\n'),
-        ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
+        ...(list.some((c) => WAIT_CODES.has(c)) ? { headers: RETRY_AFTER } : {}),
       }),
     ]),
   );
