@@ -72,9 +72,9 @@ function hasSubMillisecondPart(text: string): boolean {
  * What makes two requests under one Idempotency-Key "the same": the body, canonically ordered,
  * as an HMAC keyed by the Idempotency-Key. A plain SHA-256 of it (the phone as typed, the
  * domain, the mode, a window) was reversed from the table alone by trying the numbers (an outside
- * test found one in 4.5 s); the key, chosen by the client (random on the service-public pages), is kept by the table only as
- * its own hash.
- * `matches` also takes the plain hash rows written before kept for their 24 hours.
+ * test found one in 4.5 s); the key, chosen by the client (random on the service-public pages),
+ * is kept by the table only as its own hash. `matches` also takes the plain hash of the rows
+ * written before, kept for their 24 hours.
  */
 export interface RequestFingerprint {
   hash: Buffer;
