@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './services/index.js';
 import { clientErrorAnswer, registerErrorHandling, sendProblem } from './http/error-handler.js';
+import { mayHoldPhone } from './logger.js';
 import { registerJsonBody } from './http/json-body.js';
 import { AppError, problemOf } from './http/errors.js';
 import { findUnstorableText, partAwareValidator } from './http/validator.js';
@@ -51,7 +52,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      // Logged on every line of the request: not one that could be a phone number.
+      return typeof given === 'string' && REQUEST_ID.test(given) && !mayHoldPhone(given)
+        ? given
+        : randomUUID();
     },
     // Query strings, path parameters and headers are text: their values are coerced to the declared
     // types. JSON bodies are not (partAwareValidator: same options, coerceTypes false).

@@ -57,8 +57,20 @@ const PLAIN_QUERY: Record<string, { test(value: string): boolean }> = {
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** An address as a Host names it: IPv4 with or without a port, or an IPv6 literal. */
-const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+/** An IPv4 address as a Host names it, with or without a port. */
+const ADDRESS = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$/;
+const REFERENCE = /^RAP-?[A-Z0-9]{6}$/i;
+
+/** Digits of any script (full-width ones included) in a text, percent-decoded when it can be. */
+function digitCount(text: string): number {
+  let decoded = text;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch {
+    // malformed escapes: the raw text
+  }
+  return decoded.match(/\p{Nd}/gu)?.length ?? 0;
+}
 
 /**
  * A path segment or a Host, or `[redacted]` when it holds eight digits or more however they are
@@ -66,14 +78,24 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
  * Uuids and addresses are kept.
  */
 function withoutPhone(text: string): string {
-  if (UUID.test(text) || ADDRESS.test(text)) return text;
-  let decoded = text;
-  try {
-    decoded = decodeURIComponent(text);
-  } catch {
-    // malformed escapes: the raw text
-  }
-  return (decoded.match(/\d/g)?.length ?? 0) >= 8 ? '[redacted]' : text;
+  return ADDRESS.test(text) || !mayHoldPhone(text) ? text : '[redacted]';
+}
+
+/** Whether a text given by a client could hold a phone number: eight digits or more, not a uuid. */
+export function mayHoldPhone(text: string): boolean {
+  return !UUID.test(text) && digitCount(text) >= 8;
+}
+
+/**
+ * A path with each segment holding a phone replaced; a number split over segments
+ * (`/06/47/38/29/10`) too: eight digits or more over the segments that are not ids replace
+ * every such segment that has a digit (but `v1`).
+ */
+function pathWithoutPhone(path: string): string {
+  const segments = path.split('/').map(withoutPhone);
+  const loose = (s: string) => s !== 'v1' && !UUID.test(s) && !REFERENCE.test(s) && digitCount(s) > 0;
+  const total = segments.filter((s) => !UUID.test(s)).reduce((n, s) => n + digitCount(s), 0);
+  return (total >= 8 ? segments.map((s) => (loose(s) ? '[redacted]' : s)) : segments).join('/');
 }
 
 /** A pagination cursor as the ops list makes it: base64url of an instant and a uuid. */
@@ -96,7 +118,7 @@ export function loggableUrl(url: string): string {
   const base = hash < 0 ? url : url.slice(0, hash);
   const fragment = hash < 0 ? '' : '#[redacted]';
   const q = base.indexOf('?');
-  const path = (q < 0 ? base : base.slice(0, q)).split('/').map(withoutPhone).join('/');
+  const path = pathWithoutPhone(q < 0 ? base : base.slice(0, q));
   if (q < 0) return path + fragment;
   const parts = [...new URLSearchParams(base.slice(q + 1))].map(([name, value]) => {
     const shape = Object.hasOwn(PLAIN_QUERY, name) ? PLAIN_QUERY[name] : undefined;

@@ -48,6 +48,14 @@ describe('access log', () => {
     await app.inject({ url: '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', headers: ops });
     await app.inject({ url: '/v1/domains', headers: { host: '0647192835' } });
     await app.inject({ url: '/v1/domains', headers: { host: '192.168.100.200:3000' } });
+    await app.inject({ url: '/v1/domains', headers: { host: '[0647192835]' } });
+    // A client's request id is on every line of its request: not one that could be a phone.
+    const echoed = await app.inject({ url: '/v1/domains', headers: { 'x-request-id': '06.47.19.28.35' } });
+    expect(echoed.headers['x-request-id']).not.toBe('06.47.19.28.35');
+    const uuidId = '5f0c7a52-8d1e-4b6a-9c3f-2e7d81a4b690';
+    expect(
+      (await app.inject({ url: '/v1/domains', headers: { 'x-request-id': uuidId } })).headers['x-request-id'],
+    ).toBe(uuidId);
     const urls = lines
       .split('\n')
       .filter(Boolean)
@@ -58,7 +66,7 @@ describe('access log', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { req?: { host?: string } })
       .flatMap((l) => (l.req ? [l.req.host] : []));
-    expect(hosts.slice(-2)).toEqual(['[redacted]', '192.168.100.200:3000']); // an address is kept
+    expect(hosts.slice(-5, -2)).toEqual(['[redacted]', '192.168.100.200:3000', '[redacted]']); // an IPv4 address is kept
     expect(urls).toEqual([
       '/v1/slots?domain=travail&from=2026-11-23&[redacted]',
       '/v1/nowhere?[redacted]&[redacted]',
@@ -68,6 +76,9 @@ describe('access log', () => {
       '/v1/callbacks/[redacted]',
       '/v1/nowhere/[redacted]/RAP-7K3Q9D',
       '/v1/agents/0b0a2d1e-1c5f-4a7b-9e8d-123456789012', // a uuid is kept whole
+      '/v1/domains',
+      '/v1/domains',
+      '/v1/domains',
       '/v1/domains',
       '/v1/domains',
     ]);
@@ -86,6 +97,11 @@ describe('access log', () => {
         `/v1/callbacks?cursor=${cursor}`,
         '/v1/callbacks/RAP-7K3Q9D',
         '/v1/callbacks/%E0%A4%A',
+        // Split over segments; full-width digits; the host of an absolute-form target.
+        '/v1/callbacks/06%2047/38%2029%2010',
+        '/v1/callbacks/%EF%BC%90%EF%BC%96%EF%BC%94%EF%BC%97%EF%BC%93%EF%BC%98%EF%BC%92%EF%BC%99%EF%BC%91%EF%BC%90',
+        'http://%EF%BC%90%EF%BC%96%EF%BC%94%EF%BC%97%EF%BC%93%EF%BC%98%EF%BC%92%EF%BC%99%EF%BC%91%EF%BC%90/v1/domains',
+        '/v1/callbacks/RAP-349678/outcome',
       ].map(loggableUrl),
     ).toEqual([
       '/v1/callbacks/[redacted]',
@@ -96,6 +112,10 @@ describe('access log', () => {
       `/v1/callbacks?cursor=${cursor}`,
       '/v1/callbacks/RAP-7K3Q9D',
       '/v1/callbacks/%E0%A4%A', // malformed escapes: read raw, never thrown
+      '/v1/callbacks/[redacted]/[redacted]',
+      '/v1/callbacks/[redacted]',
+      'http://[redacted]/v1/domains',
+      '/v1/callbacks/RAP-349678/outcome', // a reference of six digits is kept
     ]);
     // A fragment (a raw client's: light-my-request drops it before the route) is not logged.
     expect(loggableUrl('/v1/domains?days=7#phone=0647192835')).toBe('/v1/domains?days=7#[redacted]');

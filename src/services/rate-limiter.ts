@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DB } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import { demandState, hit, markDemand, unhit, unmarkDemand } from '../repositories/rate-limits.js';
+import { repeatLimitedWarn } from '../logger.js';
 
 export interface LimitResult {
   allowed: boolean;
@@ -204,6 +205,8 @@ export function createRedisRateLimiter(
   log: Logger,
   namespace: string,
 ): RateLimiter {
+  // Once per 30 s and message while Redis is down: it was one line per booking.
+  const redisDown = repeatLimitedWarn(log, 'rate limiter: redis unavailable, using PostgreSQL');
   return {
     async hit(key, limit, windowSeconds, demand) {
       const nowMs = clock.now().toMillis();
@@ -219,10 +222,7 @@ export function createRedisRateLimiter(
         const verdict: Verdict = count >= 0 ? { counted: count } : count === -1 ? 'refused' : 'already';
         return limitResult(verdict, w, nowMs, () => redis.eval(REFUND_SCRIPT, 2, ...keys, ...demandArg), log);
       } catch (err) {
-        log.warn(
-          { err: { message: (err as Error).message } },
-          'rate limiter: redis unavailable, using PostgreSQL',
-        );
+        redisDown(err as Error);
         return fallback.hit(key, limit, windowSeconds, demand);
       }
     },
