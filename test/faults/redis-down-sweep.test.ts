@@ -1,7 +1,4 @@
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/runtime.js';
-import { killAllChildren } from '../support/processes.js';
+import { describe, expect, it } from 'vitest';
 import { createAgent, setAgentStatus } from './support/http.js';
 import { Ledger, submit } from './support/intake.js';
 import {
@@ -12,7 +9,7 @@ import {
   waitForOutput,
   type Stack,
 } from './support/rappel.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
+import { privateRedisFixture } from './support/redis-fixture.js';
 import { statuses } from './support/verify.js';
 
 /**
@@ -22,26 +19,12 @@ import { statuses } from './support/verify.js';
  * its whole SHUTDOWN_TIMEOUT_MS waiting for Redis and exit 1.
  */
 describe('Redis down (redis backend)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let sql: pg.Pool;
-  let redis: PrivateRedis;
-  beforeAll(async () => {
-    [db, redis] = await Promise.all([createTestDatabase(), startPrivateRedis()]);
-    sql = new pg.Pool({ connectionString: db.url, max: 3 });
-  });
-  afterEach(async () => {
-    await killAllChildren();
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
-    await redis?.destroy();
-  });
+  const f = privateRedisFixture();
 
   it('releases an expired lease from PostgreSQL, then the worker stops cleanly', async () => {
     const stack: Stack = {
-      databaseUrl: db.url,
-      redisUrl: redis.url,
+      databaseUrl: f.db.url,
+      redisUrl: f.redis.url,
       prefix: newPrefix(),
       clock: new BusinessClock('2026-11-23T10:00:00+01:00'),
     };
@@ -52,17 +35,17 @@ describe('Redis down (redis backend)', () => {
     expect(booked.status, JSON.stringify(booked.body)).toBe(201);
     await waitFor(
       'the asap callback on the desk',
-      async () => ((await statuses(sql, [booked.id!])).get(booked.id!) === 'assigned' ? true : undefined),
+      async () => ((await statuses(f.sql, [booked.id!])).get(booked.id!) === 'assigned' ? true : undefined),
       20_000,
     );
 
-    await redis.stop();
+    await f.redis.stop();
     // The informateur gone without a word: the lease ran out a minute ago (business time).
     const expired = stack.clock.now().minus({ minutes: 1 }).toJSDate();
-    await sql.query('UPDATE callbacks SET lease_expires_at = $1 WHERE id = $2', [expired, booked.id]);
+    await f.sql.query('UPDATE callbacks SET lease_expires_at = $1 WHERE id = $2', [expired, booked.id]);
     await waitFor(
       'the callback back in the queue',
-      async () => ((await statuses(sql, [booked.id!])).get(booked.id!) === 'queued' ? true : undefined),
+      async () => ((await statuses(f.sql, [booked.id!])).get(booked.id!) === 'queued' ? true : undefined),
       50_000, // the worker's timer runs every 30 s
     );
     await waitForOutput(worker, /queue unreachable: reconcile sweep run by the worker itself/, 5_000);

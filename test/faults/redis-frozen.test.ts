@@ -1,11 +1,8 @@
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/runtime.js';
-import { killAllChildren } from '../support/processes.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { call, createAgent, readyz } from './support/http.js';
 import { Ledger, submit } from './support/intake.js';
 import { BusinessClock, newPrefix, startRappel, waitFor, type Stack } from './support/rappel.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
+import { privateRedisFixture } from './support/redis-fixture.js';
 import { checkLedger, expectNothingLostOrDuplicated, statuses } from './support/verify.js';
 
 const NINE_THIRTY = '2026-11-23T09:30:00+01:00';
@@ -19,27 +16,13 @@ const NINE_THIRTY = '2026-11-23T09:30:00+01:00';
  * acknowledged booking is dispatched when due.
  */
 describe('Redis frozen (redis backend)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let sql: pg.Pool;
-  let redis: PrivateRedis;
-  beforeAll(async () => {
-    [db, redis] = await Promise.all([createTestDatabase(), startPrivateRedis()]);
-    sql = new pg.Pool({ connectionString: db.url, max: 3 });
-  });
-  afterEach(async () => {
-    redis.thaw();
-    await killAllChildren();
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
-    await redis?.destroy();
-  });
+  const f = privateRedisFixture();
+  afterEach(() => f.redis.thaw());
 
   it('answers bookings and the desk from PostgreSQL, then dispatches every booking', async () => {
     const stack: Stack = {
-      databaseUrl: db.url,
-      redisUrl: redis.url,
+      databaseUrl: f.db.url,
+      redisUrl: f.redis.url,
       prefix: newPrefix(),
       clock: new BusinessClock('2026-11-23T09:29:35+01:00'),
       // The abuse limits on, so that each booking counts (in Redis while it answers).
@@ -53,7 +36,7 @@ describe('Redis frozen (redis backend)', () => {
       10_000,
     );
 
-    redis.freeze();
+    f.redis.freeze();
     const answers = await Promise.all(
       [0, 1, 2, 3].map(() => submit(api.baseUrl, ledger.slot('travail', NINE_THIRTY), 10_000)),
     );
@@ -61,7 +44,7 @@ describe('Redis frozen (redis backend)', () => {
       headers: { authorization: `Bearer ${agent.token}` },
     });
     const ready = await readyz(api.baseUrl);
-    redis.thaw();
+    f.redis.thaw();
 
     expect(
       answers.map((a) => a.status),
@@ -71,12 +54,12 @@ describe('Redis frozen (redis backend)', () => {
     expect(pull.status, JSON.stringify(pull.body)).toBe(204);
     expect(ready).toBe(503);
 
-    expectNothingLostOrDuplicated(await checkLedger(sql, ledger), 5);
+    expectNothingLostOrDuplicated(await checkLedger(f.sql, ledger), 5);
     const ids = ledger.acked().map((r) => r.answers.find((a) => a.status === 201)!.id!);
     await waitFor(
       'every booking of 09:30 dispatched',
       async () => {
-        const st = await statuses(sql, ids);
+        const st = await statuses(f.sql, ids);
         return ids.every((id) => ['queued', 'assigned'].includes(st.get(id)!)) ? true : undefined;
       },
       stack.clock.msUntil(NINE_THIRTY) + 40_000,

@@ -1,11 +1,8 @@
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/runtime.js';
-import { killAllChildren } from '../support/processes.js';
+import { describe, expect, it } from 'vitest';
 import { createAgent } from './support/http.js';
 import { DOMAINS, Ledger, steadyIntake } from './support/intake.js';
 import { BusinessClock, newPrefix, sleep, startRappel, waitFor, type Stack } from './support/rappel.js';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.js';
+import { privateRedisFixture } from './support/redis-fixture.js';
 import {
   checkLedger,
   windowDueJobOf,
@@ -26,26 +23,12 @@ const NINE_THIRTY = '2026-11-23T09:30:00+01:00';
  * the reconciler: every callback due at 09:00 is queued, once, within one 30 s sweep period.
  */
 describe('Redis restarted, then flushed, under load (redis backend)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let sql: pg.Pool;
-  let redis: PrivateRedis;
-  beforeAll(async () => {
-    [db, redis] = await Promise.all([createTestDatabase(), startPrivateRedis({ aof: true })]);
-    sql = new pg.Pool({ connectionString: db.url, max: 3 });
-  });
-  afterEach(async () => {
-    await killAllChildren();
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
-    await redis?.destroy();
-  });
+  const f = privateRedisFixture({ aof: true });
 
   it('keeps intake honest, resumes the workers and restores every job', async () => {
     const stack: Stack = {
-      databaseUrl: db.url,
-      redisUrl: redis.url,
+      databaseUrl: f.db.url,
+      redisUrl: f.redis.url,
       prefix: newPrefix(),
       clock: new BusinessClock('2026-11-23T08:59:30+01:00'),
       // The abuse limits count in Redis too (falling back to PostgreSQL while it is away).
@@ -68,13 +51,13 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
       next: (i) => ledger.slot(DOMAINS[i % 4]!, windows[Math.floor(i / 4) % 2]!),
     });
     await sleep(1_500);
-    await redis.stop();
+    await f.redis.stop();
     await sleep(1_500);
-    await redis.start(); // the append-only file brings every key back
+    await f.redis.start(); // the append-only file brings every key back
     await sleep(1_500);
     // Flushed well before 09:00, so that the 09:00 due jobs it takes had not fired yet.
     await sleep(Math.max(0, stack.clock.msUntil(NINE) - 6_000));
-    await redis.flushAll();
+    await f.redis.flushAll();
     const flushedAt = Date.now();
     await sleep(2_000);
     await load.stop();
@@ -87,14 +70,14 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
     );
     const slowest = Math.max(...ledger.requests.flatMap((r) => r.answers.map((a) => a.ms)));
     expect(slowest, 'no request hangs more than 5 s').toBeLessThan(5_000);
-    expectNothingLostOrDuplicated(await checkLedger(sql, ledger), 20);
+    expectNothingLostOrDuplicated(await checkLedger(f.sql, ledger), 20);
 
     const acked = ledger.acked().map((r) => ({ req: r, id: r.answers.find((a) => a.status === 201)!.id! }));
     const dueAtNine = acked.filter((a) => a.req.body.slotStart === NINE).map((a) => a.id);
     await waitFor(
       'every callback due at 09:00 queued',
       async () => {
-        const st = await statuses(sql, dueAtNine);
+        const st = await statuses(f.sql, dueAtNine);
         return dueAtNine.every((id) => st.get(id) === 'queued') ? true : undefined;
       },
       stack.clock.msUntil(NINE) + 40_000,
@@ -102,15 +85,15 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
     const queuedAfterMs = Date.now() - flushedAt;
     await waitFor(
       'the outbox relayed',
-      async () => ((await unsentOutbox(sql)) === 0 ? true : undefined),
+      async () => ((await unsentOutbox(f.sql)) === 0 ? true : undefined),
       40_000,
     );
     const events = await eventCounts(
-      sql,
+      f.sql,
       acked.map((a) => a.id),
     );
     const st = await statuses(
-      sql,
+      f.sql,
       acked.map((a) => a.id),
     );
     const { queue, close } = await openQueue(stack);
@@ -128,7 +111,7 @@ describe('Redis restarted, then flushed, under load (redis backend)', () => {
       );
       const late = after.slice(-3);
       for (const { req } of late)
-        expect(await windowDueJobOf(queue, sql, req.body.domain as string, NINE_THIRTY)).toBeDefined();
+        expect(await windowDueJobOf(queue, f.sql, req.body.domain as string, NINE_THIRTY)).toBeDefined();
     } finally {
       await close();
     }
