@@ -20,6 +20,12 @@ describe('callback references', () => {
       // Copied from a mail: no-break spaces, a Unicode dash.
       'RAP\u00A0EX48\u202FNW',
       'RAP\u2011EX48NW',
+      // A minus sign, a full-width hyphen, a soft hyphen, zero-width spaces and joiners.
+      'RAP\u2212EX48NW',
+      'RAP\uFF0DEX48NW',
+      'RAP-EX\u00AD48NW',
+      'RAP-\u200BEX48\u200DNW\u2060',
+      '\uFEFFRAP-EX48NW',
     ])
       expect(normaliseReference(typed), typed).toBe('RAP-EX48NW');
   });

@@ -23,9 +23,11 @@ export function makeReference(randomBytes: (n: number) => Uint8Array): string {
  * characters without `RAP`.
  */
 export function normaliseReference(input: string): string | null {
-  // Spaces and dashes of any kind (copied from a mail) go; then ASCII letters and digits only,
-  // checked before upper-casing: 'ﬀ'.toUpperCase() is 'FF'.
-  const compact = input.replace(/[\s\u2010-\u2015-]/g, '');
+  // Spaces, dashes of any kind (\p{Pd}, and the minus sign U+2212) and invisible format
+  // characters (soft hyphen, zero-width spaces and joiners: \p{Cf}), as copied from a mail or a
+  // word processor, go; then ASCII letters and digits only, checked before upper-casing:
+  // 'ﬀ'.toUpperCase() is 'FF'.
+  const compact = input.replace(/[\s\p{Pd}\p{Cf}\u2212]/gu, '');
   if (!/^[A-Za-z0-9]+$/.test(compact)) return null;
   return referenceOf(compact.toUpperCase());
 }
