@@ -117,10 +117,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
+  // RFC 9112 §3.2: a request with more than one Host is refused too (Node kept the first, and a
+  // proxy in front may have routed by the other).
   app.addHook('onRequest', async (req, reply) => {
-    if (req.raw.httpVersion !== '1.1' || req.headers.host !== undefined) return;
-    const problem = problemOf('VALIDATION_ERROR', "L'en-tête Host est obligatoire en HTTP/1.1.");
-    return sendProblem(reply, problem, { connection: 'close' });
+    const hosts = hostLines(req.raw.rawHeaders);
+    if (hosts === 1 || (hosts === 0 && req.raw.httpVersion !== '1.1')) return;
+    const detail =
+      hosts === 0
+        ? "L'en-tête Host est obligatoire en HTTP/1.1."
+        : "L'en-tête Host ne doit figurer qu'une fois.";
+    return sendProblem(reply, problemOf('VALIDATION_ERROR', detail), { connection: 'close' });
   });
   // An OPTIONS request that is not a CORS preflight (no Origin or no
   // Access-Control-Request-Method) is a method no route has: 404 as for any other (README), where
@@ -264,4 +270,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes(deps));
 
   return app;
+}
+
+/** How many Host lines a request has (Node's `headers.host` keeps only the first). */
+function hostLines(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
+  return n;
 }

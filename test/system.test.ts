@@ -193,6 +193,8 @@ describe.each(BACKENDS)('system routes on the %s queue backend', (backend) => {
       await send('GET / HTTP/1.1\r\nno colon here\r\n\r\n'),
       // HTTP/1.1 without Host: Node's own answer was a bare 400 with no body.
       await send('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      // Two Host lines (RFC 9112 §3.2): Node served it with the first.
+      await send('GET /healthz HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n'),
       // A body whose chunked framing is malformed: the request was under way when the parser
       // refused it (an outside test got the connection closed without a word).
       await send(
