@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { clientAddress } from './http/client-address.js';
 
 /**
  * A warning for errors that repeat (a queue retrying a Redis that is down, about twice a second):
@@ -57,8 +58,12 @@ const PLAIN_QUERY: Record<string, { test(value: string): boolean }> = {
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** An IPv4 address as a Host names it, with or without a port. */
-const ADDRESS = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$/;
+/**
+ * An IPv4 address, written as one is (0–255, no leading zeros): `06.12.34.56` is a phone.
+ * A port is not part of it (`33.6.12.34:5678` holds a number too).
+ */
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const ADDRESS = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 const REFERENCE = /^RAP-?[A-Z0-9]{6}$/i;
 
 /** Digits of any script (full-width ones included) in a text, percent-decoded when it can be. */
@@ -79,6 +84,43 @@ function digitCount(text: string): number {
  */
 function withoutPhone(text: string): string {
   return ADDRESS.test(text) || !mayHoldPhone(text) ? text : '[redacted]';
+}
+
+/** A Host as logged: an address is kept with the server's own port only (`127.0.0.1:3000`). */
+function hostWithoutPhone(host: string, localPort: number | undefined): string {
+  const port = host.lastIndexOf(':');
+  // (No port known: light-my-request's socket.)
+  const ours = localPort === undefined || host.slice(port + 1) === String(localPort);
+  const name = port > 0 && ours ? host.slice(0, port) : host;
+  return ADDRESS.test(name) || !mayHoldPhone(host) ? host : '[redacted]';
+}
+
+/** A text with every run of eight digits or more (spaces, dots, dashes between) replaced, but dates. */
+export function textWithoutPhone(text: string): string {
+  return text.replace(/\+?\p{Nd}[\p{Nd}\s.\-_/()]{6,}\p{Nd}/gu, (run) =>
+    digitCount(run) >= 8 && !/^\d{4}-\d{2}-\d{2}$/.test(run) ? '[redacted]' : run,
+  );
+}
+
+/**
+ * An error as logged. PostgreSQL's errors carry the failing row in `detail` (`Failing row
+ * contains (…, +33612345678, …)`, `Key (phone, domain)=(…)`) and a message may quote a value:
+ * only names are kept (SQLSTATE, constraint, table, column), the message and stack with digits
+ * runs replaced. A 500 logged the whole error, phone, subject and note included.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: textWithoutPhone(String(err)) };
+  const e = err as Error & Record<string, unknown>;
+  const names: Record<string, unknown> = {};
+  for (const key of ['code', 'constraint', 'table', 'column', 'schema', 'routine'])
+    if (typeof e[key] === 'string' || typeof e[key] === 'number') names[key] = e[key];
+  return {
+    type: e.name,
+    message: textWithoutPhone(e.message),
+    ...names,
+    ...(e.stack ? { stack: textWithoutPhone(e.stack) } : {}),
+    ...(e.cause !== undefined ? { cause: loggableError(e.cause) } : {}),
+  };
 }
 
 /** Whether a text given by a client could hold a phone number: eight digits or more, not a uuid. */
@@ -132,8 +174,8 @@ interface LoggedRequest {
   method: string;
   url: string;
   host?: string;
-  ip?: string;
-  socket?: { remotePort?: number };
+  ip: string;
+  socket?: { remoteAddress?: string; remotePort?: number; localPort?: number };
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
@@ -147,8 +189,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       req: (req: LoggedRequest) => ({
         method: req.method,
         url: loggableUrl(req.url),
-        host: req.host === undefined ? undefined : withoutPhone(req.host),
-        remoteAddress: req.ip,
+        host: req.host === undefined ? undefined : hostWithoutPhone(req.host, req.socket?.localPort),
+        remoteAddress: clientAddress(req),
         remotePort: req.socket?.remotePort,
       }),
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, loggableError } from './logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { buildApp, type Lifecycle } from './app.js';
 import { startWorkers, type Workers } from './jobs/runner.js';
@@ -96,9 +96,9 @@ export async function main(defaultRole: Config['role']): Promise<void> {
   const started = start().then(
     () => true,
     async (err: unknown) => {
-      log.error({ err }, 'start failed');
+      log.error({ err: loggableError(err) }, 'start failed');
       await closeAll().catch((e: unknown) =>
-        log.error({ err: e }, 'error while closing after a failed start'),
+        log.error({ err: loggableError(e) }, 'error while closing after a failed start'),
       );
       exit(1);
       return false;

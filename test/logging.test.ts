@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createLogger, loggableUrl } from '../src/logger.js';
 import { createTestDatabase, startTestApp, type TestContext } from './support/runtime.js';
-import { booking, ops } from './support/api.js';
+import { sql } from 'kysely';
+import { booking, createAgent, ops } from './support/api.js';
 
 /** The service's own logger (src/logger.ts) on the access log: nothing of a caller in it. */
 describe('access log', () => {
@@ -120,5 +121,81 @@ describe('access log', () => {
     // A fragment (a raw client's: light-my-request drops it before the route) is not logged.
     expect(loggableUrl('/v1/domains?days=7#phone=0647192835')).toBe('/v1/domains?days=7#[redacted]');
     expect(lines).not.toContain(ops.authorization.slice('Bearer '.length));
+  });
+
+  it('keeps a Host address with the server port only, and a client address only if it is one', () => {
+    let out = '';
+    const log = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          out += chunk.toString('utf8');
+          done();
+        },
+      }),
+    );
+    const req = (host: string, ip: string) => ({
+      method: 'GET',
+      url: '/v1/domains',
+      host,
+      ip,
+      socket: { remoteAddress: '10.1.2.3', remotePort: 50_000, localPort: 3000 },
+    });
+    // Written like addresses, but phones: leading zeros, an octet over 255, a port not ours.
+    for (const host of [
+      '06.12.34.56:78',
+      '061.234.567.8',
+      '33.6.12.34:5678',
+      '127.0.0.1:3000',
+      'localhost:3000',
+    ])
+      log.info({ req: req(host, '192.0.2.7') });
+    // A trusted X-Forwarded-For entry that is no address: the peer's address instead.
+    log.info({ req: req('localhost', '06 12 34 56 78') });
+    const logged = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { req: { host: string; remoteAddress: string } }).req);
+    expect(logged.map((r) => r.host)).toEqual([
+      '[redacted]',
+      '[redacted]',
+      '[redacted]',
+      '127.0.0.1:3000',
+      'localhost:3000',
+      'localhost',
+    ]);
+    expect(logged.map((r) => r.remoteAddress)).toEqual([...Array(5).fill('192.0.2.7'), '10.1.2.3']);
+  });
+
+  it('logs an unexpected error by its names, not the row PostgreSQL quotes', async () => {
+    // A constraint the code does not expect: PostgreSQL's error carries the failing row, phone
+    // and subject included, in `detail` (the whole error was logged).
+    await createAgent(app, ['travail']);
+    await sql`ALTER TABLE callbacks ADD CONSTRAINT log_test_no_boom CHECK (subject NOT LIKE '%BOOM%') NOT VALID`.execute(
+      t.rt.db,
+    );
+    try {
+      lines = '';
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/callbacks',
+        payload: booking({ phone: '06 47 19 28 35', subject: 'BOOM licenciement' }),
+      });
+      expect(res.statusCode).toBe(500);
+      const failure = lines
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; err?: Record<string, unknown> })
+        .find((l) => l.msg === 'unexpected error');
+      expect(failure?.err).toMatchObject({
+        code: '23514',
+        constraint: 'log_test_no_boom',
+        table: 'callbacks',
+      });
+      expect(failure?.err).not.toHaveProperty('detail');
+      expect(lines).not.toMatch(/47.?19.?28.?35|licenciement/);
+    } finally {
+      await sql`ALTER TABLE callbacks DROP CONSTRAINT log_test_no_boom`.execute(t.rt.db);
+    }
   });
 });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { textWithoutPhone } from '../logger.js';
 import { holdDataDir, recordOwner, stopOrphan } from './embedded-owner.js';
 
 export interface EmbeddedDatabase {
@@ -69,8 +70,9 @@ function spawnDetached(bin: string, args: string[], ids: Ids, pgLog: Logger): Ch
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
-  child.stdout!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
-  child.stderr!.on('data', (chunk: Buffer) => pgLog.debug(chunk.toString('utf8').trim()));
+  const log = (chunk: Buffer) => pgLog.debug(textWithoutPhone(chunk.toString('utf8').trim()));
+  child.stdout!.on('data', log);
+  child.stderr!.on('data', log);
   return child;
 }
 
@@ -210,7 +212,12 @@ async function startHeld(
     child = await spawnPostmaster(
       databaseDir,
       port,
-      ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100'],
+      [
+        ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100'],
+        // Its log (ours at debug level) says what failed, not with which values: DETAIL lines hold
+        // the failing row or key (`Key (phone, domain)=(+336…, …)`), STATEMENT lines the call.
+        ...['-c', 'log_error_verbosity=terse', '-c', 'log_min_error_statement=panic'],
+      ],
       ids,
       pgLog,
     );

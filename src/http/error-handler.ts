@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { loggableError } from '../logger.js';
 import { AppError, isUnavailableError, problemOf, type Problem } from './errors.js';
 import { isTransientConflict } from '../db/conflicts.js';
 import { patternHint } from './schemas/common.js';
@@ -200,7 +201,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
         },
       );
     }
-    req.log.error({ err }, 'unexpected error');
+    req.log.error({ err: loggableError(err) }, 'unexpected error');
     return sendProblem(reply, problemOf('INTERNAL_ERROR', 'Une erreur inattendue est survenue.'));
   });
 
@@ -264,7 +265,7 @@ export function clientErrorAnswer(log: Logger) {
     try {
       answer(err, socket);
     } catch (e) {
-      log.error({ err: e }, 'client error handler failed');
+      log.error({ err: loggableError(e) }, 'client error handler failed');
       socket.destroy();
     }
   };

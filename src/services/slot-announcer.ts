@@ -1,5 +1,6 @@
 import type { Db } from '../db/schema.js';
 import type { Logger } from 'pino';
+import { loggableError } from '../logger.js';
 import { announceSlotChanges } from '../repositories/window-load.js';
 import { SLOTS_CHANNEL } from './slot-cache.js';
 
@@ -35,7 +36,7 @@ export function createSlotAnnouncer(db: Db, log: Logger): SlotAnnouncer {
       .then(() => announceSlotChanges(db, SLOTS_CHANNEL, domains))
       .catch((err: Error) => {
         // The caches of other processes then hold their lists until these expire.
-        log.warn({ err, domains }, 'slot change announcement failed');
+        log.warn({ err: loggableError(err), domains }, 'slot change announcement failed');
       });
     return inFlight;
   }

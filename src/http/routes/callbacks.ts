@@ -12,6 +12,7 @@ import {
 import { AppError } from '../errors.js';
 import { bearerToken, opsGuard } from '../auth.js';
 import { ipBucket } from '../../services/rate-limiter.js';
+import { clientAddress } from '../client-address.js';
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
@@ -73,7 +74,7 @@ export function callbackRoutes(deps: AppDeps): FastifyPluginAsync {
         // Counted before anything else, so floods of malformed requests are limited too.
         onRequest: async (req) => {
           if (perIp <= 0) return;
-          const r = await limiter.hit(`ip:${ipBucket(req.ip)}`, perIp, 60);
+          const r = await limiter.hit(`ip:${ipBucket(clientAddress(req))}`, perIp, 60);
           if (!r.allowed) {
             // The wait said in the detail is the one Retry-After gives (a page may show either).
             throw new AppError(
