@@ -29,6 +29,16 @@ describe('settings refused at start with a message naming them', () => {
     expect(loadConfig({ ...base, ...worker }).shutdownDrainMs).toBe(5000);
   });
 
+  it('OPS_API_TOKEN: 16 to 512 printable ASCII characters, as a bearer header carries it', () => {
+    expect(loadConfig({ ...base, OPS_API_TOKEN: ' ops-token-0123456789-~!\n' }).opsApiToken).toBe(
+      'ops-token-0123456789-~!',
+    );
+    expect(loadConfig({ ...base, OPS_API_TOKEN: 'x'.repeat(512) }).opsApiToken).toHaveLength(512);
+    expect(refusal({ OPS_API_TOKEN: 'short' })).toMatch(/OPS_API_TOKEN.*at least 16/);
+    for (const token of ['x'.repeat(513), 'ops token with spaces 123', 'jeton-d-exploitation-é-0123'])
+      expect(refusal({ OPS_API_TOKEN: token })).toMatch(/OPS_API_TOKEN.*printable ASCII/);
+  });
+
   it('TRUST_PROXY: true, false, or addresses, ranges and named ranges', () => {
     expect(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ ...base, TRUST_PROXY: 'no' }).trustProxy).toBe(false);
