@@ -169,6 +169,39 @@ describe('the desk: pull next and outcome', () => {
     }
   });
 
+  it('gives nothing to an informateur who goes offline or pauses while the claim waits for their row', async () => {
+    // An outside run (helper-65): a pull racing « offline » left the informateur offline with a
+    // callback on the desk (the statement saw them available, then waited for the row and
+    // claimed anyway), until the lease ran out; one racing « paused » gave them a new one.
+    const a = await createAgent(t.app, ['justice'], 'Odile');
+    const ref = await queued(t, 'justice', 10);
+    await setStatus(t.app, a.token, 'available');
+    const other = new pg.Client({ connectionString: dbUrl });
+    await other.connect();
+    try {
+      for (const [status, claim] of [
+        ['offline', () => pull(t.app, a.token)],
+        ['paused', () => pull(t.app, a.token)],
+      ] as const) {
+        await other.query(`UPDATE agents SET status = 'available' WHERE id = $1`, [a.id]);
+        await other.query('BEGIN');
+        await other.query(`UPDATE agents SET status = $2 WHERE id = $1`, [a.id, status]);
+        const claimed = claim();
+        await expect.poll(() => lockWaiters(other), { timeout: 15_000, interval: 50 }).toBe(1);
+        await other.query('COMMIT');
+        expect(await claimed, status).toBeNull();
+        const held = await other.query(`SELECT status FROM callbacks WHERE reference = $1`, [ref]);
+        expect(held.rows[0].status, status).toBe('queued');
+        const agent = await other.query(`SELECT status FROM agents WHERE id = $1`, [a.id]);
+        expect(agent.rows[0].status).toBe(status);
+      }
+      // Available again, the next pull takes it.
+      expect((await pull(t.app, a.token))?.reference).toBe(ref);
+    } finally {
+      await other.end();
+    }
+  });
+
   it('locks only the callback it claims, not the head of every domain of the informateur', async () => {
     const both = await createAgent(t.app, ['justice', 'travail'], 'Jules');
     const travailOnly = await createAgent(t.app, ['travail'], 'Théo');

@@ -82,7 +82,14 @@ const pullStatement = hotStatement<PullOptions & { by: 'id' | 'token_hash' }, Pu
     }desk AS (
       SELECT ${COLUMNS} FROM callbacks WHERE assigned_agent_id = (SELECT id FROM me) AND status = 'assigned'
     ), locked AS (
-      SELECT id FROM agents WHERE id = (SELECT id FROM me) AND active FOR NO KEY UPDATE
+      SELECT id FROM agents WHERE id = (SELECT id FROM me) AND active${
+        // A pull checks again, on the row as it is once locked (a change committed while this
+        // waited), that its informateur did not go offline or pause meanwhile: they are given
+        // nothing (it claimed for an informateur gone offline, whose desk then waited for the
+        // lease). A pull by one who was not available makes them available (made_available).
+        // claimNext (the benchmark's ceiling) leaves availability to its caller.
+        o.makeAvailable ? sql` AND (status = 'available' OR (SELECT status FROM me) <> 'available')` : sql``
+      } FOR NO KEY UPDATE
     ), overdue AS (
       SELECT ${
         o.overdueFirst
