@@ -15,6 +15,7 @@ import { callbackDue } from './callback-due.js';
 import { windowDue } from './window-due.js';
 import { dispatch } from './dispatch.js';
 import { retention } from './retention.js';
+import { tally } from '../services/agents.js';
 
 /** How soon a worker notices that its queue lost the job schedulers. */
 const SCHEDULER_CHECK_MS = 5_000;
@@ -79,6 +80,18 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
   await rt.services.reconciler
     .sweep()
     .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'start-up reconcile failed'));
+  // Windows left over capacity by a lower CALLBACKS_PER_AGENT_PER_SLOT, or informateurs gone,
+  // are kept (they were promised): said at start so that ops hear of it.
+  await rt.services.agents
+    .overCapacity()
+    .then((over) => {
+      if (over.length > 0)
+        rt.log.warn(
+          tally(over),
+          'windows to come hold more bookings than the active informateurs give places (PATCH /v1/agents lists them)',
+        );
+    })
+    .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'could not check window capacity'));
   // A flushed (or restarted-empty) Redis forgets the job schedulers, and with them the 30 s
   // sweep that would repair everything else it forgot. Checked every few seconds: when they are
   // gone, they are re-created and a sweep runs at once.

@@ -63,3 +63,52 @@ export async function releasePlaces(db: Db, domain: string, windowStarts: readon
 export async function announceSlotChanges(db: Db, channel: string, domains: string[]): Promise<void> {
   await sql`SELECT pg_notify(${channel}, d) FROM unnest(${domains}::text[]) AS d`.execute(db);
 }
+
+/** A window holding more bookings than its domain's active informateurs now give it places. */
+export interface WindowOverCapacity {
+  domain: string;
+  windowStart: Date;
+  booked: number;
+  capacity: number;
+  /** The bookings still to be called in it, in booking order. */
+  references: string[];
+}
+
+/**
+ * The windows starting from `from` whose bookings exceed the capacity their domain's active
+ * informateurs give now (an informateur deactivated or given other domains, a lower
+ * CALLBACKS_PER_AGENT_PER_SLOT): bookings are never taken back, so ops must be told.
+ */
+export async function windowsOverCapacity(
+  db: Db,
+  from: Date,
+  perAgent: number,
+): Promise<WindowOverCapacity[]> {
+  const res = await sql<{
+    domain: string;
+    window_start: Date;
+    booked: number;
+    capacity: number;
+    refs: string[];
+  }>`
+    WITH cap AS (
+      SELECT d.domain,
+             (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d.domain])::int * ${perAgent} AS capacity
+      FROM (SELECT DISTINCT domain FROM window_load WHERE window_start >= ${from} AND booked > 0) d
+    )
+    SELECT w.domain, w.window_start, w.booked, cap.capacity,
+           ARRAY(SELECT c.reference FROM callbacks c
+                 WHERE c.domain = w.domain AND c.window_start = w.window_start
+                   AND c.mode = 'slot' AND c.status = 'scheduled'
+                 ORDER BY c.id) AS refs
+    FROM window_load w JOIN cap USING (domain)
+    WHERE w.window_start >= ${from} AND w.booked > cap.capacity
+    ORDER BY w.window_start, w.domain`.execute(db);
+  return res.rows.map((r) => ({
+    domain: r.domain,
+    windowStart: r.window_start,
+    booked: r.booked,
+    capacity: r.capacity,
+    references: r.refs,
+  }));
+}

@@ -4,6 +4,7 @@ import { isUuid } from '../db/ids.js';
 import { maskPhone } from '../domain/phone.js';
 import { AppError, isUnavailableError } from '../http/errors.js';
 import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
+import { windowsOverCapacityNow } from './agents.js';
 import { isoParis, type Core } from './core.js';
 import type { DispatchMetrics } from './metrics.js';
 
@@ -35,8 +36,9 @@ function dayStart(date: string, field: string): Date {
 export function createOpsViewService(core: Core, metrics: DispatchMetrics) {
   return {
     async queue() {
-      const rows = await queueSummary(core.db);
+      const [rows, over] = await Promise.all([queueSummary(core.db), windowsOverCapacityNow(core)]);
       return {
+        windowsOverCapacity: over,
         domains: rows.map((r) => ({
           domain: r.domain,
           scheduled: r.scheduled,

@@ -2,7 +2,16 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app.js';
-import { AUTH, DomainCode, errors, InstantString, OPS, AGENT, PATTERNS } from '../schemas/common.js';
+import {
+  AUTH,
+  DomainCode,
+  errors,
+  InstantString,
+  OPS,
+  AGENT,
+  PATTERNS,
+  WindowsOverCapacity,
+} from '../schemas/common.js';
 import { AppError } from '../errors.js';
 import { agentToken, opsGuard } from '../auth.js';
 import type { AgentRecord } from '../../repositories/agents.js';
@@ -24,6 +33,13 @@ const AgentSchema = Type.Object(
 const AgentWithToken = Type.Object(
   { ...AgentSchema.properties, token: Type.String({ description: 'Affiché une seule fois' }) },
   { $id: 'AgentWithToken' },
+);
+const AgentUpdated = Type.Object(
+  {
+    ...AgentSchema.properties,
+    windowsOverCapacity: Type.Optional(WindowsOverCapacity),
+  },
+  { $id: 'AgentUpdated' },
 );
 const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank.pattern });
 
@@ -62,6 +78,7 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.addSchema(AgentSchema);
     app.addSchema(AgentWithToken);
+    app.addSchema(AgentUpdated);
     const ops = opsGuard(deps.opsToken, deps.services.agents);
 
     app.post(
@@ -127,7 +144,10 @@ export function agentRoutes(deps: AppDeps): FastifyPluginAsync {
             { additionalProperties: false, minProperties: 1 },
           ),
           response: {
-            200: Type.Ref('Agent', { description: 'L’informateur modifié' }),
+            200: Type.Ref('AgentUpdated', {
+              description:
+                'L’informateur modifié ; après une désactivation ou un changement de domaines, avec les créneaux désormais en surréservation (windowsOverCapacity)',
+            }),
             ...errors(AUTH, 'NOT_FOUND'),
           },
         },

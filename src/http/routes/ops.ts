@@ -12,6 +12,7 @@ import {
   WindowSchema,
   OPS,
   described,
+  WindowsOverCapacity,
 } from '../schemas/common.js';
 import { CallbackStatusSchema } from '../schemas/callbacks.js';
 import { opsGuard } from '../auth.js';
@@ -36,6 +37,7 @@ export function opsRoutes(deps: AppDeps): FastifyPluginAsync {
             200: described(
               'File par domaine',
               Type.Object({
+                windowsOverCapacity: WindowsOverCapacity,
                 domains: Type.Array(
                   Type.Object({
                     domain: DomainCode,

@@ -130,3 +130,25 @@ export const DomainCode = Type.Union(
 export type DomainCodeT = Static<typeof DomainCode>;
 
 export const WindowSchema = Type.Object({ start: InstantString, end: InstantString });
+
+/**
+ * Windows to come holding more bookings than the domain's active informateurs now give places
+ * (an informateur deactivated or given other domains, a lower CALLBACKS_PER_AGENT_PER_SLOT).
+ */
+export const WindowsOverCapacity = Type.Array(
+  Type.Object({
+    domain: DomainCode,
+    start: InstantString,
+    booked: Type.Integer({ description: 'Rappels réservés sur le créneau' }),
+    capacity: Type.Integer({
+      description: 'Places que donnent maintenant les informateurs actifs du domaine',
+    }),
+    references: Type.Array(Type.String(), {
+      description: 'Rappels à venir sur ce créneau, par ordre de réservation',
+    }),
+  }),
+  {
+    description:
+      'Créneaux à venir qui comptent plus de rappels réservés que les informateurs actifs du domaine ne peuvent en passer (après une désactivation ou un changement de domaines). Les réservations sont maintenues : à l’exploitation de renforcer l’équipe sur ces créneaux ou d’en déplacer les rappels.',
+  },
+);
