@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
+import { DOMAIN_CODES } from '../domain/domains.js';
 
 /** Booked count of each window of a domain whose start lies in [from, to). Keyed by epoch ms. */
 export async function bookedInRange(
@@ -92,17 +93,17 @@ export async function windowsOverCapacity(
     refs: string[];
   }>`
     WITH cap AS (
-      SELECT d.domain,
-             (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d.domain])::int * ${perAgent} AS capacity
-      FROM (SELECT DISTINCT domain FROM window_load WHERE window_start >= ${from} AND booked > 0) d
+      SELECT d AS domain,
+             (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d])::int * ${perAgent} AS capacity
+      FROM unnest(${DOMAIN_CODES}::text[]) AS d
     )
     SELECT w.domain, w.window_start, w.booked, cap.capacity,
            ARRAY(SELECT c.reference FROM callbacks c
                  WHERE c.domain = w.domain AND c.window_start = w.window_start
                    AND c.mode = 'slot' AND c.status = 'scheduled'
                  ORDER BY c.id) AS refs
-    FROM window_load w JOIN cap USING (domain)
-    WHERE w.window_start >= ${from} AND w.booked > cap.capacity
+    FROM cap JOIN window_load w
+      ON w.domain = cap.domain AND w.window_start >= ${from} AND w.booked > cap.capacity
     ORDER BY w.window_start, w.domain`.execute(db);
   return res.rows.map((r) => ({
     domain: r.domain,
