@@ -211,7 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
   // What a bearer header can carry (src/http/auth.ts): a token with a space, a non-ASCII
   // character or over 512 characters started the service and was then refused on every call.
   if (opsApiToken !== null && !/^[\x21-\x7E]{16,512}$/.test(opsApiToken)) {
-    throw new ConfigError('OPS_API_TOKEN', 'must be at most 512 printable ASCII characters, without spaces');
+    throw new ConfigError('OPS_API_TOKEN', 'must be 16 to 512 printable ASCII characters, without spaces');
   }
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);

@@ -16,7 +16,13 @@ export function repeatLimitedWarn(log: Logger, msg: string, everyMs = 30_000): (
     }
     if (last.size > 100) last.clear();
     last.set(err.message, { at: now, skipped: 0 });
-    log.warn({ err: { message: err.message }, ...(seen?.skipped ? { repeated: seen.skipped } : {}) }, msg);
+    log.warn(
+      {
+        err: { message: textWithoutPhone(err.message) },
+        ...(seen?.skipped ? { repeated: seen.skipped } : {}),
+      },
+      msg,
+    );
   };
 }
 
@@ -86,20 +92,31 @@ function withoutPhone(text: string): string {
   return ADDRESS.test(text) || !mayHoldPhone(text) ? text : '[redacted]';
 }
 
-/** A Host as logged: an address is kept with the server's own port only (`127.0.0.1:3000`). */
-function hostWithoutPhone(host: string, localPort: number | undefined): string {
+/**
+ * A Host as logged: an address is kept with the server's own port only (`127.0.0.1:3000`); with
+ * no port known (light-my-request's socket) a port counts as digits of the rest.
+ */
+function hostWithoutPhone(host: unknown, localPort: number | undefined): string | undefined {
+  if (typeof host !== 'string') return undefined;
   const port = host.lastIndexOf(':');
-  // (No port known: light-my-request's socket.)
-  const ours = localPort === undefined || host.slice(port + 1) === String(localPort);
-  const name = port > 0 && ours ? host.slice(0, port) : host;
+  const name = port > 0 && host.slice(port + 1) === String(localPort) ? host.slice(0, port) : host;
   return ADDRESS.test(name) || !mayHoldPhone(host) ? host : '[redacted]';
 }
 
-/** A text with every run of eight digits or more (spaces, dots, dashes between) replaced, but dates. */
+/** Dates and times (`2026-11-24 10:00:00.123`, a log line's prefix): kept, set apart first. */
+const DATE_TIME = /(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?)/u;
+/** Runs of digits however separated (spaces, any dash, dots, slashes, brackets, invisible characters). */
+const DIGIT_RUN = /\+?\p{Nd}[\p{Nd}\s\p{Pd}\p{Cf}\u2212._/()]{6,}\p{Nd}/gu;
+
+/** A text with every run of eight digits or more replaced, dates and times kept. */
 export function textWithoutPhone(text: string): string {
-  return text.replace(/\+?\p{Nd}[\p{Nd}\s.\-_/()]{6,}\p{Nd}/gu, (run) =>
-    digitCount(run) >= 8 && !/^\d{4}-\d{2}-\d{2}$/.test(run) ? '[redacted]' : run,
-  );
+  // split with a capturing group: dates at the odd indexes.
+  return text
+    .split(DATE_TIME)
+    .map((part, i) =>
+      i % 2 === 1 ? part : part.replace(DIGIT_RUN, (run) => (digitCount(run) < 8 ? run : '[redacted]')),
+    )
+    .join('');
 }
 
 /**
@@ -108,19 +125,40 @@ export function textWithoutPhone(text: string): string {
  * only names are kept (SQLSTATE, constraint, table, column), the message and stack with digits
  * runs replaced. A 500 logged the whole error, phone, subject and note included.
  */
-export function loggableError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: textWithoutPhone(String(err)) };
-  const e = err as Error & Record<string, unknown>;
-  const names: Record<string, unknown> = {};
-  for (const key of ['code', 'constraint', 'table', 'column', 'schema', 'routine'])
-    if (typeof e[key] === 'string' || typeof e[key] === 'number') names[key] = e[key];
-  return {
-    type: e.name,
-    message: textWithoutPhone(e.message),
-    ...names,
-    ...(e.stack ? { stack: textWithoutPhone(e.stack) } : {}),
-    ...(e.cause !== undefined ? { cause: loggableError(e.cause) } : {}),
-  };
+export function loggableError(err: unknown, depth = 0): Record<string, unknown> {
+  // Never throws (a cyclic cause, a message that is no string, an object with no prototype):
+  // it runs in error handlers, where a throw answered a 500 without problem+json.
+  const text = (v: unknown) => (typeof v === 'string' ? textWithoutPhone(v) : undefined);
+  try {
+    if (!(err instanceof Error)) return bare({ message: text(typeof err === 'string' ? err : typeof err) });
+    const e = err as Error & Record<string, unknown>;
+    const names: Record<string, unknown> = {};
+    for (const key of ['code', 'constraint', 'table', 'column', 'schema', 'routine'])
+      if (typeof e[key] === 'string' || typeof e[key] === 'number') names[key] = e[key];
+    const deeper = depth < 3;
+    return bare({
+      // Its class (pg's DatabaseError is named 'error'), as pino names a real error.
+      name: typeof e.constructor === 'function' && e.constructor.name ? e.constructor.name : text(e.name),
+      message: text(e.message),
+      ...names,
+      stack: text(e.stack),
+      ...(deeper && e.cause !== undefined ? { cause: loggableError(e.cause, depth + 1) } : {}),
+      // AggregateError (a connection refused on each address of a name): its parts, a few.
+      ...(deeper && Array.isArray(e.errors)
+        ? { errors: (e.errors as unknown[]).slice(0, 4).map((x) => loggableError(x, depth + 1)) }
+        : {}),
+    });
+  } catch {
+    return { message: 'error not loggable' };
+  }
+}
+
+/**
+ * Without a prototype, so that pino's error serializer names it by its `name` (the error's
+ * type), not by its constructor (`Object`).
+ */
+function bare(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, fields);
 }
 
 /** Whether a text given by a client could hold a phone number: eight digits or more, not a uuid. */
@@ -189,7 +227,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       req: (req: LoggedRequest) => ({
         method: req.method,
         url: loggableUrl(req.url),
-        host: req.host === undefined ? undefined : hostWithoutPhone(req.host, req.socket?.localPort),
+        host: hostWithoutPhone(req.host, req.socket?.localPort),
         remoteAddress: clientAddress(req),
         remotePort: req.socket?.remotePort,
       }),

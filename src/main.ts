@@ -140,7 +140,7 @@ export async function main(defaultRole: Config['role']): Promise<void> {
       clearTimeout(timer);
       exit(code, signal);
     } catch (err) {
-      log.error({ err }, 'error during shutdown');
+      log.error({ err: loggableError(err) }, 'error during shutdown');
       exit(1);
     }
   };

@@ -7,5 +7,6 @@ import { isIP } from 'node:net';
  * and in its rate-limit key. The peer's own address (the proxy's) is taken instead.
  */
 export function clientAddress(req: { ip: string; socket?: { remoteAddress?: string } }): string {
-  return isIP(req.ip) ? req.ip : (req.socket?.remoteAddress ?? 'unknown');
+  // An IPv6 zone (`fe80::1%0612345678`) is any text to isIP, and means nothing forwarded.
+  return isIP(req.ip) && !req.ip.includes('%') ? req.ip : (req.socket?.remoteAddress ?? 'unknown');
 }

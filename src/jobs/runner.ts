@@ -10,12 +10,12 @@ import {
 import type { WorkerHandle } from '../queue/connection.js';
 import type { JobHandlers } from './registry.js';
 import { reconcile } from './reconcile.js';
-import { repeatLimitedWarn } from '../logger.js';
+import { repeatLimitedWarn, textWithoutPhone } from '../logger.js';
 import { callbackDue } from './callback-due.js';
 import { windowDue } from './window-due.js';
 import { dispatch } from './dispatch.js';
 import { retention } from './retention.js';
-import { tally } from '../services/agents.js';
+import { tally } from '../services/capacity-report.js';
 
 /** How soon a worker notices that its queue lost the job schedulers. */
 const SCHEDULER_CHECK_MS = 5_000;
@@ -72,7 +72,10 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
     },
   );
   worker.on('failed', (job, err) =>
-    rt.log.warn({ job: job?.name, jobId: job?.id, err: { message: err.message } }, 'job failed'),
+    rt.log.warn(
+      { job: job?.name, jobId: job?.id, err: { message: textWithoutPhone(err.message) } },
+      'job failed',
+    ),
   );
   worker.on('error', repeatLimitedWarn(rt.log, 'worker error'));
 
@@ -88,7 +91,7 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number } =
       if (over.length > 0)
         rt.log.warn(
           tally(over),
-          'windows to come hold more bookings than the active informateurs give places (PATCH /v1/agents lists them)',
+          'windows to come hold more bookings than the active informateurs give places (GET /v1/queue lists them)',
         );
     })
     .catch((err: Error) => rt.log.warn({ err: { message: err.message } }, 'could not check window capacity'));
