@@ -117,17 +117,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing || deps.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
-  // RFC 9112 §3.2: a request with more than one Host is refused too (Node kept the first, and a
-  // proxy in front may have routed by the other).
-  app.addHook('onRequest', async (req, reply) => {
-    const hosts = hostLines(req.raw.rawHeaders);
-    if (hosts === 1 || (hosts === 0 && req.raw.httpVersion !== '1.1')) return;
-    const detail =
-      hosts === 0
-        ? "L'en-tête Host est obligatoire en HTTP/1.1."
-        : "L'en-tête Host ne doit figurer qu'une fois.";
-    return sendProblem(reply, problemOf('VALIDATION_ERROR', detail), { connection: 'close' });
-  });
   // An OPTIONS request that is not a CORS preflight (no Origin or no
   // Access-Control-Request-Method) is a method no route has: 404 as for any other (README), where
   // @fastify/cors answered 400 in plain text.
@@ -159,6 +148,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxAge: 600,
   });
 
+  // After CORS, so that a page's origin reads this 400 too. RFC 9112 §3.2: a request with more than one Host is refused too (Node kept the first, and a
+  // proxy in front may have routed by the other).
+  app.addHook('onRequest', async (req, reply) => {
+    const hosts = hostLines(req.raw.rawHeaders);
+    if (hosts === 1 || (hosts === 0 && req.raw.httpVersion !== '1.1')) return;
+    const detail =
+      hosts === 0
+        ? "L'en-tête Host est obligatoire en HTTP/1.1."
+        : "L'en-tête Host ne doit figurer qu'une fois.";
+    return sendProblem(reply, problemOf('VALIDATION_ERROR', detail), { connection: 'close' });
+  });
   app.addHook('onRequest', async (_req, reply) => {
     if (!closing) return;
     const problem = problemOf('SERVICE_UNAVAILABLE', 'Le service redémarre. Réessayez dans un instant.');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TestContext } from './support/runtime.js';
 import { calendarApp } from './support/calendar.js';
 import { booking, createAgent, ops } from './support/api.js';
+import { windowsOverCapacity } from '../src/repositories/window-load.js';
 
 /**
  * Ops lowering a domain's staffing (deactivation, other domains) keep the bookings made, and
@@ -66,6 +67,15 @@ describe('an informateur change that leaves windows over capacity', () => {
       ['2026-11-24T09:00:00+01:00', 1],
       ['2026-11-24T10:00:00+01:00', 1],
     ]);
+
+    // Bounded: the first windows in time order, the first references of each.
+    const bounded = await windowsOverCapacity(
+      t.rt.db,
+      new Date('2026-11-24T00:00:00+01:00'),
+      [{ domain: 'travail', capacity: 1 }],
+      { maxWindows: 1, maxReferences: 2 },
+    );
+    expect(bounded.map((w) => [w.booked, w.references])).toEqual([[3, full.slice(0, 2)]]);
 
     // Staffed again: nothing over capacity.
     expect((await patch(b.id, { domains: ['justice', 'travail'] })).json().windowsOverCapacity).toEqual([

@@ -179,14 +179,11 @@ describe('the desk: pull next and outcome', () => {
     const other = new pg.Client({ connectionString: dbUrl });
     await other.connect();
     try {
-      for (const [status, claim] of [
-        ['offline', () => pull(t.app, a.token)],
-        ['paused', () => pull(t.app, a.token)],
-      ] as const) {
+      for (const status of ['offline', 'paused']) {
         await other.query(`UPDATE agents SET status = 'available' WHERE id = $1`, [a.id]);
         await other.query('BEGIN');
         await other.query(`UPDATE agents SET status = $2 WHERE id = $1`, [a.id, status]);
-        const claimed = claim();
+        const claimed = pull(t.app, a.token);
         await expect.poll(() => lockWaiters(other), { timeout: 15_000, interval: 50 }).toBe(1);
         await other.query('COMMIT');
         expect(await claimed, status).toBeNull();

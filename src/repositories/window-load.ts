@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/schema.js';
-import { DOMAIN_CODES } from '../domain/domains.js';
 
 /** Booked count of each window of a domain whose start lies in [from, to). Keyed by epoch ms. */
 export async function bookedInRange(
@@ -76,15 +75,18 @@ export interface WindowOverCapacity {
 }
 
 /**
- * The windows starting from `from` whose bookings exceed the capacity their domain's active
- * informateurs give now (an informateur deactivated or given other domains, a lower
- * CALLBACKS_PER_AGENT_PER_SLOT): bookings are never taken back, so ops must be told.
+ * The windows starting from `from` whose bookings exceed their domain's capacity as given
+ * (`capacities`, from the active informateurs now): bookings are never taken back, so ops must
+ * be told. At most `maxWindows` windows, in time order, each with its first `maxReferences`
+ * bookings still to call (`booked` counts them all).
  */
 export async function windowsOverCapacity(
   db: Db,
   from: Date,
-  perAgent: number,
+  capacities: readonly { domain: string; capacity: number }[],
+  limits: { maxWindows: number; maxReferences: number },
 ): Promise<WindowOverCapacity[]> {
+  const domains = capacities.map((c) => c.domain);
   const res = await sql<{
     domain: string;
     window_start: Date;
@@ -92,19 +94,18 @@ export async function windowsOverCapacity(
     capacity: number;
     refs: string[];
   }>`
-    WITH cap AS (
-      SELECT d AS domain,
-             (SELECT count(*) FROM agents a WHERE a.active AND a.domains @> ARRAY[d])::int * ${perAgent} AS capacity
-      FROM unnest(${DOMAIN_CODES}::text[]) AS d
+    WITH cap AS MATERIALIZED (
+      SELECT * FROM unnest(${domains}::text[], ${capacities.map((c) => c.capacity)}::int[]) AS t(domain, capacity)
     )
     SELECT w.domain, w.window_start, w.booked, cap.capacity,
            ARRAY(SELECT c.reference FROM callbacks c
                  WHERE c.domain = w.domain AND c.window_start = w.window_start
                    AND c.mode = 'slot' AND c.status = 'scheduled'
-                 ORDER BY c.id) AS refs
-    FROM cap JOIN window_load w
-      ON w.domain = cap.domain AND w.window_start >= ${from} AND w.booked > cap.capacity
-    ORDER BY w.window_start, w.domain`.execute(db);
+                 ORDER BY c.id LIMIT ${limits.maxReferences}) AS refs
+    FROM cap JOIN window_load w ON w.domain = cap.domain AND w.booked > cap.capacity
+    WHERE w.domain = ANY(${domains}::text[]) AND w.window_start >= ${from}
+    ORDER BY w.window_start, w.domain
+    LIMIT ${limits.maxWindows}`.execute(db);
   return res.rows.map((r) => ({
     domain: r.domain,
     windowStart: r.window_start,

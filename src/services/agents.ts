@@ -16,7 +16,7 @@ import { newToken, sha256 } from './tokens.js';
 import { isUuid, newId } from '../db/ids.js';
 import type { Db } from '../db/schema.js';
 import { retryingConflicts } from '../db/conflicts.js';
-import { windowsOverCapacity } from '../repositories/window-load.js';
+import { windowsOverCapacityNow, tally, type WindowOverCapacityView } from './capacity-report.js';
 
 export interface AgentView {
   id: string;
@@ -36,40 +36,6 @@ export function agentView(a: AgentRecord): AgentView {
     status: a.status,
     availableSince: a.availableSince ? isoParis(DateTime.fromJSDate(a.availableSince)) : null,
   };
-}
-
-/** A window left with more bookings than places by an ops change (README, "The desk"). */
-export interface WindowOverCapacityView {
-  domain: string;
-  start: string;
-  booked: number;
-  capacity: number;
-  references: string[];
-}
-
-/** How many windows, and bookings in them, a list of windows over capacity holds (for the log). */
-export function tally(over: WindowOverCapacityView[]): { windows: number; bookings: number; first?: string } {
-  return {
-    windows: over.length,
-    bookings: over.reduce((n, w) => n + w.references.length, 0),
-    first: over[0]?.start,
-  };
-}
-
-/** The windows to come holding more bookings than the active informateurs give places. */
-export async function windowsOverCapacityNow(core: Core): Promise<WindowOverCapacityView[]> {
-  const over = await windowsOverCapacity(
-    core.db,
-    core.clock.now().toJSDate(),
-    core.config.callbacksPerAgentPerSlot,
-  );
-  return over.map((w) => ({
-    domain: w.domain,
-    start: isoParis(DateTime.fromJSDate(w.windowStart)),
-    booked: w.booked,
-    capacity: w.capacity,
-    references: w.references,
-  }));
 }
 
 const notFound = () => new AppError('NOT_FOUND', 'Aucun informateur ne porte cet identifiant.');
@@ -170,7 +136,12 @@ export function createAgentService(core: Core, onAvailable: (domains: string[]) 
       // Fewer places: bookings already made stay (they were promised a call), so ops are told
       // which windows now hold more than the informateurs left can call, to staff them or move
       // them. Read after the commit: what is over capacity now, whatever change made it so.
-      const over = await overCapacity();
+      // The change is saved: a failure to read the report leaves it out rather than answer 503.
+      const over = await overCapacity().catch((err: Error) => {
+        core.log.warn({ err: { message: err.message } }, 'could not check window capacity');
+        return undefined;
+      });
+      if (over === undefined) return agentView(a);
       if (over.length > 0)
         core.log.warn({ agent: id, ...tally(over) }, 'windows over capacity after an informateur change');
       return { ...agentView(a), windowsOverCapacity: over };

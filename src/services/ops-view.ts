@@ -4,7 +4,7 @@ import { isUuid } from '../db/ids.js';
 import { maskPhone } from '../domain/phone.js';
 import { AppError, isUnavailableError } from '../http/errors.js';
 import { listCallbacks, queueSummary } from '../repositories/queue-view.js';
-import { windowsOverCapacityNow } from './agents.js';
+import { windowsOverCapacityNow } from './capacity-report.js';
 import { isoParis, type Core } from './core.js';
 import type { DispatchMetrics } from './metrics.js';
 

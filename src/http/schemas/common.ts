@@ -144,11 +144,12 @@ export const WindowsOverCapacity = Type.Array(
       description: 'Places que donnent maintenant les informateurs actifs du domaine',
     }),
     references: Type.Array(Type.String(), {
-      description: 'Rappels à venir sur ce créneau, par ordre de réservation',
+      description:
+        'Les 20 premiers rappels à venir sur ce créneau, par ordre de réservation (booked les compte tous)',
     }),
   }),
   {
     description:
-      'Créneaux à venir qui comptent plus de rappels réservés que les informateurs actifs du domaine ne peuvent en passer (après une désactivation ou un changement de domaines). Les réservations sont maintenues : à l’exploitation de renforcer l’équipe sur ces créneaux ou d’en déplacer les rappels.',
+      'Créneaux à venir qui comptent plus de rappels réservés que les informateurs actifs du domaine ne peuvent en passer (après une désactivation ou un changement de domaines). Les réservations sont maintenues : à l’exploitation de renforcer l’équipe sur ces créneaux ou d’en déplacer les rappels. Au plus les 100 premiers créneaux, par ordre chronologique.',
   },
 );
